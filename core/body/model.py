@@ -28,6 +28,7 @@ from core.body.skeleton import LANDMARK_NAMES, NUM_BETAS, NUM_BODY_JOINTS, NUM_J
 DEFAULT_BODY_DIR = Path(__file__).resolve().parents[2] / "checkpoints" / "body"
 OPEN_MODEL_FILE = "open_body.npz"
 OFFICIAL_UV_FILE = "smpl_uv.obj"
+SMPL_NUM_VERTICES = 6890
 
 
 class BodyModelError(RuntimeError):
@@ -74,6 +75,18 @@ def _load_uv_obj(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(uvs, np.float32), np.asarray(faces, np.int64)
 
 
+def _landmark_ids(data: dict) -> dict[str, int] | None:
+    """Landmark vertex ids from the file, or None for smplx's own ids (official topology only)."""
+    if "landmark_vertex_ids" in data:
+        return {n: int(i) for n, i in zip(LANDMARK_NAMES, data["landmark_vertex_ids"], strict=True)}
+    if len(data["v_template"]) != SMPL_NUM_VERTICES:
+        raise BodyModelError(
+            f"a SMPL-format file with {len(data['v_template'])} vertices needs 'landmark_vertex_ids'; "
+            f"smplx's built-in landmark ids only fit SMPL's {SMPL_NUM_VERTICES}-vertex mesh."
+        )
+    return None
+
+
 class BodyModel(nn.Module):
     """SMPL-compatible body with UVs.
 
@@ -106,7 +119,7 @@ class BodyModel(nn.Module):
                     "UV file there (it ships with SMPL's UV download) to texture the body."
                 )
             verts_uvs, faces_uvs = _load_uv_obj(uv_path)
-            vertex_ids = None  # smplx's own SMPL-H landmark ids fit the official topology
+            vertex_ids = _landmark_ids(data)
             self.source = f"official SMPL ({official.name})"
         else:
             path = body_dir / OPEN_MODEL_FILE
@@ -117,14 +130,19 @@ class BodyModel(nn.Module):
                 )
             if gender != "neutral":
                 raise BodyModelError("the open body model is gender-neutral; use gender='neutral'.")
+            if body_dir == DEFAULT_BODY_DIR:  # the shipped file: check it against the manifest
+                from core.checkpoints import CheckpointError, resolve
+
+                try:
+                    resolve("body")
+                except CheckpointError as err:
+                    raise BodyModelError(str(err)) from err
             data = dict(np.load(path, allow_pickle=False))
             verts_uvs, faces_uvs = data["vt"], data["ft"]
-            vertex_ids = {n: int(i) for n, i in zip(LANDMARK_NAMES, data["landmark_vertex_ids"])}
+            vertex_ids = _landmark_ids(data)
             self.source = f"open body model ({path.name})"
         if len(faces_uvs) != len(data["f"]):
-            raise BodyModelError(
-                f"UV faces ({len(faces_uvs)}) do not match mesh faces ({len(data['f'])})."
-            )
+            raise BodyModelError(f"UV faces ({len(faces_uvs)}) do not match mesh faces ({len(data['f'])}).")
         with contextlib.redirect_stdout(io.StringIO()):  # smplx prints a note about 10 betas
             self.smpl = smplx.SMPL(
                 model_path=str(body_dir), data_struct=Struct(**data), vertex_ids=vertex_ids,

@@ -73,7 +73,9 @@ class WalkStyle:
     knee_lift: float = 1.0
 
 
-def walk_pose(phase: float | torch.Tensor, style: WalkStyle | None = None, leg_length: float = 0.85) -> torch.Tensor:
+def walk_pose(
+    phase: float | torch.Tensor, style: WalkStyle | None = None, leg_length: float = 0.85
+) -> torch.Tensor:
     """Body pose at a point of the gait cycle.
 
     Args:
@@ -99,8 +101,14 @@ def walk_pose(phase: float | torch.Tensor, style: WalkStyle | None = None, leg_l
         _set(pose, f"{side}_knee", _axis_angle("x", knee_flex))
         _set(pose, f"{side}_ankle", _axis_angle("x", -0.25 * swing + 0.1 * torch.sin(psi)))
         arm_forward = -style.arm_swing * torch.sin(psi)  # the arm swings against its own leg
-        _set(pose, f"{side}_shoulder", _compose(_axis_angle("x", -arm_forward), _axis_angle("z", -sign * arm_down)))
-        _set(pose, f"{side}_elbow", _axis_angle("y", -sign * (0.25 + 0.2 * torch.clamp(arm_forward, min=0.0))))
+        _set(
+            pose,
+            f"{side}_shoulder",
+            _compose(_axis_angle("x", -arm_forward), _axis_angle("z", -sign * arm_down)),
+        )
+        _set(
+            pose, f"{side}_elbow", _axis_angle("y", -sign * (0.25 + 0.2 * torch.clamp(arm_forward, min=0.0)))
+        )
     _set(pose, "spine1", _axis_angle("x", torch.full_like(phase, style.torso_lean)))
     twist = 0.08 * torch.sin(2 * math.pi * phase)
     _set(pose, "spine2", _axis_angle("y", twist))  # shoulders counter-rotate against the pelvis

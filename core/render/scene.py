@@ -59,9 +59,14 @@ def make_cameras(
     return FoVPerspectiveCameras(R=rot, T=trans, fov=fov, znear=0.05, zfar=50.0, device=device)
 
 
-def fit_distance(extent: float, fov: float, margin: float = 1.1) -> float:
-    """Camera distance at which an object of ``extent`` metres fills the shorter image side."""
-    return margin * 0.5 * extent / math.tan(math.radians(fov) / 2)
+def fit_distance(height: float, fov: float, image_size: tuple[int, int], margin: float = 1.1) -> float:
+    """Camera distance at which an upright object ``height`` metres tall fills the image height.
+
+    PyTorch3D's field of view spans the shorter image side; a tall image sees H / W times more.
+    """
+    h, w = image_size
+    vertical_tan = math.tan(math.radians(fov) / 2) * max(1.0, h / w)
+    return margin * 0.5 * height / vertical_tan
 
 
 def make_lights(
@@ -80,82 +85,117 @@ def make_lights(
     )  # fmt: skip
 
 
-def make_uv_textures(
-    texture: torch.Tensor, verts_uvs: torch.Tensor, faces_uvs: torch.Tensor, batch: int
-) -> TexturesUV:
-    """TexturesUV from texture images.
-
-    Args:
-        texture: (H, W, 3) or (B, H, W, 3) float in [0, 1]; row 0 is the top (v = 1).
-        verts_uvs: (T, 2) in [0, 1]; faces_uvs: (F, 3) indices into verts_uvs.
-        batch: number of meshes.
-    """
-    maps = texture if texture.ndim == 4 else texture[None]
-    if maps.shape[0] == 1 and batch > 1:
-        maps = maps.expand(batch, -1, -1, -1)
-    if maps.shape[0] != batch or maps.shape[-1] != 3:
-        raise ValueError(f"texture must be (H, W, 3) or ({batch}, H, W, 3), got {tuple(texture.shape)}")
-    return TexturesUV(
-        maps=maps.float(),
-        faces_uvs=faces_uvs[None].expand(batch, -1, -1),
-        verts_uvs=verts_uvs[None].expand(batch, -1, -1),
-    )
+def front_facing(vertices: torch.Tensor, faces: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+    """(B, F) bool: faces whose outward normal points towards each camera centre (B, 3)."""
+    tri = vertices[:, faces]  # (B, F, 3, 3)
+    normals = torch.cross(tri[:, :, 1] - tri[:, :, 0], tri[:, :, 2] - tri[:, :, 0], dim=-1)
+    return ((centres[:, None] - tri[:, :, 0]) * normals).sum(-1) > 0
 
 
 @dataclass
 class Raster:
-    """What the rasteriser produced for a batch of meshes and cameras; re-shade it many times."""
+    """What the rasteriser produced for a batch of posed bodies and cameras; re-shade it many times.
+
+    ``meshes`` hold only the faces kept for each camera; ``face_ids[b]`` maps them back to the
+    body's face indices.
+    """
 
     meshes: Meshes
     cameras: FoVPerspectiveCameras
     fragments: Fragments
+    face_ids: list[torch.Tensor]
 
     @property
     def mask(self) -> torch.Tensor:
         """(B, 1, H, W) float, 1 where a face covers the pixel."""
         return (self.fragments.pix_to_face[..., 0] >= 0).float()[:, None]
 
+    def body_face_index(self) -> torch.Tensor:
+        """(B, H, W) index of the body face seen at each pixel, -1 for background."""
+        pix = self.fragments.pix_to_face[..., 0]
+        first = self.meshes.mesh_to_faces_packed_first_idx()
+        out = torch.full_like(pix, -1)
+        for b, ids in enumerate(self.face_ids):
+            hit = pix[b] >= 0
+            out[b][hit] = ids[pix[b][hit] - first[b]]
+        return out
+
 
 class BodyRenderer:
-    """Renders posed, textured bodies with PyTorch3D.
+    """Renders posed, textured bodies of one topology with PyTorch3D.
+
+    A closed body hides every face that points away from the camera, so those are dropped before
+    rasterising: identical pixels for about half the CPU time (the mesh is watertight; see tests).
 
     Args:
+        faces: (F, 3) long; verts_uvs: (T, 2) in [0, 1]; faces_uvs: (F, 3) long.
         image_size: (H, W) in pixels.
         background: RGB in [0, 1] used where no face is hit.
+        cull_back_faces: drop faces pointing away from the camera (exact for closed meshes).
     """
 
     def __init__(
         self,
+        faces: torch.Tensor,
+        verts_uvs: torch.Tensor,
+        faces_uvs: torch.Tensor,
         image_size: tuple[int, int] = (128, 64),
         background: tuple[float, float, float] = (1.0, 1.0, 1.0),
+        cull_back_faces: bool = True,
         device: str | torch.device = "cpu",
     ) -> None:
-        self.image_size = (int(image_size[0]), int(image_size[1]))
         self.device = torch.device(device)
+        self.faces = faces.to(self.device)
+        self.verts_uvs = verts_uvs.to(self.device)
+        self.faces_uvs = faces_uvs.to(self.device)
+        self.image_size = (int(image_size[0]), int(image_size[1]))
+        self.cull_back_faces = cull_back_faces
         self.settings = RasterizationSettings(
-            image_size=self.image_size, blur_radius=0.0, faces_per_pixel=1,
-            bin_size=None, cull_backfaces=False,
+            image_size=self.image_size, blur_radius=0.0, faces_per_pixel=1, bin_size=None,
         )  # fmt: skip
         self.blend = BlendParams(background_color=background)
 
-    def rasterize(
-        self, vertices: torch.Tensor, faces: torch.Tensor, cameras: FoVPerspectiveCameras
-    ) -> Raster:
-        """Rasterise (B, V, 3) vertices with shared (F, 3) faces for B cameras (or one)."""
+    @classmethod
+    def for_body(cls, body, image_size: tuple[int, int] = (128, 64), **kwargs) -> BodyRenderer:
+        """Renderer for a :class:`core.body.BodyModel`'s topology and UVs."""
+        return cls(body.faces, body.verts_uvs, body.faces_uvs, image_size, **kwargs)
+
+    def rasterize(self, vertices: torch.Tensor, cameras: FoVPerspectiveCameras) -> Raster:
+        """Rasterise posed vertices (B, V, 3) seen by B cameras."""
+        vertices = vertices.to(self.device)
         batch = vertices.shape[0]
-        meshes = Meshes(verts=vertices.to(self.device), faces=faces[None].expand(batch, -1, -1).to(self.device))
+        if len(cameras) not in (1, batch):
+            raise ValueError(f"got {len(cameras)} cameras for {batch} meshes")
+        if self.cull_back_faces:
+            centres = cameras.get_camera_center().expand(batch, 3)
+            keep = front_facing(vertices, self.faces, centres)
+            face_ids = [torch.nonzero(k).squeeze(1) for k in keep]
+        else:
+            face_ids = [torch.arange(len(self.faces), device=self.device)] * batch
+        meshes = Meshes(verts=list(vertices), faces=[self.faces[ids] for ids in face_ids])
         rasterizer = MeshRasterizer(cameras=cameras, raster_settings=self.settings)
-        return Raster(meshes=meshes, cameras=cameras, fragments=rasterizer(meshes))
+        return Raster(meshes=meshes, cameras=cameras, fragments=rasterizer(meshes), face_ids=face_ids)
+
+    def textures(self, texture: torch.Tensor, raster: Raster) -> TexturesUV:
+        """TexturesUV for a raster's meshes from (H, W, 3) or (B, H, W, 3) maps in [0, 1]."""
+        batch = len(raster.face_ids)
+        maps = texture if texture.ndim == 4 else texture[None]
+        if maps.shape[0] == 1 and batch > 1:
+            maps = maps.expand(batch, -1, -1, -1)
+        if maps.ndim != 4 or maps.shape[0] != batch or maps.shape[-1] != 3:
+            raise ValueError(f"texture must be (H, W, 3) or ({batch}, H, W, 3), got {tuple(texture.shape)}")
+        return TexturesUV(
+            maps=maps.float().to(self.device),
+            faces_uvs=[self.faces_uvs[ids] for ids in raster.face_ids],
+            verts_uvs=[self.verts_uvs] * batch,
+        )
 
     def shade(
-        self,
-        raster: Raster,
-        textures: TexturesUV,
-        lights: DirectionalLights | None = None,
+        self, raster: Raster, texture: torch.Tensor, lights: DirectionalLights | None = None
     ) -> torch.Tensor:
-        """Shade a kept raster with new textures -> RGBA (B, 4, H, W) in [0, 1]."""
+        """Shade a kept raster with a texture -> RGBA (B, 4, H, W) in [0, 1]."""
         meshes = raster.meshes.clone()
-        meshes.textures = textures
+        meshes.textures = self.textures(texture, raster)
         shader = HardPhongShader(
             device=self.device, cameras=raster.cameras,
             lights=lights if lights is not None else make_lights(device=self.device),
@@ -167,16 +207,13 @@ class BodyRenderer:
     def render(
         self,
         vertices: torch.Tensor,
-        faces: torch.Tensor,
-        textures: TexturesUV,
         cameras: FoVPerspectiveCameras,
+        texture: torch.Tensor,
         lights: DirectionalLights | None = None,
     ) -> torch.Tensor:
-        """Rasterise and shade in one call -> RGBA (B, 4, H, W) in [0, 1]."""
-        return self.shade(self.rasterize(vertices, faces, cameras), textures, lights)
+        """Rasterise and shade in one call: vertices (B, V, 3) -> RGBA (B, 4, H, W) in [0, 1]."""
+        return self.shade(self.rasterize(vertices, cameras), texture, lights)
 
-    def silhouette(
-        self, vertices: torch.Tensor, faces: torch.Tensor, cameras: FoVPerspectiveCameras
-    ) -> torch.Tensor:
+    def silhouette(self, vertices: torch.Tensor, cameras: FoVPerspectiveCameras) -> torch.Tensor:
         """Binary silhouettes (B, 1, H, W) in {0, 1}."""
-        return self.rasterize(vertices, faces, cameras).mask
+        return self.rasterize(vertices, cameras).mask

@@ -1,0 +1,1 @@
+"""The UI: one module per tab. Each has TITLE and build(), and only calls core."""

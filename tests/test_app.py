@@ -1,0 +1,102 @@
+"""The app, served for real: through its HTTP API (gradio_client) and in a real Chromium."""
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+def test_build_demo_does_not_launch():
+    from app import TABS, build_demo
+
+    demo = build_demo()
+    assert demo.is_running is False
+    assert [t.TITLE for t in TABS][0] == "Body & Renderer"
+
+
+def test_body_tab_api_renders_a_body(app_url):
+    from gradio_client import Client
+
+    client = Client(app_url, verbose=False, analytics_enabled=False)
+    image_path, glb_path = client.predict(
+        2.0, *([0.0] * 9), "Walk", 0.3, 45, 10, "UV checker", None, api_name="/render_body"
+    )
+    image = np.asarray(Image.open(image_path).convert("RGB"))
+    assert image.shape == (320, 256, 3)
+    body = (image < 250).any(-1)
+    assert 0.05 < body.mean() < 0.7  # a person on a white background, not blank
+    assert len(np.unique(image[body].reshape(-1, 3), axis=0)) > 50  # textured, not flat
+    assert Path(glb_path).read_bytes()[:4] == b"glTF"
+
+
+def test_body_tab_api_reports_bad_input(app_url):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    client = Client(app_url, verbose=False, analytics_enabled=False)
+    with pytest.raises(AppError, match="upload a texture image"):
+        client.predict(*([0.0] * 10), "T-pose", 0.0, 0, 5, "Uploaded image", None, api_name="/render_body")
+
+
+@pytest.mark.browser
+def test_body_tab_in_a_real_browser(app_url, tmp_path):
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"Chromium not found at {CHROMIUM}; .ci/run installs the Debian package 'chromium'")
+    from playwright.sync_api import sync_playwright
+
+    # software WebGL (SwiftShader) lets gr.Model3D draw the GLB without a GPU
+    flags = ["--no-sandbox", "--enable-unsafe-swiftshader", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=flags)
+        page = browser.new_page(viewport={"width": 1280, "height": 1400})
+        page.goto(app_url, wait_until="networkidle")
+        page.get_by_role("tab", name="Body & Renderer").wait_for()
+        image = page.locator("#body-image img")
+
+        page.locator("#body-render").click()
+        image.wait_for(state="visible", timeout=60_000)
+        first = image.get_attribute("src")
+        page.screenshot(path=str(tmp_path / "before.png"), full_page=True)
+        glb_view = _wait_for_drawing(page.locator("#body-glb"), tmp_path / "glb.png")
+        assert glb_view > 0.02, "the GLB viewer shows no textured body"
+
+        slider = page.locator("#body-beta-0 input[type=number]")
+        slider.fill("2.5")
+        slider.press("Enter")
+        page.locator("#body-azimuth input[type=number]").fill("90")
+        page.locator("#body-azimuth input[type=number]").press("Enter")
+        page.locator("#body-render").click()
+        page.wait_for_function(
+            "(old) => { const i = document.querySelector('#body-image img'); return i && i.src !== old; }",
+            arg=first,
+            timeout=60_000,
+        )
+        page.screenshot(path=str(tmp_path / "after.png"), full_page=True)
+        second = image.get_attribute("src")
+        assert second and second != first
+        browser.close()
+    before, after = (np.asarray(Image.open(tmp_path / f).convert("RGB")) for f in ("before.png", "after.png"))
+    assert before.shape == after.shape and np.abs(before.astype(int) - after).sum() > 0
+
+
+def _wait_for_drawing(element, path: Path, timeout_s: float = 30.0) -> float:
+    """Fraction of an element's pixels that differ from its flat background, once it draws."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    fraction = 0.0
+    while time.monotonic() < deadline:
+        element.screenshot(path=str(path))
+        shot = np.asarray(Image.open(path).convert("RGB")).astype(int)
+        background = np.median(shot.reshape(-1, 3), axis=0)
+        fraction = float((np.abs(shot - background).sum(-1) > 60).mean())
+        if fraction > 0.02:
+            break
+        time.sleep(1.0)
+    return fraction

@@ -1,0 +1,73 @@
+"""The command line works as documented and turns bad input into one clear line (exit 2)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from core import checkpoints
+
+
+def run(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "core", *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_body_info_reports_sizes():
+    res = run("body", "info")
+    assert res.returncode == 0, res.stderr
+    assert "vertices: " in res.stdout and "faces: " in res.stdout
+
+
+def test_checkpoints_verify_passes_on_shipped_files():
+    res = run("checkpoints", "verify")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "ok   body" in res.stdout
+
+
+def test_bench_render_prints_its_table():
+    res = run("bench", "render", "--batch", "1", "--repeats", "1")
+    assert res.returncode == 0, res.stderr
+    lines = [
+        line
+        for line in res.stdout.splitlines()
+        if line.startswith("| 128x64") or line.startswith("| 256x256")
+    ]
+    assert len(lines) == 2
+    ratio = float(lines[0].split("|")[5].strip().rstrip("x"))
+    assert 0.05 < ratio < 5.0
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("bench", "render", "--repeats", "0"), "--repeats"),
+        (("body", "info", "--dir", "/nonexistent"), "no body model"),
+    ],
+)
+def test_bad_arguments_give_one_clear_line(args, message):
+    res = run(*args)
+    assert res.returncode == 2
+    assert message in res.stderr and "Traceback" not in res.stderr
+
+
+def test_unknown_command_is_rejected():
+    res = run("teleport")
+    assert res.returncode == 2 and "invalid choice" in res.stderr
+
+
+def test_manifest_detects_a_corrupt_file(tmp_path):
+    manifest = tmp_path / "manifest.json"
+    (tmp_path / "w.bin").write_bytes(b"abc")
+    checkpoints.save_entry(
+        {"name": "x", "file": "w.bin", "sha256": checkpoints.sha256_of(tmp_path / "w.bin")}, manifest
+    )
+    assert checkpoints.resolve("x", manifest) == tmp_path / "w.bin"
+    (tmp_path / "w.bin").write_bytes(b"abd")
+    with pytest.raises(checkpoints.CheckpointError, match="sha256"):
+        checkpoints.resolve("x", manifest)
+    with pytest.raises(checkpoints.CheckpointError, match="unknown checkpoint"):
+        checkpoints.resolve("y", manifest)
+    assert json.loads(manifest.read_text())["checkpoints"][0]["name"] == "x"
