@@ -184,3 +184,33 @@ def test_missing_model_says_what_to_do(tmp_path):
 def test_wrong_shapes_are_rejected(body):
     with pytest.raises(ValueError, match="betas"):
         body(betas=torch.zeros(1, 7))
+
+
+def test_forward_matches_smplx_reference(body):
+    """Our LBS (with offsets and transforms) is smplx's SMPL forward, to float precision."""
+    gen = torch.Generator().manual_seed(0)
+    betas, pose = torch.randn(3, 10, generator=gen), 0.4 * torch.randn(3, 69, generator=gen)
+    orient, transl = 0.5 * torch.randn(3, 3, generator=gen), torch.randn(3, 3, generator=gen)
+    ours = body(betas=betas, body_pose=pose, global_orient=orient, transl=transl)
+    ref = body.smpl(betas=betas, body_pose=pose, global_orient=orient, transl=transl)
+    assert torch.allclose(ours.vertices, ref.vertices, atol=1e-5)
+    assert torch.allclose(ours.joints, ref.joints[:, :24], atol=1e-5)
+    assert torch.allclose(ours.landmarks, ref.joints[:, 24:], atol=1e-5)
+
+
+def test_joint_transforms_carry_attached_points(body):
+    betas = torch.tensor([[1.0] + [0.0] * 9])
+    pose = walk_pose(0.4)
+    _, rest_joints = body.rest_shape(betas)
+    out = body(betas=betas, body_pose=pose, transl=torch.tensor([[0.3, 0.0, 1.0]]))
+    k = joint_index("left_wrist")
+    p = torch.cat([rest_joints[0, k], torch.ones(1)])
+    assert torch.allclose((out.transforms[0, k] @ p)[:3], out.joints[0, k], atol=1e-5)
+
+
+def test_vertex_offsets_move_vertices_not_joints(body):
+    offsets = torch.zeros(body.num_vertices, 3)
+    offsets[:, 2] = 0.02
+    plain, padded = body(), body(vertex_offsets=offsets)
+    assert torch.allclose(padded.vertices - plain.vertices, offsets[None], atol=1e-6)
+    assert torch.equal(padded.joints, plain.joints)

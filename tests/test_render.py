@@ -131,3 +131,14 @@ def test_studio_validates_and_reuses_the_raster(body):
         studio.texture("Uploaded image", None)
     with pytest.raises(ValueError, match="elevation"):
         studio.render(betas, "T-pose", 0, 0, 120, studio.texture("UV grid"))
+
+
+def test_close_up_crops_skip_faces_outside_the_image(body):
+    """A head crop rasterises only the faces near the head, with the same pixels as a full pass."""
+    verts = body().vertices
+    head = body().joints[0, 15]
+    cams = make_cameras(azimuth=20.0, elevation=0.0, distance=0.8, look_at=tuple(head.tolist()))
+    culled = BodyRenderer.for_body(body, (96, 96)).rasterize(verts, cams)
+    full = BodyRenderer.for_body(body, (96, 96), cull_back_faces=False).rasterize(verts, cams)
+    assert torch.equal(culled.body_face_index(), full.body_face_index())
+    assert len(culled.face_ids[0]) < 0.25 * len(body.faces)

@@ -37,11 +37,17 @@ class BodyModelError(RuntimeError):
 
 @dataclass
 class BodyOutput:
-    """Posed body. vertices (B, V, 3), joints (B, 24, 3), landmarks (B, 21, 3), metres, Y up."""
+    """Posed body, metres, Y up.
+
+    vertices (B, V, 3); joints (B, 24, 3); landmarks (B, 21, 3);
+    transforms (B, 24, 4, 4): world transform of each joint's frame, so a point p rigidly attached
+    to joint k in the rest pose (same betas) lands at transforms[:, k] @ [p, 1].
+    """
 
     vertices: torch.Tensor
     joints: torch.Tensor
     landmarks: torch.Tensor
+    transforms: torch.Tensor
 
 
 def _official_file(body_dir: Path, gender: str) -> Path | None:
@@ -162,23 +168,36 @@ class BodyModel(nn.Module):
         """Mean rest (T-pose) vertices (V, 3)."""
         return self.smpl.v_template
 
+    def rest_shape(self, betas: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Shaped rest (T-pose) vertices (B, V, 3) and joints (B, 24, 3) for betas (B, 10)."""
+        from smplx.lbs import blend_shapes, vertices2joints
+
+        v_shaped = self.smpl.v_template + blend_shapes(betas, self.smpl.shapedirs)
+        return v_shaped, vertices2joints(self.smpl.J_regressor, v_shaped)
+
     def forward(
         self,
         betas: torch.Tensor | None = None,
         body_pose: torch.Tensor | None = None,
         global_orient: torch.Tensor | None = None,
         transl: torch.Tensor | None = None,
+        vertex_offsets: torch.Tensor | None = None,
     ) -> BodyOutput:
-        """Pose the body.
+        """Pose the body (SMPL's linear blend skinning on smplx's model buffers).
 
         Args:
             betas: (B, 10) shape coefficients (one standard deviation each); default zeros.
             body_pose: (B, 69) axis-angle of joints 1..23 relative to their parents; default zeros.
             global_orient: (B, 3) axis-angle of the root; default zeros.
             transl: (B, 3) translation in metres; default zeros.
+            vertex_offsets: (B, V, 3) or (V, 3) rest-pose displacements added after the shape
+                blend (e.g. a coat's bulk); joints still come from the undisplaced body.
         Returns:
-            BodyOutput with vertices (B, V, 3), joints (B, 24, 3), landmarks (B, 21, 3).
+            BodyOutput with vertices (B, V, 3), joints (B, 24, 3), landmarks (B, 21, 3) and
+            joint transforms (B, 24, 4, 4).
         """
+        from smplx.lbs import batch_rigid_transform, batch_rodrigues
+
         given = [t for t in (betas, body_pose, global_orient, transl) if t is not None]
         batch = given[0].shape[0] if given else 1
         ref = self.smpl.v_template
@@ -190,14 +209,24 @@ class BodyModel(nn.Module):
                 raise ValueError(f"{name} must have shape ({batch}, {dim}), got {tuple(t.shape)}")
             return t.to(ref)
 
-        out = self.smpl(
-            betas=default(betas, NUM_BETAS, "betas"),
-            body_pose=default(body_pose, 3 * NUM_BODY_JOINTS, "body_pose"),
-            global_orient=default(global_orient, 3, "global_orient"),
-            transl=default(transl, 3, "transl"),
+        betas = default(betas, NUM_BETAS, "betas")
+        pose = torch.cat(
+            [default(global_orient, 3, "global_orient"), default(body_pose, 3 * NUM_BODY_JOINTS, "body_pose")], 1
         )
-        return BodyOutput(
-            vertices=out.vertices,
-            joints=out.joints[:, :NUM_JOINTS],
-            landmarks=out.joints[:, NUM_JOINTS:],
-        )
+        transl = default(transl, 3, "transl")
+        v_shaped, joints_rest = self.rest_shape(betas)
+        rot_mats = batch_rodrigues(pose.reshape(-1, 3)).reshape(batch, NUM_JOINTS, 3, 3)
+        eye = torch.eye(3, dtype=ref.dtype, device=ref.device)
+        pose_feature = (rot_mats[:, 1:] - eye).reshape(batch, -1)
+        v_posed = v_shaped + (pose_feature @ self.smpl.posedirs).reshape(batch, -1, 3)
+        if vertex_offsets is not None:
+            v_posed = v_posed + vertex_offsets.to(ref)
+        joints, rel = batch_rigid_transform(rot_mats, joints_rest, self.smpl.parents, dtype=ref.dtype)
+        per_vertex = torch.einsum("vj,bjxy->bvxy", self.smpl.lbs_weights, rel)
+        verts = torch.einsum("bvxy,bvy->bvx", per_vertex[..., :3, :3], v_posed) + per_vertex[..., :3, 3]
+        verts, joints = verts + transl[:, None], joints + transl[:, None]
+        # rel maps rest points to posed ones: fold the translation in for the world transform
+        world = rel.clone()
+        world[..., :3, 3] += transl[:, None]
+        landmarks = verts[:, self.smpl.vertex_joint_selector.extra_joints_idxs]
+        return BodyOutput(vertices=verts, joints=joints, landmarks=landmarks, transforms=world)
