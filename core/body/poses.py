@@ -55,7 +55,7 @@ def a_pose(arm_angle_deg: float = 45.0, batch: int = 1) -> torch.Tensor:
     return pose.reshape(batch, -1)
 
 
-@dataclass
+@dataclass(frozen=True)
 class WalkStyle:
     """Parameters of the walk cycle (a person's gait style).
 

@@ -38,25 +38,26 @@ def make_cameras(
     azimuth: float | torch.Tensor = 0.0,
     elevation: float | torch.Tensor = 0.0,
     distance: float | torch.Tensor = 3.0,
-    look_at: tuple[float, float, float] = (0.0, 0.0, 0.0),
-    fov: float = 30.0,
+    look_at: tuple[float, float, float] | torch.Tensor = (0.0, 0.0, 0.0),
+    fov: float | torch.Tensor = 30.0,
     batch: int = 1,
     device: str | torch.device = "cpu",
 ) -> FoVPerspectiveCameras:
-    """Perspective cameras on a sphere around ``look_at``.
+    """Perspective cameras on spheres around ``look_at``.
 
     Args:
         azimuth, elevation: degrees, scalars or (B,) tensors.
-        distance: metres from ``look_at``.
-        fov: vertical field of view in degrees (of the shorter image side).
-        batch: number of cameras when all angles are scalars.
+        distance: metres from ``look_at``, scalar or (B,).
+        look_at: (3,) point or (B, 3) points.
+        fov: field of view of the shorter image side in degrees, scalar or (B,).
+        batch: number of cameras when everything else is a scalar.
     """
-    az, el, dist = (_as_batch(v, batch) for v in (azimuth, elevation, distance))
-    n = max(len(az), len(el), len(dist))
-    az, el, dist = az.expand(n), el.expand(n), dist.expand(n)
-    at = torch.tensor([look_at], dtype=torch.float32).expand(n, 3)
+    az, el, dist, fovs = (_as_batch(v, batch) for v in (azimuth, elevation, distance, fov))
+    at = torch.as_tensor(look_at, dtype=torch.float32).reshape(-1, 3)
+    n = max(len(az), len(el), len(dist), len(fovs), len(at))
+    az, el, dist, fovs, at = az.expand(n), el.expand(n), dist.expand(n), fovs.expand(n), at.expand(n, 3)
     rot, trans = look_at_view_transform(dist=dist, elev=el, azim=az, at=at, device=device)
-    return FoVPerspectiveCameras(R=rot, T=trans, fov=fov, znear=0.05, zfar=50.0, device=device)
+    return FoVPerspectiveCameras(R=rot, T=trans, fov=fovs, znear=0.05, zfar=50.0, device=device)
 
 
 def fit_distance(height: float, fov: float, image_size: tuple[int, int], margin: float = 1.1) -> float:
