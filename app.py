@@ -9,9 +9,9 @@ import argparse
 
 import gradio as gr
 
-from demos import body_tab
+from demos import body_tab, data_studio_tab
 
-TABS = [body_tab]
+TABS = [body_tab, data_studio_tab]
 
 HEADER = """\
 # Disentangle Studio
@@ -41,9 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
     args = parser.parse_args(argv)
-    build_demo().launch(
-        server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_FILE_SIZE
-    )
+    build_demo().launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_FILE_SIZE)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Command line: ``python -m core {body,bench,demo-assets,checkpoints} ...``.
+"""Command line: ``python -m core {body,synth,bench,demo-assets,checkpoints} ...``.
 
 Every command prints a clear one-line error (exit code 2) for bad arguments instead of a traceback.
 """
@@ -30,9 +30,7 @@ def _cmd_body_build(args: argparse.Namespace) -> int:
     info = build_body_model(Path(args.out), cfg)
     if not args.no_register:
         register_body_model(Path(args.out), info)
-        print(
-            f"registered in checkpoints/manifest.json as 'body'; card: {Path(args.out).parent / 'README.md'}"
-        )
+        print(f"registered in checkpoints/manifest.json as 'body'; card: {Path(args.out).parent / 'README.md'}")
     return 0
 
 
@@ -60,6 +58,91 @@ def _cmd_demo_assets(args: argparse.Namespace) -> int:
 
     path = body_grid(Path(args.out) / "body_grid.png")
     print(f"wrote {path}")
+    return 0
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise CliError(f"size must look like 128x64 (height x width), got {text!r}") from None
+    if not (16 <= h <= 1024 and 16 <= w <= 1024):
+        raise CliError(f"size sides must be within 16..1024, got {text}")
+    return h, w
+
+
+def _positive(name: str, value: int, allow_zero: bool = False) -> int:
+    if value < (0 if allow_zero else 1):
+        raise CliError(f"--{name} must be {'>= 0' if allow_zero else '>= 1'}, got {value}")
+    return value
+
+
+def _out_dir(text: str) -> Path:
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise CliError(f"--out {text} exists and is not a folder")
+    return path
+
+
+def _progress(desc: str):
+    from tqdm import tqdm
+
+    return lambda it, total: tqdm(it, total=total, desc=desc, unit="task")
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    import os
+    import time
+
+    from core.synth import datasets, truth
+
+    out = _out_dir(args.out)
+    workers = _positive("workers", args.workers)
+    if workers > 4 * (os.cpu_count() or 1):
+        raise CliError(f"--workers {workers} is far more than this machine's {os.cpu_count()} cores")
+    start = time.time()
+    if args.kind == "reid":
+        cfg = datasets.ReidConfig(
+            train_ids=_positive("train-ids", args.train_ids), test_ids=_positive("test-ids", args.test_ids),
+            cameras=_positive("cameras", args.cameras),
+            images_per_camera=_positive("images-per-camera", args.images_per_camera),
+            min_cameras=min(2, args.cameras), image_size=_size(args.size),
+            distractors=_positive("distractors", args.distractors, allow_zero=True), seed=args.seed,
+        )  # fmt: skip
+        if args.images_per_camera < 2:
+            raise CliError("--images-per-camera must be >= 2 (one query and at least one gallery image)")
+        if cfg.cameras > 12:
+            raise CliError("--cameras must be between 1 and 12")
+        counts = datasets.write_reid(out, cfg, workers, _progress("reid people"))
+    elif args.kind == "face":
+        cfg = datasets.FaceConfig(
+            ids=_positive("ids", args.ids),
+            illuminations=_positive("illuminations", args.illuminations),
+            seed=args.seed,
+        )
+        counts = datasets.write_face(out, cfg, workers, _progress("face people"))
+    elif args.kind == "gait":
+        views = tuple(int(v) for v in args.views.split(",")) if args.views else datasets.GaitConfig.views
+        if any(not 0 <= v <= 180 for v in views):
+            raise CliError("--views must be degrees within 0..180, e.g. 0,90,180")
+        conditions = tuple(args.conditions.split(",")) if args.conditions else datasets.GaitConfig.conditions
+        bad = [c for c in conditions if c[:2] not in ("nm", "bg", "cl")]
+        if bad:
+            raise CliError(f"--conditions must start with nm, bg or cl (e.g. nm-01,bg-01), got {bad}")
+        cfg = datasets.GaitConfig(ids=_positive("ids", args.ids), frames=_positive("frames", args.frames),
+                                  views=views, conditions=conditions, seed=args.seed)  # fmt: skip
+        counts = datasets.write_gait(out, cfg, workers, _progress("gait sequences"))
+    else:
+        cfg = truth.PairsConfig(pairs=_positive("pairs", args.pairs), seed=args.seed)
+        counts = truth.write_pairs(out, cfg)
+    print(f"wrote {args.kind} to {out}: {counts} in {time.time() - start:.1f} s")
+    return 0
+
+
+def _cmd_bench_synth(args: argparse.Namespace) -> int:
+    from core.synth.bench import bench_synth, format_table
+
+    print(format_table(bench_synth(workers=tuple(args.workers))))
     return 0
 
 
@@ -96,16 +179,41 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--repeats", type=int, default=3)
     render.set_defaults(func=_cmd_bench_render)
 
+    synth_p = sub.add_parser("synth", help="generate synthetic datasets in the real datasets' layouts")
+    kinds = synth_p.add_subparsers(dest="kind", required=True)
+    reid = kinds.add_parser("reid", help="Market-1501 layout (bounding_box_train, bounding_box_test, query)")
+    reid.add_argument("--train-ids", type=int, default=100)
+    reid.add_argument("--test-ids", type=int, default=100)
+    reid.add_argument("--cameras", type=int, default=6)
+    reid.add_argument("--images-per-camera", type=int, default=3)
+    reid.add_argument("--size", default="128x64", help="image height x width (default 128x64)")
+    reid.add_argument("--distractors", type=int, default=20, help="0000_ background-only gallery images")
+    face = kinds.add_parser("face", help="DR-GAN setting: ids x 13 yaw bins x illuminations, 110x110")
+    face.add_argument("--ids", type=int, default=50)
+    face.add_argument("--illuminations", type=int, default=3)
+    gait = kinds.add_parser("gait", help="CASIA-B-like OpenGait pickles (sil/) and masked RGB (rgb/)")
+    gait.add_argument("--ids", type=int, default=6)
+    gait.add_argument("--frames", type=int, default=30)
+    gait.add_argument("--views", default="", help="comma-separated degrees (default 0,18,...,180)")
+    gait.add_argument("--conditions", default="", help="comma-separated (default nm-01..06,bg-01..02,cl-01..02)")
+    pairs = kinds.add_parser("pairs", help="appearance/structure swap pairs with rendered ground truth")
+    pairs.add_argument("--pairs", type=int, default=40)
+    for p in (reid, face, gait, pairs):
+        p.add_argument("--out", required=True, help="output folder (re-running resumes)")
+        p.add_argument("--seed", type=int, default=0, help="dataset seed (same seed -> same people)")
+        p.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+        p.set_defaults(func=_cmd_synth)
+
+    bench_synth = bench.add_parser("synth", help="dataset generation speed at 1 and 2 processes")
+    bench_synth.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    bench_synth.set_defaults(func=_cmd_bench_synth)
+
     assets = sub.add_parser("demo-assets", help="render the README's pictures")
     assets.add_argument("--out", default="docs")
     assets.set_defaults(func=_cmd_demo_assets)
 
-    ckpt = sub.add_parser("checkpoints", help="shipped checkpoints").add_subparsers(
-        dest="action", required=True
-    )
-    ckpt.add_parser("verify", help="check every file against manifest.json").set_defaults(
-        func=_cmd_checkpoints_verify
-    )
+    ckpt = sub.add_parser("checkpoints", help="shipped checkpoints").add_subparsers(dest="action", required=True)
+    ckpt.add_parser("verify", help="check every file against manifest.json").set_defaults(func=_cmd_checkpoints_verify)
     return parser
 
 

@@ -84,12 +84,8 @@ def build() -> None:
                 elem_id="body-azimuth",
                 info="0 front, 90 the body's left side, 180 back",
             )
-            elevation = gr.Slider(
-                -30, 60, value=5, step=5, label="View elevation (deg)", elem_id="body-elevation"
-            )
-            texture = gr.Radio(
-                list(TEXTURE_CHOICES), value="UV checker", label="Texture", elem_id="body-texture"
-            )
+            elevation = gr.Slider(-30, 60, value=5, step=5, label="View elevation (deg)", elem_id="body-elevation")
+            texture = gr.Radio(list(TEXTURE_CHOICES), value="UV checker", label="Texture", elem_id="body-texture")
             upload = gr.Image(
                 label=f"Texture image (for '{UPLOADED}')", type="numpy", height=160, elem_id="body-upload"
             )
@@ -110,9 +106,7 @@ def build() -> None:
                 elem_id="body-glb",
             )
     inputs = [*betas, pose, phase, azimuth, elevation, texture, upload]
-    button.click(
-        render, inputs=inputs, outputs=[image, model3d], api_name="render_body", concurrency_id="render"
-    )
+    button.click(render, inputs=inputs, outputs=[image, model3d], api_name="render_body", concurrency_id="render")
     gr.Examples(
         examples=[[*b, p, ph, az, el, tex, None] for _, b, p, ph, az, el, tex in EXAMPLES],
         example_labels=[e[0] for e in EXAMPLES],

@@ -10,9 +10,7 @@ from core import checkpoints
 
 
 def run(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "core", *args], capture_output=True, text=True, timeout=timeout
-    )
+    return subprocess.run([sys.executable, "-m", "core", *args], capture_output=True, text=True, timeout=timeout)
 
 
 def test_body_info_reports_sizes():
@@ -30,11 +28,7 @@ def test_checkpoints_verify_passes_on_shipped_files():
 def test_bench_render_prints_its_table():
     res = run("bench", "render", "--batch", "1", "--repeats", "1")
     assert res.returncode == 0, res.stderr
-    lines = [
-        line
-        for line in res.stdout.splitlines()
-        if line.startswith("| 128x64") or line.startswith("| 256x256")
-    ]
+    lines = [line for line in res.stdout.splitlines() if line.startswith("| 128x64") or line.startswith("| 256x256")]
     assert len(lines) == 2
     ratio = float(lines[0].split("|")[5].strip().rstrip("x"))
     assert 0.05 < ratio < 5.0

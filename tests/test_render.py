@@ -23,9 +23,7 @@ SIZE = (128, 64)
 @pytest.fixture(scope="module")
 def scene(body):
     verts = body(body_pose=walk_pose(torch.tensor([0.1, 0.6]))).vertices
-    cams = make_cameras(
-        azimuth=torch.tensor([0.0, 90.0]), elevation=5.0, distance=fit_distance(1.8, 30.0, SIZE)
-    )
+    cams = make_cameras(azimuth=torch.tensor([0.0, 90.0]), elevation=5.0, distance=fit_distance(1.8, 30.0, SIZE))
     return verts, cams
 
 
@@ -65,9 +63,7 @@ def test_cached_raster_reshades_exactly(body, scene):
 def test_silhouette_matches_alpha_and_view(body):
     verts = body().vertices  # T-pose: wide from the front, narrow from the side
     renderer = BodyRenderer.for_body(body, (96, 96))
-    cams = make_cameras(
-        azimuth=torch.tensor([0.0, 90.0]), elevation=0.0, distance=fit_distance(1.9, 30.0, (96, 96))
-    )
+    cams = make_cameras(azimuth=torch.tensor([0.0, 90.0]), elevation=0.0, distance=fit_distance(1.9, 30.0, (96, 96)))
     sil = renderer.silhouette(verts.expand(2, -1, -1), cams)
     assert set(sil.unique().tolist()) == {0.0, 1.0}
     widths = sil[:, 0].amax(1).sum(1)  # columns touched
@@ -90,9 +86,7 @@ def test_glb_round_trip(tmp_path, body):
     import trimesh
 
     verts = body(body_pose=walk_pose(0.3)).vertices[0]
-    path = export_glb(
-        tmp_path / "body.glb", verts, body.faces, body.verts_uvs, body.faces_uvs, uv_checker(64)
-    )
+    path = export_glb(tmp_path / "body.glb", verts, body.faces, body.verts_uvs, body.faces_uvs, uv_checker(64))
     scene = trimesh.load(path)
     mesh = next(iter(scene.geometry.values()))
     assert len(mesh.faces) == len(body.faces)
@@ -100,9 +94,7 @@ def test_glb_round_trip(tmp_path, body):
     image = mesh.visual.material.baseColorTexture
     assert image.size == (64, 64)
     # the exported positions are the posed body's (seams only duplicate vertices)
-    assert np.allclose(
-        np.sort(mesh.vertices[:, 1])[[0, -1]], np.sort(verts[:, 1].numpy())[[0, -1]], atol=1e-5
-    )
+    assert np.allclose(np.sort(mesh.vertices[:, 1])[[0, -1]], np.sort(verts[:, 1].numpy())[[0, -1]], atol=1e-5)
 
 
 def test_texture_from_image(tmp_path):

@@ -129,9 +129,7 @@ def _sample_phenotypes(model, cfg: BuildConfig) -> dict[str, torch.Tensor]:
     from anny.shape_distribution import SimpleShapeDistribution
 
     lo, hi = cfg.adult_age_years
-    ages = torch.distributions.Uniform(
-        torch.tensor(lo, dtype=torch.float64), torch.tensor(hi, dtype=torch.float64)
-    )
+    ages = torch.distributions.Uniform(torch.tensor(lo, dtype=torch.float64), torch.tensor(hi, dtype=torch.float64))
     dist = SimpleShapeDistribution(model, morphological_age_distribution=ages)
     with torch.random.fork_rng():  # the distribution samples from torch's global generator
         torch.manual_seed(cfg.seed)

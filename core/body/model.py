@@ -211,7 +211,11 @@ class BodyModel(nn.Module):
 
         betas = default(betas, NUM_BETAS, "betas")
         pose = torch.cat(
-            [default(global_orient, 3, "global_orient"), default(body_pose, 3 * NUM_BODY_JOINTS, "body_pose")], 1
+            [
+                default(global_orient, 3, "global_orient"),
+                default(body_pose, 3 * NUM_BODY_JOINTS, "body_pose"),
+            ],
+            1,
         )
         transl = default(transl, 3, "transl")
         v_shaped, joints_rest = self.rest_shape(betas)

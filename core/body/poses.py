@@ -73,9 +73,7 @@ class WalkStyle:
     knee_lift: float = 1.0
 
 
-def walk_pose(
-    phase: float | torch.Tensor, style: WalkStyle | None = None, leg_length: float = 0.85
-) -> torch.Tensor:
+def walk_pose(phase: float | torch.Tensor, style: WalkStyle | None = None, leg_length: float = 0.85) -> torch.Tensor:
     """Body pose at a point of the gait cycle.
 
     Args:
@@ -106,9 +104,7 @@ def walk_pose(
             f"{side}_shoulder",
             _compose(_axis_angle("x", -arm_forward), _axis_angle("z", -sign * arm_down)),
         )
-        _set(
-            pose, f"{side}_elbow", _axis_angle("y", -sign * (0.25 + 0.2 * torch.clamp(arm_forward, min=0.0)))
-        )
+        _set(pose, f"{side}_elbow", _axis_angle("y", -sign * (0.25 + 0.2 * torch.clamp(arm_forward, min=0.0))))
     _set(pose, "spine1", _axis_angle("x", torch.full_like(phase, style.torso_lean)))
     twist = 0.08 * torch.sin(2 * math.pi * phase)
     _set(pose, "spine2", _axis_angle("y", twist))  # shoulders counter-rotate against the pelvis

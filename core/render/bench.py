@@ -44,9 +44,7 @@ def bench_render(batch: int = 4, repeats: int = 3) -> list[dict[str, float]]:
     for size in SIZES:
         # frame the body as a dataset crop would: it fills the image height
         dist = fit_distance(1.8, fov=30.0, image_size=size)
-        cams = make_cameras(
-            azimuth=torch.linspace(0, 270, batch), elevation=5.0, distance=dist, look_at=(0, 0, 0)
-        )
+        cams = make_cameras(azimuth=torch.linspace(0, 270, batch), elevation=5.0, distance=dist, look_at=(0, 0, 0))
         renderer = BodyRenderer.for_body(body, size)
         bare = MeshRasterizer(cameras=cams, raster_settings=renderer.settings)
         meshes = Meshes(verts=verts, faces=faces[None].expand(batch, -1, -1))

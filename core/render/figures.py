@@ -23,8 +23,7 @@ def body_grid(path: Path, image_size: tuple[int, int] = (320, 256)) -> Path:
     """Render GRID side by side into one PNG."""
     studio = BodyStudio(image_size=image_size)
     tiles = [
-        studio.render(betas, pose, phase, az, el, studio.texture(tex))
-        for _, betas, pose, phase, az, el, tex in GRID
+        studio.render(betas, pose, phase, az, el, studio.texture(tex)) for _, betas, pose, phase, az, el, tex in GRID
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.concatenate(tiles, axis=1)).save(path)

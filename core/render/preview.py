@@ -113,9 +113,7 @@ class BodyStudio:
             rgba = self.renderer.shade(raster, texture)
         return (rgba[0, :3].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
 
-    def export(
-        self, path: str | Path, betas: Sequence[float], pose: str, phase: float, texture: torch.Tensor
-    ) -> Path:
+    def export(self, path: str | Path, betas: Sequence[float], pose: str, phase: float, texture: torch.Tensor) -> Path:
         """Write the posed, textured body as GLB (for gr.Model3D or any glTF viewer)."""
         v = self.vertices(betas, pose, phase)[0]
         return export_glb(path, v, self.body.faces, self.body.verts_uvs, self.body.faces_uvs, texture)

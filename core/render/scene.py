@@ -204,9 +204,7 @@ class BodyRenderer:
             verts_uvs=[self.verts_uvs] * batch,
         )
 
-    def shade(
-        self, raster: Raster, texture: torch.Tensor, lights: DirectionalLights | None = None
-    ) -> torch.Tensor:
+    def shade(self, raster: Raster, texture: torch.Tensor, lights: DirectionalLights | None = None) -> torch.Tensor:
         """Shade a kept raster with a texture -> RGBA (B, 4, H, W) in [0, 1]."""
         meshes = raster.meshes.clone()
         meshes.textures = self.textures(texture, raster)

@@ -39,7 +39,7 @@ def identity_seed(dataset_seed: int, person: int) -> int:
 _WORKER: dict = {}
 
 
-def _renderer():
+def shared_renderer():
     """The process's PersonRenderer (built once per worker process)."""
     if "renderer" not in _WORKER:
         from core.synth.engine import PersonRenderer
@@ -67,7 +67,7 @@ def run_tasks(
     return results
 
 
-def _save_image(path: Path, image: torch.Tensor | np.ndarray) -> None:
+def save_image(path: Path, image: torch.Tensor | np.ndarray) -> None:
     """(3, H, W) float in [0, 1] or (H, W, 3) uint8 -> file (atomically)."""
     if isinstance(image, torch.Tensor):
         image = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
@@ -77,7 +77,7 @@ def _save_image(path: Path, image: torch.Tensor | np.ndarray) -> None:
     tmp.replace(path)
 
 
-def _write_meta(out: Path, kind: str, config, counts: dict, factors: list[dict]) -> None:
+def write_meta(out: Path, kind: str, config, counts: dict, factors: list[dict]) -> None:
     with open(out / "factors.jsonl", "w") as fh:
         for row in factors:
             fh.write(json.dumps(row) + "\n")
@@ -142,7 +142,9 @@ def camera_specs(cfg: ReidConfig) -> list[CameraSpec]:
                 distance=(float(rng.uniform(4, 6)), float(rng.uniform(7, 11))),
                 background=BACKGROUNDS[(c + cfg.seed) % len(BACKGROUNDS)],
                 scene_seeds=tuple(int(s) for s in rng.integers(0, 2**31, 3)),
-                light_direction=tuple(float(v) for v in (rng.uniform(-1, 1), rng.uniform(0.4, 1.0), rng.uniform(-1, 1))),
+                light_direction=tuple(
+                    float(v) for v in (rng.uniform(-1, 1), rng.uniform(0.4, 1.0), rng.uniform(-1, 1))
+                ),
                 light_colour=(1.0 + warm, 1.0, 1.0 - warm),
                 light_intensity=float(rng.uniform(0.35, 0.7)),
                 ambient=float(rng.uniform(0.35, 0.6)),
@@ -192,9 +194,9 @@ def _reid_task(args) -> list[dict]:
             jobs.append((f"{folder}/{name}", n))
     todo = [(f, n) for f, n in jobs if not (out / f).exists()]
     if todo:
-        pic = _renderer().render([ident] * len(todo), [n for _, n in todo], cfg.image_size)
+        pic = shared_renderer().render([ident] * len(todo), [n for _, n in todo], cfg.image_size)
         for (f, _), img in zip(todo, pic.image, strict=True):
-            _save_image(out / f, img)
+            save_image(out / f, img)
     return [_factor_row(f, ident, n, person=person, camera=int(f.split("_c")[1][0])) for f, n in jobs]
 
 
@@ -206,7 +208,7 @@ def _distractor_task(args) -> list[dict]:
     name = f"{SPLITS['gallery']}/{market_name(0, spec.index, 1, k, 1)}"
     if not (out / name).exists():
         bg = make_background(spec.background, seed, cfg.image_size)
-        _save_image(out / name, (bg * 255).round().astype(np.uint8))
+        save_image(out / name, (bg * 255).round().astype(np.uint8))
     return [{"file": name, "identity_seed": None, "distractor": True, "camera": spec.index}]
 
 
@@ -218,7 +220,7 @@ def write_reid(out: Path, cfg: ReidConfig, workers: int = 1, progress=None) -> d
     factors = [row for rows in run_tasks(_reid_task, people, workers, progress) for row in rows]
     factors += [row for k in range(cfg.distractors) for row in _distractor_task((out, cfg, k))]
     counts = {split: len(list((out / folder).glob("*.jpg"))) for split, folder in SPLITS.items()}
-    _write_meta(out, "reid", cfg, counts, factors)
+    write_meta(out, "reid", cfg, counts, factors)
     return counts
 
 
@@ -250,10 +252,10 @@ def render_faces(identities: list[Identity], nuisances: list[Nuisance], size: in
     """Head-centred crops (B, 3, size, size): the head's centre is the midpoint of the ears."""
     from core.body.skeleton import LANDMARK_NAMES
 
-    pr = _renderer()
+    pr = shared_renderer()
     betas = torch.tensor([i.betas for i in identities])
-    from core.synth.engine import STAND_ARM_ANGLE
     from core.body import a_pose
+    from core.synth.engine import STAND_ARM_ANGLE
 
     with torch.no_grad():
         out = pr.body(betas=betas, body_pose=a_pose(STAND_ARM_ANGLE, len(identities)))
@@ -274,7 +276,7 @@ def _face_task(args) -> list[dict]:
     if todo:
         pic = render_faces([ident] * len(todo), [j[1] for j in todo], cfg.stored_size)
         for job, img in zip(todo, pic.image, strict=True):
-            _save_image(out / job[0], img)
+            save_image(out / job[0], img)
     return [_factor_row(f, ident, n, id=person, yaw_bin=b, yaw=y, illumination=f"l{i}") for f, n, b, y, i in jobs]
 
 
@@ -289,7 +291,7 @@ def write_face(out: Path, cfg: FaceConfig, workers: int = 1, progress=None) -> d
         for r in factors:
             writer.writerow([r["file"], r["id"], r["yaw_bin"], r["yaw"], r["illumination"]])
     counts = {"images": len(factors), "ids": cfg.ids}
-    _write_meta(out, "face", cfg, counts, factors)
+    write_meta(out, "face", cfg, counts, factors)
     return counts
 
 
@@ -315,15 +317,24 @@ def gait_nuisances(ident: Identity, cfg: GaitConfig, person: int, condition: str
     rng = np.random.default_rng([cfg.seed, person, 0x6A])
     bag = str(rng.choice(["backpack", "satchel"]))
     bag_colour = random_colour(rng, val=(0.1, 0.5))
-    seq_rng = np.random.default_rng([cfg.seed, person, CASIA_B_CONDITIONS.index(condition) if condition in CASIA_B_CONDITIONS else 99])
+    seq_rng = np.random.default_rng(
+        [cfg.seed, person, CASIA_B_CONDITIONS.index(condition) if condition in CASIA_B_CONDITIONS else 99]
+    )
     start = float(seq_rng.uniform(0, 1))
     step = ident.gait.cadence / 120.0 / cfg.fps
     scene = int(seq_rng.integers(0, 2**31))
     return [
         Nuisance(
-            azimuth=float(view), elevation=3.0, distance=6.0, framing=0.9, background="floor-wall",
-            bag=bag if condition.startswith("bg") else "none", bag_colour=bag_colour,
-            coat=condition.startswith("cl"), phase=(start + t * step) % 1.0, seed=scene,
+            azimuth=float(view),
+            elevation=3.0,
+            distance=6.0,
+            framing=0.9,
+            background="floor-wall",
+            bag=bag if condition.startswith("bg") else "none",
+            bag_colour=bag_colour,
+            coat=condition.startswith("cl"),
+            phase=(start + t * step) % 1.0,
+            seed=scene,
         )  # fmt: skip
         for t in range(cfg.frames)
     ]
@@ -357,7 +368,7 @@ def _gait_task(args) -> list[dict]:
                      "frames": len(nuisances), "bag": nuisances[0].bag, "coat": nuisances[0].coat})  # fmt: skip
         if (out / "sil" / rel).exists() and (out / "rgb" / rel).exists():
             continue
-        pic = _renderer().render([ident] * len(nuisances), nuisances, cfg.render_size)
+        pic = shared_renderer().render([ident] * len(nuisances), nuisances, cfg.render_size)
         sils, rgbs = [], []
         for img, mask in zip(pic.image, pic.mask, strict=True):
             sil = normalise_silhouette(mask[0].numpy() > 0.5)
@@ -380,5 +391,5 @@ def write_gait(out: Path, cfg: GaitConfig, workers: int = 1, progress=None) -> d
                  "TEST_SET": [f"{p:03d}" for p in range(n_train + 1, cfg.ids + 1)]}  # fmt: skip
     (out / "partition.json").write_text(json.dumps(partition, indent=1) + "\n")
     counts = {"sequences": len(factors), "frames": sum(r["frames"] for r in factors), "ids": cfg.ids}
-    _write_meta(out, "gait", cfg, counts, factors)
+    write_meta(out, "gait", cfg, counts, factors)
     return counts

@@ -64,7 +64,10 @@ class PersonRenderer:
         bag_uv = torch.tensor([[1.0 - BAG_STRIP / 2, 0.5]])
         self.verts_uvs = torch.cat([self.body.verts_uvs * uv_scale, bag_uv])
         self.faces_uvs = torch.cat(
-            [self.body.faces_uvs, torch.full((len(_BOX_FACES), 3), len(self.body.verts_uvs), dtype=torch.long)]
+            [
+                self.body.faces_uvs,
+                torch.full((len(_BOX_FACES), 3), len(self.body.verts_uvs), dtype=torch.long),
+            ]
         )
         self._coat_weight: torch.Tensor | None = None
 
@@ -131,7 +134,11 @@ class PersonRenderer:
                 centre_y = float(j[spine3, 1]) - 0.1
                 band = (v_shaped[b, :, 1] - centre_y).abs() < 0.05
                 back_z = float(v_shaped[b, band & (v_shaped[b, :, 0].abs() < 0.12), 2].min())
-                size, centre, k = torch.tensor([0.3, 0.38, 0.14]), torch.tensor([0.0, centre_y, back_z - 0.075]), spine3
+                size, centre, k = (
+                    torch.tensor([0.3, 0.38, 0.14]),
+                    torch.tensor([0.0, centre_y, back_z - 0.075]),
+                    spine3,
+                )
             elif kind == "satchel":
                 side = float(j[JOINT_NAMES.index("left_hip"), 0]) + 0.13  # hangs at the left hip
                 size = torch.tensor([0.08, 0.26, 0.32])
