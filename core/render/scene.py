@@ -25,6 +25,7 @@ from pytorch3d.renderer import (
     TexturesUV,
     look_at_view_transform,
 )
+from pytorch3d.renderer.mesh.rasterize_meshes import rasterize_meshes
 from pytorch3d.renderer.mesh.rasterizer import Fragments
 from pytorch3d.structures import Meshes
 
@@ -134,6 +135,7 @@ class BodyRenderer:
         image_size: (H, W) in pixels.
         background: RGB in [0, 1] used where no face is hit.
         cull_back_faces: drop faces pointing away from the camera (exact for closed meshes).
+        band_rows: rasterise in bands of this many rows, each with only its faces (0: one pass).
     """
 
     def __init__(
@@ -144,9 +146,11 @@ class BodyRenderer:
         image_size: tuple[int, int] = (128, 64),
         background: tuple[float, float, float] = (1.0, 1.0, 1.0),
         cull_back_faces: bool = True,
+        band_rows: int = 8,
         device: str | torch.device = "cpu",
     ) -> None:
         self.device = torch.device(device)
+        self.band_rows = band_rows
         self.faces = faces.to(self.device)
         self.verts_uvs = verts_uvs.to(self.device)
         self.faces_uvs = faces_uvs.to(self.device)
@@ -176,7 +180,62 @@ class BodyRenderer:
             face_ids = [torch.arange(len(self.faces), device=self.device)] * batch
         meshes = Meshes(verts=list(vertices), faces=[self.faces[ids] for ids in face_ids])
         rasterizer = MeshRasterizer(cameras=cameras, raster_settings=self.settings)
-        return Raster(meshes=meshes, cameras=cameras, fragments=rasterizer(meshes), face_ids=face_ids)
+        if self.band_rows <= 0 or self.band_rows >= self.image_size[0]:
+            fragments = rasterizer(meshes)
+        else:
+            fragments = self._rasterize_in_bands(rasterizer.transform(meshes))
+        return Raster(meshes=meshes, cameras=cameras, fragments=fragments, face_ids=face_ids)
+
+    def _rasterize_in_bands(self, meshes_ndc: Meshes) -> Fragments:
+        """Rasterise horizontal bands of rows, each with only the faces that reach it.
+
+        PyTorch3D's CPU rasteriser tests every face at every pixel; a band of h rows that only
+        sees the faces crossing it costs h x W x (its faces), so the whole image costs a fraction
+        of one pass, with the same pixel centres and hence the same fragments.
+
+        meshes_ndc: the meshes in PyTorch3D's NDC (x left, y up, z = view depth), as
+        ``MeshRasterizer.transform`` returns them.
+        """
+        h, w = self.image_size
+        m = min(h, w)
+        verts = meshes_ndc.verts_padded()  # (B, V, 3)
+        faces = meshes_ndc.faces_list()
+        first_full = meshes_ndc.mesh_to_faces_packed_first_idx()
+        rows = (h / m - verts[..., 1]) * m / 2 - 0.5  # pixel-row coordinate of each vertex
+        face_rows = [rows[b][f] for b, f in enumerate(faces)]  # (F_b, 3)
+        row_min = [r.min(1).values for r in face_rows]
+        row_max = [r.max(1).values for r in face_rows]
+        parts: list[tuple[torch.Tensor, ...]] = []
+        for r0 in range(0, h, self.band_rows):
+            r1 = min(h, r0 + self.band_rows)
+            hb = r1 - r0
+            mb = min(hb, w)
+            scale = m / mb
+            shift = (hb - h + 2 * r0) / mb  # maps full-image row r0 + k onto band row k
+            sel = [
+                torch.nonzero((hi >= r0 - 0.5) & (lo <= r1 - 0.5)).squeeze(1)
+                for lo, hi in zip(row_min, row_max, strict=True)
+            ]
+            if sum(len(x) for x in sel) == 0:  # nothing reaches these rows
+                empty = torch.full((len(faces), hb, w, 1), -1.0, device=verts.device)
+                parts.append((empty.long(), empty, empty[..., None].expand(-1, -1, -1, -1, 3), empty))
+                continue
+            band_verts = verts.clone()
+            band_verts[..., :2] *= scale
+            band_verts[..., 1] += shift
+            band = Meshes(verts=list(band_verts), faces=[f[s] for f, s in zip(faces, sel, strict=True)])
+            pix, zbuf, bary, dists = rasterize_meshes(
+                band, image_size=(hb, w), blur_radius=0.0, faces_per_pixel=1, bin_size=0,
+                perspective_correct=True,
+            )  # fmt: skip
+            first_band = band.mesh_to_faces_packed_first_idx()
+            full_pix = torch.full_like(pix, -1)
+            for b, s in enumerate(sel):
+                hit = pix[b] >= 0
+                full_pix[b][hit] = first_full[b] + s[pix[b][hit] - first_band[b]]
+            parts.append((full_pix, zbuf, bary, torch.where(pix >= 0, dists / scale**2, dists)))
+        pix, zbuf, bary, dists = (torch.cat(t, dim=1) for t in zip(*parts, strict=True))
+        return Fragments(pix_to_face=pix, zbuf=zbuf, bary_coords=bary, dists=dists)
 
     def _in_view(self, vertices: torch.Tensor, cameras: FoVPerspectiveCameras) -> torch.Tensor:
         """(B, F) bool: faces not wholly beyond one image border (those cover no pixel)."""
