@@ -6,6 +6,7 @@ Every command prints a clear one-line error (exit code 2) for bad arguments inst
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -54,10 +55,10 @@ def _cmd_bench_render(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo_assets(args: argparse.Namespace) -> int:
-    from core.render.figures import body_grid
+    from core.render.figures import body_grid, synth_grid
 
-    path = body_grid(Path(args.out) / "body_grid.png")
-    print(f"wrote {path}")
+    for path in (body_grid(Path(args.out) / "body_grid.png"), synth_grid(Path(args.out) / "synth_grid.png")):
+        print(f"wrote {path}")
     return 0
 
 
@@ -91,7 +92,6 @@ def _progress(desc: str):
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    import os
     import time
 
     from core.synth import datasets, truth
@@ -201,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (reid, face, gait, pairs):
         p.add_argument("--out", required=True, help="output folder (re-running resumes)")
         p.add_argument("--seed", type=int, default=0, help="dataset seed (same seed -> same people)")
-        p.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+        p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: one per core)")
         p.set_defaults(func=_cmd_synth)
 
     bench_synth = bench.add_parser("synth", help="dataset generation speed at 1 and 2 processes")

@@ -88,9 +88,11 @@ def build() -> None:
     with gr.Row():
         condition = gr.Dropdown(list(CASIA_B_CONDITIONS), value="nm-01", label="Gait condition")
         grid_button = gr.Button("Show grids", elem_id="ds-grids")
-    cams = gr.Gallery(label="Re-ID cameras 1-6", columns=6, height=300, format="png", elem_id="ds-cams")
+    cams = gr.Gallery(
+        label="Re-ID cameras 1-6", columns=6, height=300, format="png", object_fit="contain", elem_id="ds-cams"
+    )
     gait = gr.Gallery(label="Gait views 0-180 deg: silhouettes (64x44), then RGB", columns=11, height=340,
-                      format="png", elem_id="ds-gait")  # fmt: skip
+                      format="png", object_fit="contain", elem_id="ds-gait")  # fmt: skip
     grid_button.click(grids, inputs=[seed, condition, phase], outputs=[cams, gait], api_name="grids",
                       concurrency_id="render")  # fmt: skip
 

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,9 @@ import pytest
 from PIL import Image
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# software WebGL (SwiftShader) lets gr.Model3D draw the GLB without a GPU
+FLAGS = ["--no-sandbox", "--enable-unsafe-swiftshader", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
 
 
 def test_build_demo_does_not_launch():
@@ -43,19 +47,64 @@ def test_body_tab_api_reports_bad_input(app_url):
         client.predict(*([0.0] * 10), "T-pose", 0.0, 0, 5, "Uploaded image", None, api_name="/render_body")
 
 
-@pytest.mark.browser
-def test_body_tab_in_a_real_browser(app_url, tmp_path):
+@contextmanager
+def _browser_page(url: str, height: int):
+    """A page of the app in headless Debian Chromium driven by Playwright."""
     if not shutil.which(CHROMIUM):
-        pytest.fail(f"Chromium not found at {CHROMIUM}; .ci/run installs the Debian package 'chromium'")
+        pytest.fail(f"Chromium not found at {CHROMIUM}; scripts/install-browser.sh installs Debian's 'chromium'")
     from playwright.sync_api import sync_playwright
 
-    # software WebGL (SwiftShader) lets gr.Model3D draw the GLB without a GPU
-    flags = ["--no-sandbox", "--enable-unsafe-swiftshader", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=flags)
-        page = browser.new_page(viewport={"width": 1280, "height": 1400})
-        page.goto(app_url, wait_until="networkidle")
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": height})
+            page.goto(url, wait_until="networkidle")
+            yield page
+        finally:
+            browser.close()
+
+
+def test_data_studio_api(app_url):
+    from gradio_client import Client
+
+    client = Client(app_url, verbose=False, analytics_enabled=False)
+    plain = client.predict(7, 90, 10, 30, 0.55, "street", 1, 0.45, "none", False, 7, api_name="/render_person")
+    coat = client.predict(7, 90, 10, 30, 0.55, "street", 1, 0.45, "none", True, 7, api_name="/render_person")
+    a, b = (np.asarray(Image.open(p).convert("RGB")).astype(int) for p in (plain, coat))
+    assert a.shape == (256, 128, 3) and np.abs(a - b).mean() > 1.0  # the coat shows
+    cams, gait = client.predict(7, "cl-01", 0.3, api_name="/grids")
+    assert len(cams) == 6 and len(gait) == 22
+    zip_path = client.predict(3, api_name="/sample_dataset")
+    import zipfile
+
+    names = zipfile.ZipFile(zip_path).namelist()
+    assert any(n.startswith("market_sample/query/") and n.endswith(".jpg") for n in names)
+
+
+@pytest.mark.browser
+def test_data_studio_in_a_real_browser(app_url, tmp_path):
+    with _browser_page(app_url, 1600) as page:
+        page.get_by_role("tab", name="Data Studio").click()
+        page.locator("#ds-render").click()
+        image = page.locator("#ds-image img")
+        image.wait_for(state="visible", timeout=60_000)
+        first = image.get_attribute("src")
+        page.locator("#ds-coat input").check()
+        page.locator("#ds-render").click()
+        page.wait_for_function(
+            "(old) => { const i = document.querySelector('#ds-image img'); return i && i.src !== old; }",
+            arg=first,
+            timeout=60_000,
+        )
+        page.locator("#ds-grids").click()
+        page.locator("#ds-cams img").nth(5).wait_for(state="visible", timeout=60_000)
+        assert page.locator("#ds-cams img").count() >= 6
+        page.screenshot(path=str(tmp_path / "data_studio.png"), full_page=True)
+
+
+@pytest.mark.browser
+def test_body_tab_in_a_real_browser(app_url, tmp_path):
+    with _browser_page(app_url, 1400) as page:
         page.get_by_role("tab", name="Body & Renderer").wait_for()
         image = page.locator("#body-image img")
 
@@ -80,7 +129,6 @@ def test_body_tab_in_a_real_browser(app_url, tmp_path):
         page.screenshot(path=str(tmp_path / "after.png"), full_page=True)
         second = image.get_attribute("src")
         assert second and second != first
-        browser.close()
     before, after = (np.asarray(Image.open(tmp_path / f).convert("RGB")) for f in ("before.png", "after.png"))
     assert before.shape == after.shape and np.abs(before.astype(int) - after).sum() > 0
 

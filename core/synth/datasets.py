@@ -236,7 +236,7 @@ class FaceConfig:
     seed: int = 0
 
 
-def face_nuisance(identity: Identity, yaw: float, illumination: int, n_illum: int, seed: int) -> Nuisance:
+def face_nuisance(yaw: float, illumination: int, n_illum: int, seed: int) -> Nuisance:
     """A studio shot of the face at ``yaw`` degrees, lit from the camera's left, front or right."""
     offsets = np.linspace(-60, 60, n_illum) if n_illum > 1 else np.zeros(1)
     light_az = math.radians(yaw + float(offsets[illumination]))
@@ -270,7 +270,7 @@ def _face_task(args) -> list[dict]:
     jobs = []
     for b, yaw in enumerate(YAW_BINS):
         for ill in range(cfg.illuminations):
-            n = face_nuisance(ident, yaw, ill, cfg.illuminations, seed=identity_seed(cfg.seed, person))
+            n = face_nuisance(yaw, ill, cfg.illuminations, seed=identity_seed(cfg.seed, person))
             jobs.append((f"{person:04d}/{person:04d}_y{b:02d}_l{ill}.png", n, b, yaw, ill))
     todo = [j for j in jobs if not (out / j[0]).exists()]
     if todo:
@@ -340,7 +340,7 @@ def gait_nuisances(ident: Identity, cfg: GaitConfig, person: int, condition: str
     ]
 
 
-def _masked_rgb(image: torch.Tensor, mask: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
+def masked_rgb(image: torch.Tensor, mask: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
     """Person crop (H, W, 3) uint8 on black, person height = H, centred in width W."""
     h, w = size
     m = mask[0].numpy() > 0.5
@@ -375,7 +375,7 @@ def _gait_task(args) -> list[dict]:
             if sil is None:
                 continue
             sils.append(sil[:, 10:-10])  # OpenGait's cut: 64x64 -> 64x44
-            rgbs.append(_masked_rgb(img, mask, cfg.rgb_size))
+            rgbs.append(masked_rgb(img, mask, cfg.rgb_size))
         save_sequence(out / "sil" / rel, np.stack(sils))
         save_sequence(out / "rgb" / rel, np.stack(rgbs))
     return rows

@@ -20,6 +20,7 @@ from core.synth.datasets import (
     ReidConfig,
     camera_specs,
     gait_nuisances,
+    masked_rgb,
     reid_nuisance,
     shared_renderer,
     write_reid,
@@ -90,7 +91,8 @@ class DataStudio:
         return [(_to_uint8(img), f"camera {s.index}") for img, s in zip(pic.image, specs, strict=True)]
 
     def gait_views(self, identity_seed: int, condition: str = "nm-01", phase: float = 0.3):
-        """The identity at one walk phase from CASIA-B's 11 views: (silhouette 64x44, RGB) pairs."""
+        """The identity at one walk phase from CASIA-B's 11 views, as the gait set stores them:
+        (silhouette 64x44, masked RGB 64x32, caption)."""
         ident = sample_identity(_check_seed("identity seed", identity_seed))
         cfg = GaitConfig(frames=1)
         nuisances = [replace(gait_nuisances(ident, cfg, 1, condition, v)[0], phase=min(float(phase), 0.999))
@@ -100,7 +102,7 @@ class DataStudio:
         for img, mask, view in zip(pic.image, pic.mask, CASIA_B_VIEWS, strict=True):
             sil = normalise_silhouette(mask[0].numpy() > 0.5)
             sil = np.zeros((64, 44), np.uint8) if sil is None else sil[:, 10:-10]
-            out.append((sil, _to_uint8(img), f"{view} deg"))
+            out.append((sil, masked_rgb(img, mask, GaitConfig.rgb_size), f"{view} deg"))
         return out
 
     def sample_zip(self, dataset_seed: int = 0, people: int = 2) -> Path:

@@ -40,7 +40,7 @@ def face_at_yaw(identity: Identity, yaw: float, illumination: int = 1, size: int
     """(3, size, size) head-centred face crop at ``yaw`` degrees (-90 right profile .. 90 left)."""
     if not -180.0 <= yaw <= 180.0:
         raise ValueError(f"yaw must be within [-180, 180] degrees, got {yaw}")
-    n = face_nuisance(identity, yaw, illumination, 3, seed=identity.seed)
+    n = face_nuisance(yaw, illumination, 3, seed=identity.seed)
     return render_faces([identity], [n], size).image[0]
 
 
