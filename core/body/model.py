@@ -115,6 +115,7 @@ class BodyModel(nn.Module):
         from smplx.utils import Struct
 
         body_dir = Path(body_dir) if body_dir is not None else DEFAULT_BODY_DIR
+        self.body_dir = body_dir
         official = _official_file(body_dir, gender) if prefer_official else None
         if official is not None:
             data = _load_official(official)

@@ -69,7 +69,7 @@ def _rasterise_uv(uv_tri: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray
     return face, bary
 
 
-def _dilate(face: np.ndarray, bary: np.ndarray, steps: int = 2) -> tuple[np.ndarray, np.ndarray]:
+def _dilate(face: np.ndarray, bary: np.ndarray, steps: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """Grow the covered texels a little so bilinear sampling at face edges finds body colours."""
     for _ in range(steps):
         empty = face < 0

@@ -261,7 +261,8 @@ def render_faces(identities: list[Identity], nuisances: list[Nuisance], size: in
         out = pr.body(betas=betas, body_pose=a_pose(STAND_ARM_ANGLE, len(identities)))
     ears = out.landmarks[:, [LANDMARK_NAMES.index("lear"), LANDMARK_NAMES.index("rear")]].mean(1)
     centre = ears + torch.tensor([0.0, 0.02, 0.01])
-    return pr.render(identities, nuisances, (size, size), look_at=centre, extent=torch.full((len(identities),), extent))
+    extents = torch.full((len(identities),), extent)
+    return pr.render(identities, nuisances, (size, size), look_at=centre, extent=extents, head_only=True)
 
 
 def _face_task(args) -> list[dict]:

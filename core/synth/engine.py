@@ -18,6 +18,7 @@ from pytorch3d.renderer import DirectionalLights
 from pytorch3d.structures import Meshes
 
 from core.body import BodyModel, a_pose, walk_pose
+from core.body.head import HeadModel, load_head
 from core.body.skeleton import JOINT_NAMES
 from core.render.scene import BodyRenderer, Raster, make_cameras
 from core.synth.atlas import TexelAtlas, build_atlas
@@ -52,12 +53,13 @@ class PersonRenderer:
         texture_size: side of the painted UV map.
     """
 
-    def __init__(self, body: BodyModel | None = None, texture_size: int = 256) -> None:
+    def __init__(self, body: BodyModel | None = None, texture_size: int = 512) -> None:
         self.body = body if body is not None else BodyModel()
         self.texture_size = texture_size
         self._atlas: TexelAtlas | None = None
         self._textures: dict[tuple[int, bool, Identity], torch.Tensor] = {}
-        self._renderers: dict[tuple[int, int], BodyRenderer] = {}
+        self._renderers: dict[tuple[int, int, bool], BodyRenderer] = {}
+        self._head: HeadModel | bool | None = None
         v = self.body.num_vertices
         self.faces = torch.cat([self.body.faces, torch.as_tensor(_BOX_FACES) + v])
         uv_scale = torch.tensor([1.0 - BAG_STRIP, 1.0])
@@ -77,10 +79,15 @@ class PersonRenderer:
             self._atlas = build_atlas(self.body, self.texture_size)
         return self._atlas
 
-    def renderer(self, image_size: tuple[int, int]) -> BodyRenderer:
-        key = (int(image_size[0]), int(image_size[1]))
+    def renderer(self, image_size: tuple[int, int], head: bool = False) -> BodyRenderer:
+        """Renderer of the body + bag topology, or of the full-resolution head, at a size."""
+        key = (int(image_size[0]), int(image_size[1]), head)
         if key not in self._renderers:
-            self._renderers[key] = BodyRenderer(self.faces, self.verts_uvs, self.faces_uvs, key)
+            if head:
+                h = self.head
+                self._renderers[key] = BodyRenderer(h.faces, h.verts_uvs, h.faces_uvs, key[:2])
+            else:
+                self._renderers[key] = BodyRenderer(self.faces, self.verts_uvs, self.faces_uvs, key[:2])
         return self._renderers[key]
 
     # --- texture -----------------------------------------------------------------------------
@@ -150,8 +157,7 @@ class PersonRenderer:
             out.append((transforms[b, k] @ homo.T).T[:, :3])
         return torch.stack(out)
 
-    def geometry(self, identities: list[Identity], nuisances: list[Nuisance]) -> torch.Tensor:
-        """Posed vertices (B, V + 8, 3) of bodies and bags."""
+    def _pose(self, identities: list[Identity], nuisances: list[Nuisance]):
         betas = torch.tensor([i.betas for i in identities], dtype=torch.float32)
         poses = []
         for ident, n in zip(identities, nuisances, strict=True):
@@ -159,9 +165,27 @@ class PersonRenderer:
         coat = torch.tensor([n.coat for n in nuisances])
         offsets = self._coat_offsets(betas, coat) if bool(coat.any()) else None
         with torch.no_grad():
-            out = self.body(betas=betas, body_pose=torch.cat(poses), vertex_offsets=offsets)
+            return betas, self.body(betas=betas, body_pose=torch.cat(poses), vertex_offsets=offsets)
+
+    def geometry(self, identities: list[Identity], nuisances: list[Nuisance]) -> torch.Tensor:
+        """Posed vertices (B, V + 8, 3) of bodies and bags."""
+        betas, out = self._pose(identities, nuisances)
+        with torch.no_grad():
             bag = self._bag_vertices(betas, out.transforms, [n.bag for n in nuisances])
         return torch.cat([out.vertices, bag], dim=1)
+
+    @property
+    def head(self) -> HeadModel | None:
+        """The full-resolution head for close-ups (None with the official SMPL body)."""
+        if self._head is None:
+            self._head = load_head(self.body) or False
+        return self._head or None
+
+    def head_geometry(self, identities: list[Identity], nuisances: list[Nuisance]) -> torch.Tensor:
+        """Posed full-resolution head vertices (B, Vh, 3)."""
+        betas, out = self._pose(identities, nuisances)
+        with torch.no_grad():
+            return self.head(betas, out.transforms)
 
     # --- pictures ----------------------------------------------------------------------------
     def cameras(
@@ -202,17 +226,26 @@ class PersonRenderer:
         image_size: tuple[int, int] = (128, 64),
         look_at: torch.Tensor | None = None,
         extent: torch.Tensor | None = None,
+        head_only: bool = False,
     ) -> Picture:
         """Render people over their backgrounds, with noise and blur.
 
         look_at (B, 3) and extent (B,) override the default framing (whole body bounding box).
+        head_only renders the full-resolution head (for face close-ups; needs look_at and extent);
+        without one (official SMPL) the body's own head is used.
         """
         if len(identities) != len(nuisances) or not identities:
             raise ValueError("give one nuisance per identity (and at least one)")
-        verts = self.geometry(identities, nuisances)
+        pairs = list(zip(identities, nuisances, strict=True))
+        if head_only and self.head is not None:
+            verts = self.head_geometry(identities, nuisances)
+            renderer = self.renderer(image_size, head=True)
+            textures = torch.stack([self.body_texture(i, n.coat) for i, n in pairs])
+        else:
+            verts = self.geometry(identities, nuisances)
+            renderer = self.renderer(image_size)
+            textures = torch.stack([self.texture(i, n) for i, n in pairs])
         cams = self.cameras(verts[:, : self.body.num_vertices], nuisances, image_size, look_at, extent)
-        renderer = self.renderer(image_size)
-        textures = torch.stack([self.texture(i, n) for i, n in zip(identities, nuisances, strict=True)])
         with torch.no_grad():
             raster = renderer.rasterize(verts, cams)
             rgba = renderer.shade(raster, textures, self.lights(nuisances))

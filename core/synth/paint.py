@@ -125,11 +125,12 @@ def _paint_head(tex: np.ndarray, identity: Identity, atlas: TexelAtlas, r: BodyR
     for key in ("leye", "reye"):
         centre = lm[key]
         d = np.linalg.norm(pos - centre, axis=-1)
-        tex[(d < 0.016) & head] = (0.92, 0.92, 0.9)
-        tex[(d < 0.008) & head] = face.eye_colour
+        tex[(d < 0.0125) & head] = (0.92, 0.92, 0.9)
+        tex[(d < 0.0065) & head] = face.eye_colour
+        tex[(d < 0.003) & head] = (0.05, 0.05, 0.05)
         brow = head & (np.abs(x - centre[0]) < 0.022) & (y > centre[1] + 0.016) & (y < centre[1] + 0.026)
         brow &= z > nose_z - 0.05
         tex[brow] = (1 - face.brow_strength) * tex[brow] + face.brow_strength * np.asarray(identity.hair_colour)
     mouth_y = lm["nose"][1] - 0.04
-    lips = head & (np.abs(x - lm["nose"][0]) < 0.022) & (np.abs(y - mouth_y) < 0.008) & (z > nose_z - 0.04)
+    lips = head & (((x - lm["nose"][0]) / 0.024) ** 2 + ((y - mouth_y) / 0.009) ** 2 < 1) & (z > nose_z - 0.04)
     tex[lips] = face.lip_colour
