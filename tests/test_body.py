@@ -224,7 +224,8 @@ def test_full_resolution_head_sits_on_the_body(body):
     assert head.verts_uvs.min() >= 0 and head.verts_uvs.max() <= 1
     gen = torch.Generator().manual_seed(1)
     betas = torch.randn(2, 10, generator=gen)
-    out = body(betas=betas, body_pose=walk_pose(torch.tensor([0.3, 0.8])), transl=torch.tensor([[0.0, 0, 1], [1, 0, 0]]))
+    transl = torch.tensor([[0.0, 0, 1], [1, 0, 0]])
+    out = body(betas=betas, body_pose=walk_pose(torch.tensor([0.3, 0.8])), transl=transl)
     verts = head(betas, out.transforms)
     on_head = body.smpl.lbs_weights[:, 15] > 0.9
     gap = torch.cdist(out.vertices[:, on_head], verts).min(-1).values  # body head vertex -> nearest head vertex

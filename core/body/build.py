@@ -348,8 +348,9 @@ def _head_region(
     neck_y = tpose_joints[:, JOINT_NAMES.index("neck"), 1].mean()
     # T-pose the full-resolution samples (only the rows we keep matter, but LBS is cheap)
     tposed = np.stack(
-        [_repose(full_verts[i], sample_joints[i], full_w24, _t_pose_rotations(sample_joints[i]))[0] for i in range(len(full_verts))]
-    ) - offset
+        [_repose(v, j, full_w24, _t_pose_rotations(j))[0] for v, j in zip(full_verts, sample_joints, strict=True)]
+    )
+    tposed -= offset
     mean = tposed.mean(0)
     inside = (mean[:, 1] > neck_y - 0.12) & (np.abs(mean[:, 0]) < 0.16)
     keep_faces = np.flatnonzero(inside[faces].all(1))
@@ -567,8 +568,19 @@ def register_body_model(path: Path, info: dict) -> None:
         reg_max=info["joint_regressor_error_mm"]["max"],
         head_err_mean=info["head_shape_fit_error_mm"]["mean"],
         head_err_max=info["head_shape_fit_error_mm"]["max"],
-        **{k: info[k] for k in ("vertices", "faces", "uv_vertices", "sha256", "head_file", "head_vertices",
-                                "head_faces", "head_sha256")},  # fmt: skip
+        **{
+            k: info[k]
+            for k in (
+                "vertices",
+                "faces",
+                "uv_vertices",
+                "sha256",
+                "head_file",
+                "head_vertices",
+                "head_faces",
+                "head_sha256",
+            )
+        },  # fmt: skip
     )
     path.parent.joinpath("README.md").write_text(card)
     save_entry(
