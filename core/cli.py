@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +28,13 @@ def _cmd_body_build(args: argparse.Namespace) -> int:
         raise CliError("--faces must be between 500 and 20000")
     if args.samples < 20:
         raise CliError("--samples must be at least 20 (the shape PCA needs them)")
+    if not args.no_register:
+        from core.checkpoints import CHECKPOINT_DIR
+
+        if not Path(args.out).resolve().is_relative_to(CHECKPOINT_DIR):
+            raise CliError(
+                f"--out must lie inside {CHECKPOINT_DIR} to be registered; add --no-register to build elsewhere"
+            )
     cfg = BuildConfig(num_samples=args.samples, target_faces=args.faces, seed=args.seed)
     info = build_body_model(Path(args.out), cfg)
     if not args.no_register:
@@ -97,6 +105,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     from core.synth import datasets, truth
 
     out = _out_dir(args.out)
+    _positive("seed", args.seed, allow_zero=True)
     workers = _positive("workers", args.workers)
     if workers > 4 * (os.cpu_count() or 1):
         raise CliError(f"--workers {workers} is far more than this machine's {os.cpu_count()} cores")
@@ -109,10 +118,12 @@ def _cmd_synth(args: argparse.Namespace) -> int:
             min_cameras=min(2, args.cameras), image_size=_size(args.size),
             distractors=_positive("distractors", args.distractors, allow_zero=True), seed=args.seed,
         )  # fmt: skip
+        if not 2 <= args.cameras <= 9:
+            raise CliError("--cameras must be between 2 and 9 (Market-1501 names hold one camera digit)")
         if args.images_per_camera < 2:
             raise CliError("--images-per-camera must be >= 2 (one query and at least one gallery image)")
-        if cfg.cameras > 12:
-            raise CliError("--cameras must be between 1 and 12")
+        if args.train_ids + args.test_ids > 9999:
+            raise CliError("--train-ids plus --test-ids must be at most 9999 (Market-1501 ids have four digits)")
         counts = datasets.write_reid(out, cfg, workers, _progress("reid people"))
     elif args.kind == "face":
         cfg = datasets.FaceConfig(
@@ -122,19 +133,24 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         )
         counts = datasets.write_face(out, cfg, workers, _progress("face people"))
     elif args.kind == "gait":
-        views = tuple(int(v) for v in args.views.split(",")) if args.views else datasets.GaitConfig.views
-        if any(not 0 <= v <= 180 for v in views):
-            raise CliError("--views must be degrees within 0..180, e.g. 0,90,180")
+        try:
+            views = tuple(int(v) for v in args.views.split(",")) if args.views else datasets.GaitConfig.views
+        except ValueError:
+            raise CliError(
+                f"--views must be whole degrees separated by commas, e.g. 0,90,180; got {args.views!r}"
+            ) from None
+        if any(not 0 <= v <= 180 for v in views) or len(set(views)) != len(views):
+            raise CliError("--views must be distinct degrees within 0..180, e.g. 0,90,180")
         conditions = tuple(args.conditions.split(",")) if args.conditions else datasets.GaitConfig.conditions
-        bad = [c for c in conditions if c[:2] not in ("nm", "bg", "cl")]
-        if bad:
-            raise CliError(f"--conditions must start with nm, bg or cl (e.g. nm-01,bg-01), got {bad}")
+        bad = [c for c in conditions if not re.fullmatch(r"(nm|bg|cl)-\d\d", c)]
+        if bad or len(set(conditions)) != len(conditions):
+            raise CliError(f"--conditions must be distinct names like nm-01, bg-02, cl-01; got {args.conditions!r}")
         cfg = datasets.GaitConfig(ids=_positive("ids", args.ids), frames=_positive("frames", args.frames),
                                   views=views, conditions=conditions, seed=args.seed)  # fmt: skip
         counts = datasets.write_gait(out, cfg, workers, _progress("gait sequences"))
     else:
         cfg = truth.PairsConfig(pairs=_positive("pairs", args.pairs), seed=args.seed)
-        counts = truth.write_pairs(out, cfg)
+        counts = truth.write_pairs(out, cfg, workers, _progress("pairs"))
     print(f"wrote {args.kind} to {out}: {counts} in {time.time() - start:.1f} s")
     return 0
 
@@ -226,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, ValueError, RuntimeError) as err:
+    except (OSError, ValueError, RuntimeError) as err:  # missing files, bad values, unwritable folders
         print(f"error: {err}", file=sys.stderr)
         return 2
 

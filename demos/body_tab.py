@@ -37,6 +37,15 @@ EXAMPLES = [
 ]
 
 
+KEEP_GLBS = 32  # exported GLBs kept on disk; older ones are deleted so the temp folder stays small
+
+
+def _keep_newest(folder: Path, keep: int) -> None:
+    files = sorted(folder.glob("*.glb"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in files[keep:]:
+        old.unlink(missing_ok=True)
+
+
 def build() -> None:
     """Lay out the tab inside the current gr.Blocks context."""
     studio = BodyStudio()
@@ -52,6 +61,7 @@ def build() -> None:
             image = studio.render(betas, pose, phase, azimuth, elevation, texture)
             progress(0.8, desc="exporting GLB")
             glb = studio.export(out_dir / f"body-{uuid.uuid4().hex[:12]}.glb", betas, pose, phase, texture)
+            _keep_newest(out_dir, KEEP_GLBS)
         except ValueError as err:
             raise gr.Error(str(err)) from None
         return image, str(glb)
@@ -107,8 +117,10 @@ def build() -> None:
             )
     inputs = [*betas, pose, phase, azimuth, elevation, texture, upload]
     button.click(render, inputs=inputs, outputs=[image, model3d], api_name="render_body", concurrency_id="render")
-    gr.Examples(
+    examples = gr.Examples(
         examples=[[*b, p, ph, az, el, tex, None] for _, b, p, ph, az, el, tex in EXAMPLES],
-        example_labels=[e[0] for e in EXAMPLES],
-        inputs=inputs, outputs=[image, model3d], fn=render, run_on_click=True, cache_examples=False,
+        example_labels=[e[0] for e in EXAMPLES], inputs=inputs, cache_examples=False,
     )  # fmt: skip
+    # a clicked example renders in the same concurrency group as the button
+    examples.load_input_event.then(render, inputs=inputs, outputs=[image, model3d], concurrency_id="render",
+                                   api_visibility="undocumented")  # fmt: skip

@@ -52,7 +52,7 @@ def build() -> None:
     def sample(seed, progress=gr.Progress()):  # noqa: B008
         progress(0.2, desc="rendering a tiny Market-1501-style set")
         try:
-            return str(studio.sample_zip(int(seed)))
+            return str(studio.sample_zip(seed))
         except ValueError as err:
             raise gr.Error(str(err)) from None
 
@@ -79,10 +79,12 @@ def build() -> None:
                              elem_id="ds-image")  # fmt: skip
     controls = [seed, azimuth, elevation, light_az, light, background, scene, phase, bag, coat, clothes]
     button.click(render, inputs=controls, outputs=image, api_name="render_person", concurrency_id="render")
-    gr.Examples(
+    examples = gr.Examples(
         examples=[list(e[1:]) for e in EXAMPLES], example_labels=[e[0] for e in EXAMPLES],
-        inputs=controls, outputs=image, fn=render, run_on_click=True, cache_examples=False,
+        inputs=controls, cache_examples=False,
     )  # fmt: skip
+    examples.load_input_event.then(render, inputs=controls, outputs=image, concurrency_id="render",
+                                   api_visibility="undocumented")  # fmt: skip
 
     gr.Markdown("### One identity across cameras and views")
     with gr.Row():
@@ -100,4 +102,4 @@ def build() -> None:
     with gr.Row():
         sample_button = gr.Button("Make a sample Market-1501-style set (2 + 2 people)", elem_id="ds-sample")
         sample_file = gr.File(label="market_sample.zip", elem_id="ds-sample-file")
-    sample_button.click(sample, inputs=[seed], outputs=sample_file, api_name="sample_dataset")
+    sample_button.click(sample, inputs=[seed], outputs=sample_file, api_name="sample_dataset", concurrency_id="render")

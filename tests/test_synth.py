@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -186,6 +187,14 @@ def test_ground_truth_renders():
         (["synth", "gait", "--out", "{tmp}", "--conditions", "xx-01"], "--conditions"),
         (["synth", "face", "--out", "{tmp}", "--workers", "0"], "--workers"),
         (["synth", "face", "--out", "{file}"], "not a folder"),
+        (["synth", "reid", "--out", "{tmp}", "--cameras", "10"], "--cameras"),
+        (["synth", "reid", "--out", "{tmp}", "--train-ids", "9000", "--test-ids", "1000"], "9999"),
+        (["synth", "reid", "--out", "{tmp}", "--seed", "-1"], "--seed"),
+        (["synth", "gait", "--out", "{tmp}", "--views", "0,abc"], "--views"),
+        (["synth", "gait", "--out", "{tmp}", "--views", "0,0"], "--views"),
+        (["synth", "gait", "--out", "{tmp}", "--conditions", "nm/../../x"], "--conditions"),
+        (["synth", "reid", "--out", "/dev/null/x", "--train-ids", "1"], "error"),
+        (["body", "build", "--out", "{tmp}/elsewhere.npz"], "--no-register"),
     ],
 )
 def test_synth_cli_bad_arguments(tmp_path, args, message):
@@ -203,7 +212,118 @@ def test_synth_cli_writes_and_resumes(tmp_path):
     files = sorted(tmp_path.rglob("*.jpg"))
     stamps = {p: p.stat().st_mtime_ns for p in files}
     victim = files[0]
+    original = victim.read_bytes()
     victim.unlink()
     second = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert second.returncode == 0 and victim.exists()
+    assert second.returncode == 0 and victim.read_bytes() == original  # the gap is refilled identically
     assert all(p.stat().st_mtime_ns == t for p, t in stamps.items() if p != victim)  # only the gap was redone
+    changed = subprocess.run([*cmd, "--seed", "5"], capture_output=True, text=True, timeout=300)
+    assert changed.returncode == 2 and "other settings" in changed.stderr  # never mix two datasets
+
+
+def test_refuses_to_mix_datasets_made_with_other_settings(tmp_path):
+    from core.synth.datasets import DatasetMismatchError
+
+    cfg = ReidConfig(train_ids=1, test_ids=1, images_per_camera=2, cameras=2, distractors=0, seed=1)
+    write_reid(tmp_path, cfg)
+    with pytest.raises(DatasetMismatchError, match="other settings"):
+        write_reid(tmp_path, ReidConfig(train_ids=1, test_ids=1, images_per_camera=2, cameras=2, distractors=0, seed=2))
+    (tmp_path.parent / "foreign").mkdir()
+    (tmp_path.parent / "foreign" / "notes.txt").write_text("mine")
+    with pytest.raises(DatasetMismatchError, match="not empty"):
+        write_reid(tmp_path.parent / "foreign", cfg)
+
+
+def test_market_names_limits():
+    with pytest.raises(ValueError, match="2 to 9 cameras"):
+        write_reid(Path("/nonexistent/never"), ReidConfig(cameras=10))
+    assert parse_name("0002_c9s1_000020_01.jpg").camera == 9
+    duke = parse_name("0042_c7_f0012345.jpg")
+    assert (duke.identity, duke.camera, duke.frame) == (42, 7, 12345)
+    assert parse_name("-1_c3s2_000100_00.jpg").identity == -1
+    with pytest.raises(ValueError, match="not a Market-1501"):
+        parse_name("10001_c1s1_000050_01.jpg")
+
+
+def test_gait_conditions_beyond_casia_b_differ():
+    from core.synth.datasets import gait_nuisances
+
+    ident = sample_identity(4)
+    a = gait_nuisances(ident, GAIT, 1, "nm-07", 90)
+    b = gait_nuisances(ident, GAIT, 1, "nm-08", 90)
+    assert a != b
+
+
+def test_opengait_reader_accepts_64x64_and_rejects_empty_roots(tmp_path):
+    from core.data.gait import save_sequence
+
+    frames = np.zeros((5, 64, 64), np.uint8)
+    frames[:, 10:50, 20:44] = 255
+    save_sequence(tmp_path / "001" / "nm-01" / "090" / "090.pkl", frames)
+    seqs = read_opengait(tmp_path)["all"]
+    cut = load_sequence(seqs[0].path)
+    assert cut.shape == (5, 64, 44) and cut.max() == 255 and seqs[0].view == 90.0
+    with pytest.raises(FileNotFoundError, match="no <id>/<condition>/<view>"):
+        read_opengait(tmp_path / "001")
+
+
+def test_face_yaw_turns_the_head_the_documented_way():
+    """Yaw +90 puts the camera at the person's left: the left ear faces it, the right is hidden."""
+    from core.body.skeleton import LANDMARK_NAMES
+    from core.synth.datasets import face_nuisance
+
+    pr = shared_renderer()
+    ident = sample_identity(8)
+    out = pr.body(betas=torch.tensor([ident.betas]))
+    ears = out.landmarks[0, [LANDMARK_NAMES.index("lear"), LANDMARK_NAMES.index("rear")]]
+    for yaw, near in ((90.0, 0), (-90.0, 1)):
+        cams = pr.cameras(out.vertices, [face_nuisance(yaw, 1, 3, 0)], (110, 110))
+        depth = cams.get_world_to_view_transform().transform_points(ears[None])[0, :, 2]
+        assert depth[near] < depth[1 - near]
+    faces = render_faces_for_test(ident)
+    mask_cols = faces.mask[:, 0].amax(1)  # (yaws, W)
+    centre = (mask_cols * torch.arange(110)).sum(1) / mask_cols.sum(1)
+    assert torch.all((centre - 55).abs() < 20)  # head-centred crops
+
+
+def render_faces_for_test(ident):
+    from core.synth.datasets import face_nuisance, render_faces
+
+    yaws = [-90.0, -45.0, 0.0, 45.0, 90.0]
+    return render_faces([ident] * len(yaws), [face_nuisance(y, 1, 3, 0) for y in yaws])
+
+
+def test_pairs_writer_truth_matches_the_api(tmp_path):
+    from core.synth.truth import PairsConfig, write_pairs
+
+    cfg = PairsConfig(pairs=2, people=10, seed=3)
+    assert write_pairs(tmp_path, cfg) == {"pairs": 2}
+    import csv
+
+    from PIL import Image
+
+    rows = list(csv.DictReader(open(tmp_path / "pairs.csv")))
+    assert len(rows) == 2
+    truth = np.asarray(Image.open(tmp_path / rows[0]["truth"])).astype(int)
+    structure = np.asarray(Image.open(tmp_path / rows[0]["structure"])).astype(int)
+    assert truth.shape == (128, 64, 3) and np.abs(truth - structure).mean() > 2  # other clothes
+
+
+def test_dark_uint8_textures_stay_dark():
+    from core.render.textures import texture_from_image
+
+    assert float(texture_from_image(np.ones((8, 8, 3), np.uint8), size=8).max()) < 0.01
+
+
+def test_data_studio_rejects_bad_input():
+    from core.synth.studio import DataStudio
+
+    studio = DataStudio()
+    with pytest.raises(ValueError, match="identity seed"):
+        studio.render(None, studio.nuisance())
+    with pytest.raises(ValueError, match="identity seed"):
+        studio.render(7.5, studio.nuisance())
+    with pytest.raises(ValueError, match="condition"):
+        studio.gait_views(3, "xx-01")
+    with pytest.raises(ValueError, match="background"):
+        studio.nuisance(background="moon")

@@ -82,6 +82,9 @@ def read_opengait(root: str | Path, partition: str | Path | None = None) -> dict
         ident, cond, view = view_dir.parts[-3:]
         view_deg = float(view) if view.replace(".", "").isdigit() else None
         samples.append(Sample(path=pkls[0], identity=int(ident), view=view_deg, condition=cond))
+    if not samples:
+        hint = f"; did you mean {root / 'sil'}?" if (root / "sil").is_dir() else ""
+        raise FileNotFoundError(f"no <id>/<condition>/<view>/*.pkl sequences under {root}{hint}")
     if partition is None:
         return {"all": samples}
     part = json.loads(Path(partition).read_text())

@@ -79,9 +79,10 @@ class BodyStudio:
         return TEXTURES[choice]()
 
     def _raster(self, vertices: torch.Tensor, azimuth: float, elevation: float, key: tuple) -> Raster:
-        if self._last is not None and self._last[0] == key:
+        last = self._last  # read once: another request may replace it meanwhile
+        if last is not None and last[0] == key:
             self.raster_reuses += 1
-            return self._last[1]
+            return last[1]
         v = vertices[0]
         lo, hi = v.min(0).values, v.max(0).values
         h, w = self.renderer.image_size

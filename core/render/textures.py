@@ -50,7 +50,7 @@ def texture_from_image(image: str | Path | Image.Image | np.ndarray, size: int =
         if image.ndim not in (2, 3) or image.size == 0:
             raise ValueError(f"texture array must be (H, W) or (H, W, C), got shape {image.shape}")
         array = image.astype(np.float32)
-        if array.max() > 1.0:
+        if np.issubdtype(image.dtype, np.integer):  # 8-bit images, however dark
             array = array / 255.0
         image = Image.fromarray((np.clip(array, 0, 1) * 255).astype(np.uint8))
     if image.width == 0 or image.height == 0:

@@ -13,6 +13,8 @@ import csv
 import json
 import math
 import multiprocessing as mp
+import re
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,7 +24,7 @@ import torch
 from PIL import Image
 
 from core.data.face import YAW_BINS
-from core.data.gait import CASIA_B_CONDITIONS, CASIA_B_VIEWS, normalise_silhouette, save_sequence
+from core.data.gait import CASIA_B_CONDITIONS, CASIA_B_VIEWS, load_sequence, normalise_silhouette, save_sequence
 from core.data.market import SPLITS, market_name
 from core.synth.identity import Identity, sample_identity
 from core.synth.nuisance import BACKGROUNDS, Nuisance, make_background, random_colour
@@ -83,6 +85,32 @@ def write_meta(out: Path, kind: str, config, counts: dict, factors: list[dict]) 
             fh.write(json.dumps(row) + "\n")
     meta = {"kind": kind, "config": asdict(config), "counts": counts}
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+
+
+class DatasetMismatchError(ValueError):
+    """The output folder already holds a dataset made with other settings."""
+
+
+def claim_folder(out: Path, kind: str, config) -> None:
+    """Create ``out`` or check that it holds the same kind of set made with the same settings.
+
+    Resuming keeps files that exist, so a folder made with another seed or size would silently
+    mix two datasets; ``settings.json`` records what a folder holds.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    settings = {"kind": kind, "config": json.loads(json.dumps(asdict(config)))}
+    path = out / "settings.json"
+    if path.exists():
+        held = json.loads(path.read_text())
+        if held != settings:
+            raise DatasetMismatchError(
+                f"{out} holds a {held.get('kind')} set made with other settings ({held.get('config')}); "
+                "choose a new --out folder or delete this one to start again"
+            )
+    elif any(out.iterdir()):
+        raise DatasetMismatchError(f"{out} is not empty and was not made by this writer; choose a new --out folder")
+    else:
+        path.write_text(json.dumps(settings, indent=2) + "\n")
 
 
 def _factor_row(file: str, identity: Identity, nuisance: Nuisance, **extra) -> dict:
@@ -191,13 +219,13 @@ def _reid_task(args) -> list[dict]:
             n = reid_nuisance(specs[cam], np.random.default_rng([cfg.seed, person, cam, k]), bag, bag_colour)
             folder = SPLITS["train"] if split == "train" else (SPLITS["query"] if k == 0 else SPLITS["gallery"])
             name = market_name(person, cam + 1, 1, person * 10 + k, 1)
-            jobs.append((f"{folder}/{name}", n))
-    todo = [(f, n) for f, n in jobs if not (out / f).exists()]
+            jobs.append((f"{folder}/{name}", n, cam + 1))
+    todo = [(f, n) for f, n, _ in jobs if not (out / f).exists()]
     if todo:
         pic = shared_renderer().render([ident] * len(todo), [n for _, n in todo], cfg.image_size)
         for (f, _), img in zip(todo, pic.image, strict=True):
             save_image(out / f, img)
-    return [_factor_row(f, ident, n, person=person, camera=int(f.split("_c")[1][0])) for f, n in jobs]
+    return [_factor_row(f, ident, n, person=person, camera=c) for f, n, c in jobs]
 
 
 def _distractor_task(args) -> list[dict]:
@@ -214,12 +242,18 @@ def _distractor_task(args) -> list[dict]:
 
 def write_reid(out: Path, cfg: ReidConfig, workers: int = 1, progress=None) -> dict:
     """Market-1501-style re-ID set; returns image counts per split."""
-    out.mkdir(parents=True, exist_ok=True)
+    if not 2 <= cfg.cameras <= 9:
+        raise ValueError("a Market-1501 set needs 2 to 9 cameras (its names hold one camera digit)")
+    if cfg.train_ids + cfg.test_ids > 9999:
+        raise ValueError("a Market-1501 set holds at most 9999 people (four-digit ids)")
+    if cfg.images_per_camera < 2:
+        raise ValueError("images per camera must be >= 2 (a query and at least one gallery image)")
+    claim_folder(out, "reid", cfg)
     people = [(out, cfg, p, "train") for p in range(1, cfg.train_ids + 1)]
     people += [(out, cfg, p, "test") for p in range(cfg.train_ids + 1, cfg.train_ids + cfg.test_ids + 1)]
     factors = [row for rows in run_tasks(_reid_task, people, workers, progress) for row in rows]
     factors += [row for k in range(cfg.distractors) for row in _distractor_task((out, cfg, k))]
-    counts = {split: len(list((out / folder).glob("*.jpg"))) for split, folder in SPLITS.items()}
+    counts = {split: sum(row["file"].startswith(folder + "/") for row in factors) for split, folder in SPLITS.items()}
     write_meta(out, "reid", cfg, counts, factors)
     return counts
 
@@ -283,7 +317,7 @@ def _face_task(args) -> list[dict]:
 
 def write_face(out: Path, cfg: FaceConfig, workers: int = 1, progress=None) -> dict:
     """Face set: ids x 13 yaw bins x illuminations, 110x110 PNGs and labels.csv."""
-    out.mkdir(parents=True, exist_ok=True)
+    claim_folder(out, "face", cfg)
     tasks = [(out, cfg, p) for p in range(1, cfg.ids + 1)]
     factors = [row for rows in run_tasks(_face_task, tasks, workers, progress) for row in rows]
     with open(out / "labels.csv", "w", newline="") as fh:
@@ -318,9 +352,7 @@ def gait_nuisances(ident: Identity, cfg: GaitConfig, person: int, condition: str
     rng = np.random.default_rng([cfg.seed, person, 0x6A])
     bag = str(rng.choice(["backpack", "satchel"]))
     bag_colour = random_colour(rng, val=(0.1, 0.5))
-    seq_rng = np.random.default_rng(
-        [cfg.seed, person, CASIA_B_CONDITIONS.index(condition) if condition in CASIA_B_CONDITIONS else 99]
-    )
+    seq_rng = np.random.default_rng([cfg.seed, person, zlib.crc32(condition.encode())])
     start = float(seq_rng.uniform(0, 1))
     step = ident.gait.cadence / 120.0 / cfg.fps
     scene = int(seq_rng.integers(0, 2**31))
@@ -365,26 +397,33 @@ def _gait_task(args) -> list[dict]:
     for view in cfg.views:
         rel = f"{person:03d}/{condition}/{view:03d}/{view:03d}.pkl"
         nuisances = gait_nuisances(ident, cfg, person, condition, view)
+        if not ((out / "sil" / rel).exists() and (out / "rgb" / rel).exists()):
+            pic = shared_renderer().render([ident] * len(nuisances), nuisances, cfg.render_size)
+            sils, rgbs = [], []
+            for img, mask in zip(pic.image, pic.mask, strict=True):
+                sil = normalise_silhouette(mask[0].numpy() > 0.5)
+                if sil is None:  # OpenGait drops empty frames too
+                    continue
+                sils.append(sil[:, 10:-10])  # OpenGait's cut: 64x64 -> 64x44
+                rgbs.append(masked_rgb(img, mask, cfg.rgb_size))
+            if not sils:
+                raise RuntimeError(f"no frame of {rel} shows the person; check the camera settings")
+            save_sequence(out / "sil" / rel, np.stack(sils))
+            save_sequence(out / "rgb" / rel, np.stack(rgbs))
+        frames = len(load_sequence(out / "sil" / rel))
         rows.append({"file": rel, "identity_seed": ident.seed, "id": person, "condition": condition, "view": view,
-                     "frames": len(nuisances), "bag": nuisances[0].bag, "coat": nuisances[0].coat})  # fmt: skip
-        if (out / "sil" / rel).exists() and (out / "rgb" / rel).exists():
-            continue
-        pic = shared_renderer().render([ident] * len(nuisances), nuisances, cfg.render_size)
-        sils, rgbs = [], []
-        for img, mask in zip(pic.image, pic.mask, strict=True):
-            sil = normalise_silhouette(mask[0].numpy() > 0.5)
-            if sil is None:
-                continue
-            sils.append(sil[:, 10:-10])  # OpenGait's cut: 64x64 -> 64x44
-            rgbs.append(masked_rgb(img, mask, cfg.rgb_size))
-        save_sequence(out / "sil" / rel, np.stack(sils))
-        save_sequence(out / "rgb" / rel, np.stack(rgbs))
+                     "frames": frames, "bag": nuisances[0].bag, "coat": nuisances[0].coat})  # fmt: skip
     return rows
 
 
 def write_gait(out: Path, cfg: GaitConfig, workers: int = 1, progress=None) -> dict:
     """CASIA-B-like gait set: sil/ (uint8 T x 64 x 44) and rgb/ (uint8 T x 64 x 32 x 3) trees."""
-    out.mkdir(parents=True, exist_ok=True)
+    if len(set(cfg.views)) != len(cfg.views) or len(set(cfg.conditions)) != len(cfg.conditions):
+        raise ValueError("views and conditions must not repeat")
+    bad = [c for c in cfg.conditions if not re.fullmatch(r"(nm|bg|cl)-\d\d", c)]
+    if bad:
+        raise ValueError(f"conditions look like nm-01, bg-02 or cl-01; got {bad}")
+    claim_folder(out, "gait", cfg)
     tasks = [(out, cfg, p, c) for p in range(1, cfg.ids + 1) for c in cfg.conditions]
     factors = [row for rows in run_tasks(_gait_task, tasks, workers, progress) for row in rows]
     n_train = max(1, round(cfg.ids * cfg.train_fraction))

@@ -94,11 +94,13 @@ class PersonRenderer:
     def body_texture(self, identity: Identity, coat: bool = False) -> torch.Tensor:
         """The identity's painted UV map (S, S, 3), cached."""
         key = (identity.seed, coat, identity)
-        if key not in self._textures:
+        texture = self._textures.get(key)
+        if texture is None:  # a local reference: another thread may clear the cache meanwhile
+            texture = torch.from_numpy(paint_texture(identity, self.atlas, coat))
             if len(self._textures) > 256:
                 self._textures.clear()
-            self._textures[key] = torch.from_numpy(paint_texture(identity, self.atlas, coat))
-        return self._textures[key]
+            self._textures[key] = texture
+        return texture
 
     def texture(self, identity: Identity, nuisance: Nuisance) -> torch.Tensor:
         """Body map with the bag strip appended on the right: (S, S * (1 + strip), 3)."""

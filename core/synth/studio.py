@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.data.gait import CASIA_B_VIEWS, normalise_silhouette
+from core.data.gait import CASIA_B_CONDITIONS, CASIA_B_VIEWS, normalise_silhouette
 from core.synth.datasets import (
     GaitConfig,
     ReidConfig,
@@ -35,10 +35,15 @@ def _to_uint8(image: torch.Tensor) -> np.ndarray:
     return (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
 
 
-def _check_seed(name: str, seed: float) -> int:
-    if seed is None or not float(seed).is_integer() or not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"{name} must be a whole number between 0 and {MAX_SEED}, got {seed}")
-    return int(seed)
+def _check_seed(name: str, seed) -> int:
+    """A seed typed into a number box: a whole number in [0, MAX_SEED], else ValueError."""
+    try:
+        value = float(seed)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a whole number between 0 and {MAX_SEED}; got {seed!r}") from None
+    if not value.is_integer() or not 0 <= value <= MAX_SEED:
+        raise ValueError(f"{name} must be a whole number between 0 and {MAX_SEED}; got {seed!r}")
+    return int(value)
 
 
 class DataStudio:
@@ -46,6 +51,7 @@ class DataStudio:
 
     def __init__(self, image_size: tuple[int, int] = (256, 128)) -> None:
         self.image_size = image_size
+        self._sample_dir: Path | None = None
 
     def nuisance(
         self,
@@ -77,13 +83,14 @@ class DataStudio:
     def render(self, identity_seed: int, nuisance: Nuisance, clothes_seed: int | None = None) -> np.ndarray:
         """(H, W, 3) uint8 picture of a person, optionally wearing another seed's clothes."""
         ident = sample_identity(_check_seed("identity seed", identity_seed))
-        if clothes_seed is not None and int(clothes_seed) != ident.seed:
+        if clothes_seed is not None and _check_seed("clothes seed", clothes_seed) != ident.seed:
             ident = ident.with_clothes_of(sample_identity(_check_seed("clothes seed", clothes_seed)))
         return _to_uint8(shared_renderer().render([ident], [nuisance], self.image_size).image[0])
 
     def reid_cameras(self, identity_seed: int, dataset_seed: int = 0) -> list[tuple[np.ndarray, str]]:
         """The identity seen by each of the re-ID set's cameras: (image, caption) pairs."""
-        ident = sample_identity(_check_seed("identity seed", identity_seed))
+        identity_seed = _check_seed("identity seed", identity_seed)
+        ident = sample_identity(identity_seed)
         specs = camera_specs(ReidConfig(seed=dataset_seed))
         nuisances = [reid_nuisance(s, np.random.default_rng([identity_seed, s.index]), "none", (0.2, 0.2, 0.2))
                      for s in specs]  # fmt: skip
@@ -93,11 +100,13 @@ class DataStudio:
     def gait_views(self, identity_seed: int, condition: str = "nm-01", phase: float = 0.3):
         """The identity at one walk phase from CASIA-B's 11 views, as the gait set stores them:
         (silhouette 64x44, masked RGB 64x32, caption)."""
-        ident = sample_identity(_check_seed("identity seed", identity_seed))
-        cfg = GaitConfig(frames=1)
-        nuisances = [replace(gait_nuisances(ident, cfg, 1, condition, v)[0], phase=min(float(phase), 0.999))
+        seed = _check_seed("identity seed", identity_seed)
+        if condition not in CASIA_B_CONDITIONS:
+            raise ValueError(f"condition must be one of {', '.join(CASIA_B_CONDITIONS)}")
+        ident, cfg = sample_identity(seed), GaitConfig(frames=1)
+        nuisances = [replace(gait_nuisances(ident, cfg, seed, condition, v)[0], phase=min(float(phase), 0.999))
                      for v in CASIA_B_VIEWS]  # fmt: skip
-        pic = shared_renderer().render([ident] * len(nuisances), nuisances, (128, 88))
+        pic = shared_renderer().render([ident] * len(nuisances), nuisances, cfg.render_size)
         out = []
         for img, mask, view in zip(pic.image, pic.mask, CASIA_B_VIEWS, strict=True):
             sil = normalise_silhouette(mask[0].numpy() > 0.5)

@@ -19,10 +19,12 @@ import torch
 from core.synth.datasets import (
     ReidConfig,
     camera_specs,
+    claim_folder,
     face_nuisance,
     identity_seed,
     reid_nuisance,
     render_faces,
+    run_tasks,
     save_image,
     shared_renderer,
     write_meta,
@@ -60,30 +62,35 @@ class PairsConfig:
     seed: int = 0
 
 
-def write_pairs(out: Path, cfg: PairsConfig) -> dict:
-    """``out/NNNN_appearance.jpg``, ``_structure.jpg``, ``_truth.jpg`` and pairs.csv."""
-    out.mkdir(parents=True, exist_ok=True)
+def _pair_task(args) -> list:
+    out, cfg, k = args
     specs = camera_specs(ReidConfig(seed=cfg.seed))
-    rows, factors = [], []
-    for k in range(cfg.pairs):
-        rng = np.random.default_rng([cfg.seed, 0x5A, k])
-        i, j = (int(p) for p in rng.choice(np.arange(1, cfg.people + 1), 2, replace=False))
-        a, s = sample_identity(identity_seed(cfg.seed, i)), sample_identity(identity_seed(cfg.seed, j))
-        ca, cs = (int(c) for c in rng.choice(len(specs), 2))
-        na = reid_nuisance(specs[ca], rng, "none", (0.2, 0.2, 0.2))
-        ns = reid_nuisance(specs[cs], rng, "none", (0.2, 0.2, 0.2))
-        names = [f"{k:04d}_{role}.jpg" for role in ("appearance", "structure", "truth")]
-        if not all((out / n).exists() for n in names):
-            pic = shared_renderer().render([a, s, s.with_clothes_of(a)], [na, ns, ns], cfg.image_size)
-            for name, img in zip(names, pic.image, strict=True):
-                save_image(out / name, img)
-        rows.append([k, *names, i, j, ca + 1, cs + 1])
-        factors.append({"pair": k, "appearance_person": i, "structure_person": j})
+    rng = np.random.default_rng([cfg.seed, 0x5A, k])
+    i, j = (int(p) for p in rng.choice(np.arange(1, cfg.people + 1), 2, replace=False))
+    a, s = sample_identity(identity_seed(cfg.seed, i)), sample_identity(identity_seed(cfg.seed, j))
+    ca, cs = (int(c) for c in rng.choice(len(specs), 2))
+    na = reid_nuisance(specs[ca], rng, "none", (0.2, 0.2, 0.2))
+    ns = reid_nuisance(specs[cs], rng, "none", (0.2, 0.2, 0.2))
+    names = [f"{k:04d}_{role}.jpg" for role in ("appearance", "structure", "truth")]
+    if not all((out / n).exists() for n in names):
+        pic = shared_renderer().render([a, s, s.with_clothes_of(a)], [na, ns, ns], cfg.image_size)
+        for name, img in zip(names, pic.image, strict=True):
+            save_image(out / name, img)
+    return [k, *names, i, j, ca + 1, cs + 1]
+
+
+def write_pairs(out: Path, cfg: PairsConfig, workers: int = 1, progress=None) -> dict:
+    """``out/NNNN_appearance.jpg``, ``_structure.jpg``, ``_truth.jpg`` and pairs.csv."""
+    if cfg.people < 2:
+        raise ValueError("pairs need at least 2 people")
+    claim_folder(out, "pairs", cfg)
+    rows = run_tasks(_pair_task, [(out, cfg, k) for k in range(cfg.pairs)], workers, progress)
     with open(out / "pairs.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["pair", "appearance", "structure", "truth", "appearance_id", "structure_id",
                          "appearance_camera", "structure_camera"])  # fmt: skip
         writer.writerows(rows)
+    factors = [{"pair": r[0], "appearance_person": r[4], "structure_person": r[5]} for r in rows]
     counts = {"pairs": cfg.pairs}
     write_meta(out, "pairs", cfg, counts, factors)
     return counts
