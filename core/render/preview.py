@@ -86,7 +86,10 @@ class BodyStudio:
         v = vertices[0]
         lo, hi = v.min(0).values, v.max(0).values
         h, w = self.renderer.image_size
-        extent = max(float(hi[1] - lo[1]), float(torch.max(hi[[0, 2]] - lo[[0, 2]])) * h / w)
+        # frame what the camera sees: the height, and the width across the view direction
+        az = math.radians(azimuth)
+        across = v[:, 0] * math.cos(az) - v[:, 2] * math.sin(az)
+        extent = max(float(hi[1] - lo[1]), float(across.max() - across.min()) * h / w)
         cams = make_cameras(
             azimuth=azimuth, elevation=elevation, fov=FOV,
             distance=fit_distance(extent, FOV, (h, w), margin=1.15),
