@@ -327,3 +327,12 @@ def test_data_studio_rejects_bad_input():
         studio.gait_views(3, "xx-01")
     with pytest.raises(ValueError, match="background"):
         studio.nuisance(background="moon")
+
+
+def test_head_close_ups_frame_the_head_by_default():
+    """Without look_at/extent a head-only render frames the whole head region, centred."""
+    pic = shared_renderer().render([sample_identity(2)], [Nuisance(pose="stand", seed=1)], (96, 96), head_only=True)
+    rows = torch.nonzero(pic.mask[0, 0].amax(1)).squeeze(1)
+    cols = torch.nonzero(pic.mask[0, 0].amax(0)).squeeze(1)
+    assert rows.max() - rows.min() > 70  # fills the height (framing 0.9)
+    assert abs(float(cols.min() + cols.max()) / 2 - 47.5) < 8

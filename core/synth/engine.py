@@ -233,21 +233,22 @@ class PersonRenderer:
         """Render people over their backgrounds, with noise and blur.
 
         look_at (B, 3) and extent (B,) override the default framing (whole body bounding box).
-        head_only renders the full-resolution head (for face close-ups; needs look_at and extent);
-        without one (official SMPL) the body's own head is used.
+        head_only renders the full-resolution head (for face close-ups; framed on the head unless
+        look_at and extent say otherwise); without one (official SMPL) the body's own head is used.
         """
         if len(identities) != len(nuisances) or not identities:
             raise ValueError("give one nuisance per identity (and at least one)")
         pairs = list(zip(identities, nuisances, strict=True))
         if head_only and self.head is not None:
-            verts = self.head_geometry(identities, nuisances)
+            verts = frame = self.head_geometry(identities, nuisances)
             renderer = self.renderer(image_size, head=True)
             textures = torch.stack([self.body_texture(i, n.coat) for i, n in pairs])
         else:
             verts = self.geometry(identities, nuisances)
+            frame = verts[:, : self.body.num_vertices]  # the body frames the picture, not its bag
             renderer = self.renderer(image_size)
             textures = torch.stack([self.texture(i, n) for i, n in pairs])
-        cams = self.cameras(verts[:, : self.body.num_vertices], nuisances, image_size, look_at, extent)
+        cams = self.cameras(frame, nuisances, image_size, look_at, extent)
         with torch.no_grad():
             raster = renderer.rasterize(verts, cams)
             rgba = renderer.shade(raster, textures, self.lights(nuisances))
