@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import tempfile
-import uuid
-from pathlib import Path
-
 import gradio as gr
 
 from core.body.skeleton import NUM_BETAS
 from core.render.preview import BETA_LIMIT, POSES, TEXTURE_CHOICES, UPLOADED, BodyStudio
+from demos.files import OutputFolder
+from demos.gate import Choice, Form, Number, Upload
 
 TITLE = "Body & Renderer"
 
@@ -17,7 +15,8 @@ INTRO = """\
 Our open, SMPL-compatible body (built from Anny; 10 shape components, 24 joints) rendered with
 PyTorch3D. Move the shape sliders (each is one standard deviation of adult body shapes; beta 0 is
 mostly height), pick a pose and a view, and put a texture on it: a UV checker shows how the texture
-wraps the body, or upload any image. The GLB on the right opens in your own 3D viewer too.
+wraps the body, or upload any image. The light moves with the camera, so every side reads. The GLB
+on the right opens in your own 3D viewer too.
 """
 
 EXAMPLES = [
@@ -36,91 +35,63 @@ EXAMPLES = [
     ("mid-stride from above", [0.0, -1.0, 1.0] + [0.0] * (NUM_BETAS - 3), "Walk", 0.6, 35, 35, "UV grid"),
 ]
 
-
-KEEP_GLBS = 32  # exported GLBs kept on disk; older ones are deleted so the temp folder stays small
-
-
-def _keep_newest(folder: Path, keep: int) -> None:
-    files = sorted(folder.glob("*.glb"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in files[keep:]:
-        old.unlink(missing_ok=True)
+FORM_CHECKS = (
+    *(Number(f"beta_{i}", f"beta {i}", lo=-BETA_LIMIT, hi=BETA_LIMIT, value=0.0, step=0.1) for i in range(NUM_BETAS)),
+    Choice("pose", "Pose", options=POSES, value="T-pose"),
+    Number("walk_phase", "Walk phase", lo=0.0, hi=0.99, value=0.0, step=0.01,
+           info="only the Walk pose uses it: 0 = left leg passing under the body"),
+    Number("azimuth", "View azimuth (deg)", lo=-180, hi=180, value=0, step=5,
+           info="0 front, 90 the body's left, 180 back"),
+    Number("elevation", "View elevation (deg)", lo=-30, hi=60, value=5, step=5),
+    Choice("texture", "Texture", options=TEXTURE_CHOICES, value="UV checker"),
+    Upload("texture_image", f"Texture image (used by '{UPLOADED}')", optional=True, only_if=("texture", UPLOADED)),
+)  # fmt: skip
 
 
 def build() -> None:
     """Lay out the tab inside the current gr.Blocks context."""
     studio = BodyStudio()
-    out_dir = Path(tempfile.mkdtemp(prefix="disentangle-body-"))
+    glbs = OutputFolder("disentangle-body-", keep=32)
+    form = Form(*FORM_CHECKS)
 
-    def render(*values, progress=gr.Progress()):  # noqa: B008 (Gradio injects progress here)
+    def render(*values, progress=None):
         betas = list(values[:NUM_BETAS])
         pose, phase, azimuth, elevation, texture_choice, upload = values[NUM_BETAS:]
-        try:
+        if progress is not None:
             progress(0.1, desc="posing")
-            texture = studio.texture(texture_choice, upload)
+        texture = studio.texture(texture_choice, upload)
+        if progress is not None:
             progress(0.3, desc="rendering")
-            image = studio.render(betas, pose, phase, azimuth, elevation, texture)
+        image = studio.render(betas, pose, phase, azimuth, elevation, texture)
+        if progress is not None:
             progress(0.8, desc="exporting GLB")
-            glb = studio.export(out_dir / f"body-{uuid.uuid4().hex[:12]}.glb", betas, pose, phase, texture)
-            _keep_newest(out_dir, KEEP_GLBS)
-        except ValueError as err:
-            raise gr.Error(str(err)) from None
+        glb = studio.export(glbs.new_path(".glb"), betas, pose, phase, texture)
         return image, str(glb)
 
     gr.Markdown(INTRO)
-    with gr.Row():
-        with gr.Column(scale=1):
-            with gr.Accordion("Body shape (betas)", open=True):
-                betas = [
-                    gr.Slider(-BETA_LIMIT, BETA_LIMIT, value=0.0, step=0.1, label=f"beta {i}",
-                              elem_id=f"body-beta-{i}")
-                    for i in range(NUM_BETAS)
-                ]  # fmt: skip
-            pose = gr.Radio(list(POSES), value="T-pose", label="Pose", elem_id="body-pose")
-            phase = gr.Slider(
-                0.0,
-                0.99,
-                value=0.0,
-                step=0.01,
-                label="Walk phase",
-                elem_id="body-phase",
-                info="used by the Walk pose: 0 = left leg passing under the body",
-            )
-            azimuth = gr.Slider(
-                -180,
-                180,
-                value=0,
-                step=5,
-                label="View azimuth (deg)",
-                elem_id="body-azimuth",
-                info="0 front, 90 the body's left side, 180 back",
-            )
-            elevation = gr.Slider(-30, 60, value=5, step=5, label="View elevation (deg)", elem_id="body-elevation")
-            texture = gr.Radio(list(TEXTURE_CHOICES), value="UV checker", label="Texture", elem_id="body-texture")
-            upload = gr.Image(
-                label=f"Texture image (for '{UPLOADED}')", type="numpy", height=160, elem_id="body-upload"
-            )
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=280):
             button = gr.Button("Render", variant="primary", elem_id="body-render")
-        with gr.Column(scale=1):
-            image = gr.Image(
-                label="Render",
-                type="numpy",
-                format="png",
-                interactive=False,
-                height=420,
-                elem_id="body-image",
-            )
-            model3d = gr.Model3D(
-                label="GLB (drag to orbit)",
-                clear_color=(0.95, 0.95, 0.95, 1.0),
-                height=360,
-                elem_id="body-glb",
-            )
-    inputs = [*betas, pose, phase, azimuth, elevation, texture, upload]
-    button.click(render, inputs=inputs, outputs=[image, model3d], api_name="render_body", concurrency_id="render")
-    examples = gr.Examples(
-        examples=[[*b, p, ph, az, el, tex, None] for _, b, p, ph, az, el, tex in EXAMPLES],
-        example_labels=[e[0] for e in EXAMPLES], inputs=inputs, cache_examples=False,
-    )  # fmt: skip
-    # a clicked example renders in the same concurrency group as the button
-    examples.load_input_event.then(render, inputs=inputs, outputs=[image, model3d], concurrency_id="render",
-                                   api_visibility="undocumented")  # fmt: skip
+            form.add("pose", elem_id="body-pose")
+            form.add("walk_phase", elem_id="body-phase")
+            form.add("azimuth", elem_id="body-azimuth")
+            form.add("elevation", elem_id="body-elevation")
+            form.add("texture", elem_id="body-texture")
+            form.add("texture_image", height=150, elem_id="body-upload")
+        with gr.Column(scale=1, min_width=280):
+            with gr.Accordion("Body shape (betas, +-3 standard deviations)", open=True):
+                for i in range(NUM_BETAS):
+                    form.add(f"beta_{i}", elem_id=f"body-beta-{i}")
+        with gr.Column(scale=2, min_width=300):
+            with gr.Row(equal_height=True):
+                image = gr.Image(label="Render", type="numpy", format="png", interactive=False, height=400,
+                                 elem_id="body-image")  # fmt: skip
+                model3d = gr.Model3D(label="GLB (drag to orbit)", clear_color=(0.95, 0.95, 0.95, 1.0), height=400,
+                                     elem_id="body-glb")  # fmt: skip
+            examples = gr.Examples(
+                examples=[[*b, p, ph, az, el, tex, None] for _, b, p, ph, az, el, tex in EXAMPLES],
+                example_labels=[e[0] for e in EXAMPLES], inputs=form.inputs, cache_examples=False,
+                label="Examples (click one: it renders)",
+            )  # fmt: skip
+    form.wire([button.click, examples.load_input_event], render, [image, model3d], api_name="render_body",
+              what="rendering the body", concurrency_id="render")  # fmt: skip

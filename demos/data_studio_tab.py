@@ -6,7 +6,9 @@ import gradio as gr
 
 from core.data.gait import CASIA_B_CONDITIONS
 from core.synth.nuisance import BACKGROUNDS, BAGS
-from core.synth.studio import DataStudio
+from core.synth.studio import MAX_SEED, DataStudio
+from demos.files import OutputFolder
+from demos.gate import Choice, Flag, Form, Number
 
 TITLE = "Data Studio"
 
@@ -14,8 +16,14 @@ INTRO = """\
 Every model here trains on people we render, so every factor is known. Pick an identity seed and
 change **one factor at a time**: the person (body, face, clothes, gait) stays the same while the
 view, light, background, walk phase, bag or coat change. "Wear clothes of" puts another seed's
-clothes on this body: the ground truth of an appearance swap. The grids show the same person in
-the re-ID set's 6 cameras and in the gait set's 11 views (silhouette as stored, then the RGB frame).
+clothes on this body: the ground truth of an appearance swap.
+"""
+
+GRIDS_NOTE = """\
+**One identity across cameras and views.** The grids use the identity seed, the gait condition and
+the walk phase only: the re-ID cameras and the gait views bring their own view, light and
+background, and the gait condition sets the bag and coat (bg = bag, cl = coat), so the bag, coat and
+"Wear clothes of" controls above do not apply here.
 """
 
 EXAMPLES = [
@@ -27,79 +35,102 @@ EXAMPLES = [
 ]
 
 
+def _seed(name: str, label: str, value: int) -> Number:
+    return Number(name, label, lo=0, hi=MAX_SEED, value=value, whole=True, widget="number")
+
+
+SEED = _seed("identity_seed", "Identity seed", 7)
+PHASE = Number("walk_phase", "Walk phase", lo=0.0, hi=0.99, value=0.2, step=0.01)
+PERSON_CHECKS = (
+    SEED,
+    Number("azimuth", "View azimuth (deg)", lo=-180, hi=180, value=0, step=5),
+    Number("elevation", "View elevation (deg)", lo=-10, hi=45, value=10, step=1),
+    Number("light_azimuth", "Light azimuth (deg)", lo=-180, hi=180, value=30, step=5),
+    Number("light_intensity", "Light intensity", lo=0.0, hi=1.2, value=0.55, step=0.05),
+    Choice("background", "Background", options=BACKGROUNDS, value="street", widget="dropdown"),
+    _seed("scene_seed", "Scene seed", 1),
+    PHASE,
+    Choice("bag", "Bag", options=BAGS, value="none", widget="dropdown"),
+    Flag("coat", "Coat"),
+    _seed("clothes_seed", "Wear clothes of seed", 7),
+)
+GRID_CHECKS = (SEED, Choice("condition", "Gait condition", options=CASIA_B_CONDITIONS, value="nm-01",
+                            widget="dropdown"), PHASE)  # fmt: skip
+SAMPLE_CHECKS = (SEED,)
+
+
 def build() -> None:
     """Lay out the tab inside the current gr.Blocks context."""
     studio = DataStudio()
+    samples = OutputFolder("disentangle-sample-", keep=8)
+    person, grid, sample_form = Form(*PERSON_CHECKS), Form(*GRID_CHECKS), Form(*SAMPLE_CHECKS)
 
     def render(seed, azimuth, elevation, light_az, light, background, scene, phase, bag, coat, clothes):
-        try:
-            n = studio.nuisance(azimuth, elevation, light_az, light, background, scene, phase, bag, coat)
-            return studio.render(seed, n, clothes)
-        except ValueError as err:
-            raise gr.Error(str(err)) from None
+        n = studio.nuisance(azimuth, elevation, light_az, light, background, scene, phase, bag, coat)
+        return studio.render(seed, n, clothes)
 
-    def grids(seed, condition, phase, progress=gr.Progress()):  # noqa: B008 (Gradio injects progress)
-        try:
+    def grids(seed, condition, phase, progress=None):
+        if progress is not None:
             progress(0.1, desc="re-ID cameras")
-            cams = studio.reid_cameras(seed)
+        cams = studio.reid_cameras(seed)
+        if progress is not None:
             progress(0.5, desc="gait views")
-            views = studio.gait_views(seed, condition, phase)
-        except ValueError as err:
-            raise gr.Error(str(err)) from None
+        views = studio.gait_views(seed, condition, phase)
         gait = [(sil, cap) for sil, _, cap in views] + [(rgb, cap) for _, rgb, cap in views]
         return cams, gait
 
-    def sample(seed, progress=gr.Progress()):  # noqa: B008
-        progress(0.2, desc="rendering a tiny Market-1501-style set")
-        try:
-            return str(studio.sample_zip(seed))
-        except ValueError as err:
-            raise gr.Error(str(err)) from None
+    def sample(seed, progress=None):
+        if progress is not None:
+            progress(0.2, desc="rendering a tiny Market-1501-style set")
+        return str(studio.sample_zip(seed, out_dir=samples.new_dir()))
 
     gr.Markdown(INTRO)
-    with gr.Row():
-        with gr.Column(scale=1):
-            seed = gr.Number(value=7, precision=0, minimum=0, label="Identity seed", elem_id="ds-seed")
-            clothes = gr.Number(value=7, precision=0, minimum=0, label="Wear clothes of seed", elem_id="ds-clothes")
-            azimuth = gr.Slider(-180, 180, value=0, step=5, label="View azimuth (deg)", elem_id="ds-azimuth")
-            elevation = gr.Slider(-10, 45, value=10, step=1, label="View elevation (deg)", elem_id="ds-elevation")
-            with gr.Row():
-                light_az = gr.Slider(-180, 180, value=30, step=5, label="Light azimuth (deg)")
-                light = gr.Slider(0.0, 1.2, value=0.55, step=0.05, label="Light intensity")
-            with gr.Row():
-                background = gr.Dropdown(list(BACKGROUNDS), value="street", label="Background")
-                scene = gr.Number(value=1, precision=0, minimum=0, label="Scene seed")
-            phase = gr.Slider(0.0, 0.99, value=0.2, step=0.01, label="Walk phase", elem_id="ds-phase")
-            with gr.Row():
-                bag = gr.Dropdown(list(BAGS), value="none", label="Bag", elem_id="ds-bag")
-                coat = gr.Checkbox(value=False, label="Coat", elem_id="ds-coat")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=280):
             button = gr.Button("Render", variant="primary", elem_id="ds-render")
-        with gr.Column(scale=1):
+            seed = person.add("identity_seed", elem_id="ds-seed")
+            person.add("clothes_seed", elem_id="ds-clothes")
+            person.add("azimuth", elem_id="ds-azimuth")
+            person.add("elevation", elem_id="ds-elevation")
+            with gr.Row():
+                person.add("light_azimuth")
+                person.add("light_intensity")
+        with gr.Column(scale=1, min_width=280):
+            with gr.Row():
+                person.add("background")
+                person.add("scene_seed")
+            phase = person.add("walk_phase", elem_id="ds-phase")
+            with gr.Row():
+                person.add("bag", elem_id="ds-bag")
+                person.add("coat", elem_id="ds-coat")
+            examples = gr.Examples(
+                examples=[list(e[1:]) for e in EXAMPLES], example_labels=[e[0] for e in EXAMPLES],
+                inputs=person.inputs, cache_examples=False, label="Examples (click one: it renders)",
+            )  # fmt: skip
+        with gr.Column(scale=1, min_width=200):
             image = gr.Image(label="Render (256x128)", type="numpy", format="png", interactive=False, height=420,
                              elem_id="ds-image")  # fmt: skip
-    controls = [seed, azimuth, elevation, light_az, light, background, scene, phase, bag, coat, clothes]
-    button.click(render, inputs=controls, outputs=image, api_name="render_person", concurrency_id="render")
-    examples = gr.Examples(
-        examples=[list(e[1:]) for e in EXAMPLES], example_labels=[e[0] for e in EXAMPLES],
-        inputs=controls, cache_examples=False,
-    )  # fmt: skip
-    examples.load_input_event.then(render, inputs=controls, outputs=image, concurrency_id="render",
-                                   api_visibility="undocumented")  # fmt: skip
+    person.wire([button.click, examples.load_input_event], render, image, api_name="render_person",
+                what="rendering the person", concurrency_id="render")  # fmt: skip
 
-    gr.Markdown("### One identity across cameras and views")
+    gr.Markdown(GRIDS_NOTE)
+    grid.use("identity_seed", seed)
+    grid.use("walk_phase", phase)
     with gr.Row():
-        condition = gr.Dropdown(list(CASIA_B_CONDITIONS), value="nm-01", label="Gait condition")
+        grid.add("condition", elem_id="ds-condition")
         grid_button = gr.Button("Show grids", elem_id="ds-grids")
     cams = gr.Gallery(
         label="Re-ID cameras 1-6", columns=6, height=300, format="png", object_fit="contain", elem_id="ds-cams"
     )
     gait = gr.Gallery(label="Gait views 0-180 deg: silhouettes (64x44), then RGB", columns=11, height=340,
                       format="png", object_fit="contain", elem_id="ds-gait")  # fmt: skip
-    grid_button.click(grids, inputs=[seed, condition, phase], outputs=[cams, gait], api_name="grids",
-                      concurrency_id="render")  # fmt: skip
+    grid.wire([grid_button.click], grids, [cams, gait], api_name="grids", what="rendering the grids",
+              concurrency_id="render")  # fmt: skip
 
-    gr.Markdown("### Download a sample")
+    gr.Markdown("### Download a sample\nA tiny Market-1501-style set (2 + 2 people) from the identity seed above.")
+    sample_form.use("identity_seed", seed)
     with gr.Row():
-        sample_button = gr.Button("Make a sample Market-1501-style set (2 + 2 people)", elem_id="ds-sample")
+        sample_button = gr.Button("Make a sample Market-1501-style set", elem_id="ds-sample")
         sample_file = gr.File(label="market_sample.zip", elem_id="ds-sample-file")
-    sample_button.click(sample, inputs=[seed], outputs=sample_file, api_name="sample_dataset", concurrency_id="render")
+    sample_form.wire([sample_button.click], sample, sample_file, api_name="sample_dataset",
+                     what="making the sample set", concurrency_id="render")  # fmt: skip

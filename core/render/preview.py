@@ -16,22 +16,24 @@ import torch
 
 from core.body import BodyModel, a_pose, t_pose, walk_pose
 from core.body.skeleton import NUM_BETAS
+from core.checks import check_range
 from core.render.export import export_glb
-from core.render.scene import BodyRenderer, Raster, fit_distance, make_cameras
+from core.render.scene import BodyRenderer, Raster, fit_distance, make_cameras, make_lights
 from core.render.textures import TEXTURES, texture_from_image
 
 POSES: tuple[str, ...] = ("T-pose", "A-pose", "Walk")
 UPLOADED = "Uploaded image"
 TEXTURE_CHOICES: tuple[str, ...] = (*TEXTURES, UPLOADED)
-BETA_LIMIT = 5.0
+BETA_LIMIT = 3.0  # beyond about 3 standard deviations the 10-component body stops looking human
 FOV = 30.0
 
 
-def _check_range(name: str, value: float, lo: float, hi: float) -> float:
-    value = float(value)
-    if not math.isfinite(value) or not lo <= value <= hi:
-        raise ValueError(f"{name} must be between {lo:g} and {hi:g}, got {value:g}")
-    return value
+def camera_light(azimuth: float, elevation: float, intensity: float = 0.6, ambient: float = 0.45):
+    """A key light that moves with the camera: from 30 deg to the camera's left and 25 deg above it,
+    so a body seen from behind or below is lit like one seen from the front."""
+    az, el = math.radians(azimuth + 30.0), math.radians(min(elevation + 25.0, 85.0))
+    towards_light = (math.sin(az) * math.cos(el), math.sin(el), math.cos(az) * math.cos(el))
+    return make_lights(direction=towards_light, intensity=intensity, ambient=ambient)
 
 
 class BodyStudio:
@@ -42,7 +44,7 @@ class BodyStudio:
         image_size: (H, W) of rendered previews.
     """
 
-    def __init__(self, body: BodyModel | None = None, image_size: tuple[int, int] = (320, 256)) -> None:
+    def __init__(self, body: BodyModel | None = None, image_size: tuple[int, int] = (400, 300)) -> None:
         self.body = body if body is not None else BodyModel()
         self.renderer = BodyRenderer.for_body(self.body, image_size)
         self._last: tuple[tuple, Raster] | None = None
@@ -55,16 +57,14 @@ class BodyStudio:
         if pose == "A-pose":
             return a_pose()
         if pose == "Walk":
-            return walk_pose(_check_range("phase", phase, 0.0, 0.999))
+            return walk_pose(check_range("phase", phase, 0.0, 0.999))
         raise ValueError(f"unknown pose {pose!r}; choose one of {', '.join(POSES)}")
 
     def vertices(self, betas: Sequence[float], pose: str, phase: float = 0.0) -> torch.Tensor:
         """Posed vertices (1, V, 3) for 10 betas and a named pose."""
-        values = [float(b) for b in betas]
+        values = [check_range(f"beta {i}", b, -BETA_LIMIT, BETA_LIMIT) for i, b in enumerate(betas)]
         if len(values) != NUM_BETAS:
             raise ValueError(f"expected {NUM_BETAS} shape values (betas), got {len(values)}")
-        for i, b in enumerate(values):
-            _check_range(f"beta {i}", b, -BETA_LIMIT, BETA_LIMIT)
         with torch.no_grad():
             return self.body(betas=torch.tensor([values]), body_pose=self.body_pose(pose, phase)).vertices
 
@@ -109,12 +109,12 @@ class BodyStudio:
         texture: torch.Tensor,
     ) -> np.ndarray:
         """RGB preview (H, W, 3) uint8 of the posed, textured body."""
-        azimuth = _check_range("azimuth", azimuth, -360.0, 360.0)
-        elevation = _check_range("elevation", elevation, -89.0, 89.0)
+        azimuth = check_range("azimuth", azimuth, -360.0, 360.0)
+        elevation = check_range("elevation", elevation, -89.0, 89.0)
         key = (tuple(float(b) for b in betas), pose, float(phase), azimuth, elevation)
         raster = self._raster(self.vertices(betas, pose, phase), azimuth, elevation, key)
         with torch.no_grad():
-            rgba = self.renderer.shade(raster, texture)
+            rgba = self.renderer.shade(raster, texture, camera_light(azimuth, elevation))
         return (rgba[0, :3].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
 
     def export(self, path: str | Path, betas: Sequence[float], pose: str, phase: float, texture: torch.Tensor) -> Path:

@@ -10,6 +10,8 @@ Texture: the identity's painted UV map beside a strip for the bag's colour.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +34,7 @@ _BOX_FACES = np.array(
     [[0, 1, 3], [0, 3, 2], [4, 6, 7], [4, 7, 5], [0, 4, 5], [0, 5, 1],
      [2, 3, 7], [2, 7, 6], [0, 2, 6], [0, 6, 4], [1, 5, 7], [1, 7, 3]]
 )  # fmt: skip
+TEXTURE_CACHE = 32  # painted identity maps kept (3 MB each at 512 texels)
 BAG_STRIP = 0.2  # fraction of the texture width that holds the bag's colour
 STAND_ARM_ANGLE = 75.0  # degrees below horizontal: arms relaxed at the sides
 
@@ -57,7 +60,8 @@ class PersonRenderer:
         self.body = body if body is not None else BodyModel()
         self.texture_size = texture_size
         self._atlas: TexelAtlas | None = None
-        self._textures: dict[tuple[int, bool, Identity], torch.Tensor] = {}
+        self._textures: OrderedDict[tuple[int, bool, Identity], torch.Tensor] = OrderedDict()
+        self._texture_lock = threading.Lock()
         self._renderers: dict[tuple[int, int, bool], BodyRenderer] = {}
         self._head: HeadModel | bool | None = None
         v = self.body.num_vertices
@@ -94,12 +98,16 @@ class PersonRenderer:
     def body_texture(self, identity: Identity, coat: bool = False) -> torch.Tensor:
         """The identity's painted UV map (S, S, 3), cached."""
         key = (identity.seed, coat, identity)
-        texture = self._textures.get(key)
-        if texture is None:  # a local reference: another thread may clear the cache meanwhile
-            texture = torch.from_numpy(paint_texture(identity, self.atlas, coat))
-            if len(self._textures) > 256:
-                self._textures.clear()
+        with self._texture_lock:
+            texture = self._textures.get(key)
+            if texture is not None:
+                self._textures.move_to_end(key)
+                return texture
+        texture = torch.from_numpy(paint_texture(identity, self.atlas, coat))
+        with self._texture_lock:  # least recently used out: each map is 3 MB, so the cache stays ~100 MB
             self._textures[key] = texture
+            while len(self._textures) > TEXTURE_CACHE:
+                self._textures.popitem(last=False)
         return texture
 
     def texture(self, identity: Identity, nuisance: Nuisance) -> torch.Tensor:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.checks import check_range, check_seed
 from core.data.gait import CASIA_B_CONDITIONS, CASIA_B_VIEWS, normalise_silhouette
 from core.synth.datasets import (
     GaitConfig,
@@ -36,14 +37,7 @@ def _to_uint8(image: torch.Tensor) -> np.ndarray:
 
 
 def _check_seed(name: str, seed) -> int:
-    """A seed typed into a number box: a whole number in [0, MAX_SEED], else ValueError."""
-    try:
-        value = float(seed)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a whole number between 0 and {MAX_SEED}; got {seed!r}") from None
-    if not value.is_integer() or not 0 <= value <= MAX_SEED:
-        raise ValueError(f"{name} must be a whole number between 0 and {MAX_SEED}; got {seed!r}")
-    return int(value)
+    return check_seed(name, seed, MAX_SEED)
 
 
 class DataStudio:
@@ -51,7 +45,6 @@ class DataStudio:
 
     def __init__(self, image_size: tuple[int, int] = (256, 128)) -> None:
         self.image_size = image_size
-        self._sample_dir: Path | None = None
 
     def nuisance(
         self,
@@ -70,14 +63,16 @@ class DataStudio:
             raise ValueError(f"background must be one of {', '.join(BACKGROUNDS)}")
         if bag not in BAGS:
             raise ValueError(f"bag must be one of {', '.join(BAGS)}")
-        if not 0.0 <= float(light_intensity) <= 1.5:
-            raise ValueError("light intensity must be within 0 .. 1.5")
-        la = np.radians(float(light_azimuth))
+        azimuth = check_range("azimuth", azimuth, -360.0, 360.0)
+        elevation = check_range("elevation", elevation, -89.0, 89.0)
+        light_intensity = check_range("light intensity", light_intensity, 0.0, 1.5)
+        phase = check_range("walk phase", phase, 0.0, 0.999)
+        la = np.radians(check_range("light azimuth", light_azimuth, -360.0, 360.0))
         direction = (float(np.sin(la)), 0.8, float(np.cos(la)))
         return Nuisance(
-            azimuth=float(azimuth), elevation=float(elevation), distance=6.0, framing=0.9,
-            light_direction=direction, light_intensity=float(light_intensity), background=background,
-            seed=_check_seed("scene seed", scene_seed), phase=min(float(phase), 0.999), bag=bag, coat=bool(coat),
+            azimuth=azimuth, elevation=elevation, distance=6.0, framing=0.9,
+            light_direction=direction, light_intensity=light_intensity, background=background,
+            seed=_check_seed("scene seed", scene_seed), phase=phase, bag=bag, coat=bool(coat),
         )  # fmt: skip
 
     def render(self, identity_seed: int, nuisance: Nuisance, clothes_seed: int | None = None) -> np.ndarray:
@@ -104,8 +99,8 @@ class DataStudio:
         if condition not in CASIA_B_CONDITIONS:
             raise ValueError(f"condition must be one of {', '.join(CASIA_B_CONDITIONS)}")
         ident, cfg = sample_identity(seed), GaitConfig(frames=1)
-        nuisances = [replace(gait_nuisances(ident, cfg, seed, condition, v)[0], phase=min(float(phase), 0.999))
-                     for v in CASIA_B_VIEWS]  # fmt: skip
+        phase = check_range("walk phase", phase, 0.0, 0.999)
+        nuisances = [replace(gait_nuisances(ident, cfg, seed, condition, v)[0], phase=phase) for v in CASIA_B_VIEWS]
         pic = shared_renderer().render([ident] * len(nuisances), nuisances, cfg.render_size)
         out = []
         for img, mask, view in zip(pic.image, pic.mask, CASIA_B_VIEWS, strict=True):
@@ -114,11 +109,14 @@ class DataStudio:
             out.append((sil, masked_rgb(img, mask, GaitConfig.rgb_size), f"{view} deg"))
         return out
 
-    def sample_zip(self, dataset_seed: int = 0, people: int = 2) -> Path:
-        """A zip of a tiny Market-1501-style set (``people`` train and test ids)."""
-        tmp = Path(tempfile.mkdtemp(prefix="disentangle-sample-"))
+    def sample_zip(self, dataset_seed: int = 0, people: int = 2, out_dir: str | Path | None = None) -> Path:
+        """A zip of a tiny Market-1501-style set (``people`` train and test ids) in ``out_dir``
+        (a new temporary folder if None). Only the zip is left behind."""
         cfg = ReidConfig(
             train_ids=people, test_ids=people, distractors=2, seed=_check_seed("dataset seed", dataset_seed)
         )
-        write_reid(tmp / "market_sample", cfg)
-        return Path(shutil.make_archive(str(tmp / "market_sample"), "zip", tmp, "market_sample"))
+        out = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="disentangle-sample-"))
+        with tempfile.TemporaryDirectory(dir=out) as work:
+            write_reid(Path(work) / "market_sample", cfg)
+            archive = shutil.make_archive(str(Path(work) / "market_sample"), "zip", work, "market_sample")
+            return Path(shutil.move(archive, out / "market_sample.zip"))

@@ -1,0 +1,56 @@
+"""Screenshots of every tab of a running app, at desktop and phone width, after one click on Render.
+
+    python app.py &  python scripts/app_screenshots.py --url http://127.0.0.1:7860/ --out docs
+
+Needs Debian's Chromium (scripts/install-browser.sh) and Playwright (the test extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+FLAGS = ["--no-sandbox", "--enable-unsafe-swiftshader", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
+TABS = {"Body & Renderer": ("body", "#body-render", "#body-image img"),
+        "Data Studio": ("data_studio", "#ds-render", "#ds-image img")}  # fmt: skip
+VIEWPORTS = {"desktop": (1280, 900), "phone": (390, 844)}
+
+
+def shoot(url: str, out: Path, chromium: str = "/usr/bin/chromium") -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=FLAGS)
+        try:
+            for view, (w, h) in VIEWPORTS.items():
+                page = browser.new_page(viewport={"width": w, "height": h})
+                page.goto(url, wait_until="networkidle")
+                for tab, (name, button, result) in TABS.items():
+                    page.get_by_role("tab", name=tab).click()
+                    page.locator(button).click()
+                    page.locator(result).wait_for(state="visible", timeout=120_000)
+                    page.wait_for_timeout(1500)  # let the 3D viewer draw
+                    page.evaluate("window.scrollTo(0, 0)")
+                    path = out / f"app_{name}_{view}.png"
+                    page.screenshot(path=str(path), full_page=view == "phone")
+                    written.append(path)
+                page.close()
+        finally:
+            browser.close()
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default="http://127.0.0.1:7860/")
+    parser.add_argument("--out", type=Path, default=Path("docs"))
+    args = parser.parse_args()
+    for path in shoot(args.url, args.out):
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
