@@ -69,8 +69,11 @@ def build() -> None:
         return image, str(glb)
 
     gr.Markdown(INTRO)
+    # made first (the examples need them), shown in the last column
+    betas = [form.add(f"beta_{i}", elem_id=f"body-beta-{i}", render=False) for i in range(NUM_BETAS)]
+    # controls | result | shape sliders: on a phone the columns stack, and the result comes before the sliders
     with gr.Row(equal_height=False):
-        with gr.Column(scale=1, min_width=280):
+        with gr.Column(scale=2, min_width=260):
             button = gr.Button("Render", variant="primary", elem_id="body-render")
             form.add("pose", elem_id="body-pose")
             form.add("walk_phase", elem_id="body-phase")
@@ -78,11 +81,7 @@ def build() -> None:
             form.add("elevation", elem_id="body-elevation")
             form.add("texture", elem_id="body-texture")
             form.add("texture_image", height=150, elem_id="body-upload")
-        with gr.Column(scale=1, min_width=280):
-            with gr.Accordion("Body shape (betas, +-3 standard deviations)", open=True):
-                for i in range(NUM_BETAS):
-                    form.add(f"beta_{i}", elem_id=f"body-beta-{i}")
-        with gr.Column(scale=2, min_width=300):
+        with gr.Column(scale=4, min_width=300):
             with gr.Row(equal_height=True):
                 image = gr.Image(label="Render", type="numpy", format="png", interactive=False, height=400,
                                  elem_id="body-image")  # fmt: skip
@@ -93,5 +92,9 @@ def build() -> None:
                 example_labels=[e[0] for e in EXAMPLES], inputs=form.inputs, cache_examples=False,
                 label="Examples (click one: it renders)",
             )  # fmt: skip
+        with gr.Column(scale=2, min_width=260):
+            with gr.Accordion("Body shape (betas, +-3 standard deviations)", open=True):
+                for slider in betas:
+                    slider.render()
     form.wire([button.click, examples.load_input_event], render, [image, model3d], api_name="render_body",
               what="rendering the body", concurrency_id="render")  # fmt: skip

@@ -61,7 +61,7 @@ SAMPLE_CHECKS = (SEED,)
 
 def build() -> None:
     """Lay out the tab inside the current gr.Blocks context."""
-    studio = DataStudio()
+    studio = DataStudio(image_size=(384, 192))  # the preview: 3x the re-ID set's 128x64
     samples = OutputFolder("disentangle-sample-", keep=8)
     person, grid, sample_form = Form(*PERSON_CHECKS), Form(*GRID_CHECKS), Form(*SAMPLE_CHECKS)
 
@@ -85,17 +85,21 @@ def build() -> None:
         return str(studio.sample_zip(seed, out_dir=samples.new_dir()))
 
     gr.Markdown(INTRO)
+    # person and view | result | the other factors: on a phone the result comes right after the view
     with gr.Row(equal_height=False):
-        with gr.Column(scale=1, min_width=280):
+        with gr.Column(scale=2, min_width=260):
             button = gr.Button("Render", variant="primary", elem_id="ds-render")
             seed = person.add("identity_seed", elem_id="ds-seed")
             person.add("clothes_seed", elem_id="ds-clothes")
             person.add("azimuth", elem_id="ds-azimuth")
             person.add("elevation", elem_id="ds-elevation")
+        with gr.Column(scale=1, min_width=220):
+            image = gr.Image(label="Render", type="numpy", format="png", interactive=False, height=400,
+                             elem_id="ds-image")  # fmt: skip
+        with gr.Column(scale=2, min_width=260):
             with gr.Row():
                 person.add("light_azimuth")
                 person.add("light_intensity")
-        with gr.Column(scale=1, min_width=280):
             with gr.Row():
                 person.add("background")
                 person.add("scene_seed")
@@ -107,9 +111,6 @@ def build() -> None:
                 examples=[list(e[1:]) for e in EXAMPLES], example_labels=[e[0] for e in EXAMPLES],
                 inputs=person.inputs, cache_examples=False, label="Examples (click one: it renders)",
             )  # fmt: skip
-        with gr.Column(scale=1, min_width=200):
-            image = gr.Image(label="Render (256x128)", type="numpy", format="png", interactive=False, height=420,
-                             elem_id="ds-image")  # fmt: skip
     person.wire([button.click, examples.load_input_event], render, image, api_name="render_person",
                 what="rendering the person", concurrency_id="render")  # fmt: skip
 

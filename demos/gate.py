@@ -447,7 +447,7 @@ class Form:
         check = self.checker(what)
         for i, trigger in enumerate(triggers):
             start = trigger.then if isinstance(trigger, gr.events.Dependency) else trigger
-            checked = start(check, inputs=self.inputs, outputs=None, preprocess=False, queue=False,
+            checked = start(check, inputs=self.inputs, outputs=None, preprocess=False, concurrency_limit=None,
                             show_progress="hidden", api_visibility="private")  # fmt: skip
             checked.success(
                 action, inputs=self.inputs, outputs=outputs, preprocess=False,

@@ -31,7 +31,7 @@ def test_body_tab_api_renders_a_body(app_url):
         2.0, *([0.0] * 9), "Walk", 0.3, 45, 10, "UV checker", None, api_name="/render_body"
     )
     image = np.asarray(Image.open(image_path).convert("RGB"))
-    assert image.shape == (320, 256, 3)
+    assert image.shape == (400, 300, 3)
     body = (image < 250).any(-1)
     assert 0.05 < body.mean() < 0.7  # a person on a white background, not blank
     assert len(np.unique(image[body].reshape(-1, 3), axis=0)) > 50  # textured, not flat
@@ -43,7 +43,7 @@ def test_body_tab_api_reports_bad_input(app_url):
     from gradio_client.exceptions import AppError
 
     client = Client(app_url, verbose=False, analytics_enabled=False)
-    with pytest.raises(AppError, match="upload a texture image"):
+    with pytest.raises(AppError, match="Texture image .*: no image was uploaded"):
         client.predict(*([0.0] * 10), "T-pose", 0.0, 0, 5, "Uploaded image", None, api_name="/render_body")
 
 
@@ -71,7 +71,7 @@ def test_data_studio_api(app_url):
     plain = client.predict(7, 90, 10, 30, 0.55, "street", 1, 0.45, "none", False, 7, api_name="/render_person")
     coat = client.predict(7, 90, 10, 30, 0.55, "street", 1, 0.45, "none", True, 7, api_name="/render_person")
     a, b = (np.asarray(Image.open(p).convert("RGB")).astype(int) for p in (plain, coat))
-    assert a.shape == (256, 128, 3) and np.abs(a - b).mean() > 1.0  # the coat shows
+    assert a.shape == (384, 192, 3) and np.abs(a - b).mean() > 1.0  # the coat shows
     cams, gait = client.predict(7, "cl-01", 0.3, api_name="/grids")
     assert len(cams) == 6 and len(gait) == 22
     zip_path = client.predict(3, api_name="/sample_dataset")
@@ -148,3 +148,21 @@ def _wait_for_drawing(element, path: Path, timeout_s: float = 30.0) -> float:
             break
         time.sleep(1.0)
     return fraction
+
+
+@pytest.mark.browser
+def test_refused_input_keeps_the_last_result_in_a_real_browser(app_url, tmp_path):
+    """A refusal shows its message and changes nothing on screen: the last render stays."""
+    with _browser_page(app_url, 900) as page:
+        page.locator("#body-render").click()
+        image = page.locator("#body-image img")
+        image.wait_for(state="visible", timeout=60_000)
+        good = image.get_attribute("src")
+        page.locator("#body-texture").get_by_text("Uploaded image").click()
+        page.locator("#body-render").click()
+        message = page.get_by_text("no image was uploaded").first
+        message.wait_for(state="visible", timeout=30_000)
+        assert "Texture image" in page.locator("body").inner_text()
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(tmp_path / "refused.png"))
+        assert image.is_visible() and image.get_attribute("src") == good

@@ -114,7 +114,7 @@ class BodyStudio:
         key = (tuple(float(b) for b in betas), pose, float(phase), azimuth, elevation)
         raster = self._raster(self.vertices(betas, pose, phase), azimuth, elevation, key)
         with torch.no_grad():
-            rgba = self.renderer.shade(raster, texture, camera_light(azimuth, elevation))
+            rgba = self.renderer.shade(raster, texture, camera_light(azimuth, elevation), srgb=True)
         return (rgba[0, :3].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
 
     def export(self, path: str | Path, betas: Sequence[float], pose: str, phase: float, texture: torch.Tensor) -> Path:

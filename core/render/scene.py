@@ -87,6 +87,18 @@ def make_lights(
     )  # fmt: skip
 
 
+def srgb_to_linear(values: torch.Tensor) -> torch.Tensor:
+    """sRGB-encoded values in [0, 1] -> linear light (the IEC 61966-2-1 curve)."""
+    v = values.clamp(0.0, 1.0)
+    return torch.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(values: torch.Tensor) -> torch.Tensor:
+    """Linear light in [0, 1] -> sRGB-encoded values."""
+    v = values.clamp(0.0, 1.0)
+    return torch.where(v <= 0.0031308, v * 12.92, 1.055 * v.clamp_min(0.0031308) ** (1 / 2.4) - 0.055)
+
+
 def front_facing(vertices: torch.Tensor, faces: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
     """(B, F) bool: faces whose outward normal points towards each camera centre (B, 3)."""
     tri = vertices[:, faces]  # (B, F, 3, 3)
@@ -263,17 +275,28 @@ class BodyRenderer:
             verts_uvs=[self.verts_uvs] * batch,
         )
 
-    def shade(self, raster: Raster, texture: torch.Tensor, lights: DirectionalLights | None = None) -> torch.Tensor:
-        """Shade a kept raster with a texture -> RGBA (B, 4, H, W) in [0, 1]."""
+    def shade(
+        self, raster: Raster, texture: torch.Tensor, lights: DirectionalLights | None = None, srgb: bool = False
+    ) -> torch.Tensor:
+        """Shade a kept raster with a texture -> RGBA (B, 4, H, W) in [0, 1].
+
+        srgb: the texture holds sRGB colours (as image files and glTF base colours do): light them in
+        linear space and encode the result as sRGB, as glTF viewers do, so the render and a 3D
+        viewer show the same colours. False multiplies the stored values directly.
+        """
         meshes = raster.meshes.clone()
-        meshes.textures = self.textures(texture, raster)
+        meshes.textures = self.textures(srgb_to_linear(texture) if srgb else texture, raster)
         shader = HardPhongShader(
             device=self.device, cameras=raster.cameras,
             lights=lights if lights is not None else make_lights(device=self.device),
             blend_params=self.blend,
         )  # fmt: skip
-        images = shader(raster.fragments, meshes)  # (B, H, W, 4)
-        return images.permute(0, 3, 1, 2).clamp(0.0, 1.0)
+        images = shader(raster.fragments, meshes).clamp(0.0, 1.0)  # (B, H, W, 4)
+        if srgb:
+            hit = (raster.fragments.pix_to_face[..., :1] >= 0).float()  # the background stays as given
+            rgb = images[..., :3]
+            images = torch.cat([hit * linear_to_srgb(rgb) + (1 - hit) * rgb, images[..., 3:]], dim=-1)
+        return images.permute(0, 3, 1, 2)
 
     def render(
         self,
