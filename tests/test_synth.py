@@ -336,3 +336,15 @@ def test_head_close_ups_frame_the_head_by_default():
     cols = torch.nonzero(pic.mask[0, 0].amax(0)).squeeze(1)
     assert rows.max() - rows.min() > 70  # fills the height (framing 0.9)
     assert abs(float(cols.min() + cols.max()) / 2 - 47.5) < 8
+
+
+def test_silhouette_cutting_follows_opengait():
+    """int(W // 64) * 10 columns off each side; narrower frames pass through (never width 0)."""
+    from core.data.gait import cut_silhouette
+
+    for width, expected in ((64, 44), (128, 88), (44, 44), (32, 32), (63, 63)):
+        frames = np.zeros((2, 64, width), np.uint8)
+        frames[:, :, width // 2] = 255  # the centre column survives the cut
+        out = cut_silhouette(frames)
+        assert out.shape == (2, 64, expected), width
+        assert out.max() == 255

@@ -42,11 +42,11 @@ def normalise_silhouette(mask: np.ndarray, height: int = 64) -> np.ndarray | Non
 
 
 def cut_silhouette(frames: np.ndarray) -> np.ndarray:
-    """[T, 64, 64] -> [T, 64, 44] (OpenGait's BaseSilCuttingTransform); 64x44 passes through."""
-    if frames.shape[-1] == 44:
-        return frames
+    """Cut int(W // 64) * 10 columns off each side, as OpenGait's BaseSilCuttingTransform does:
+    [T, 64, 64] -> [T, 64, 44]. Narrower frames (W < 64) pass through unchanged, as in OpenGait since
+    2023-11 (its versions from 2023-02 to 2023-11 sliced [0:-0] and returned width 0; docs/formats.md)."""
     side = frames.shape[-1] // 64 * 10
-    return frames[..., side:-side]
+    return frames if side == 0 else frames[..., side:-side]
 
 
 def load_sequence(path: str | Path) -> np.ndarray:
