@@ -87,8 +87,13 @@ class Check:
     def fail(self, problem: str, todo: str) -> InputError:
         return InputError(f"{self.label}: {problem}. {todo}.")
 
-    def _missing(self) -> InputError:
-        return self.fail("no value was given", "Fill it in (or click an example)")
+    def _absent(self, raw: Any) -> bool:
+        """True for None where None is allowed; InputError for None where it is not."""
+        if raw is not None:
+            return False
+        if self.optional:
+            return True
+        raise self.fail("no value was given", "Fill it in (or click an example)")
 
 
 @dataclass(frozen=True)
@@ -104,10 +109,8 @@ class Number(Check):
     info: str | None = None
 
     def parse(self, raw: Any) -> float | int | None:
-        if raw is None:
-            if self.optional:
-                return None
-            raise self._missing()
+        if self._absent(raw):
+            return None
         span = f"between {self.lo:g} and {self.hi:g}"
         kind = "a whole number" if self.whole else "a number"
         if isinstance(raw, bool) or not isinstance(raw, Real):
@@ -143,10 +146,8 @@ class Choice(Check):
     info: str | None = None
 
     def parse(self, raw: Any) -> str | None:
-        if raw is None:
-            if self.optional:
-                return None
-            raise self._missing()
+        if self._absent(raw):
+            return None
         if not isinstance(raw, str) or raw not in self.options:
             raise self.fail(f"{_show(raw)} is not one of the choices", "Choose one of: " + ", ".join(self.options))
         return raw
@@ -165,10 +166,8 @@ class Flag(Check):
     info: str | None = None
 
     def parse(self, raw: Any) -> bool | None:
-        if raw is None:
-            if self.optional:
-                return None
-            raise self._missing()
+        if self._absent(raw):
+            return None
         if not isinstance(raw, bool):
             raise self.fail(f"expected true or false, got {_show(raw)}", "Tick or untick the box")
         return raw
