@@ -149,3 +149,46 @@ def walk_sequence(
         transl[t, 2] = transl[t - 1, 2] - (feet[t, s, 2] - feet[t - 1, s, 2])
     transl[:, 1] = -lowest.min(1).values
     return {"body_pose": body_pose, "transl": transl, "phase": phase}
+
+
+def stand_pose(arm_angle_deg: float = 75.0, weight_shift: float = 0.0, head_turn: float = 0.0) -> torch.Tensor:
+    """Standing: arms relaxed at the sides, weight on one leg, head turned. Returns (1, 69).
+
+    weight_shift: -1..1, the hips tilt over the left (+) or right (-) leg and the free knee bends.
+    head_turn: radians, the head looks left (+) or right (-).
+    """
+    pose = a_pose(arm_angle_deg).reshape(1, NUM_BODY_JOINTS, 3)
+    shift = torch.tensor([float(weight_shift)])
+    _set(pose, "left_hip", _axis_angle("z", 0.06 * shift))
+    _set(pose, "right_hip", _axis_angle("z", 0.06 * shift))
+    free = "right" if weight_shift >= 0 else "left"
+    _set(pose, f"{free}_knee", _axis_angle("x", 0.25 * shift.abs()))
+    _set(pose, f"{free}_hip", _compose(_axis_angle("z", 0.06 * shift), _axis_angle("x", -0.1 * shift.abs())))
+    _set(pose, "neck", _axis_angle("y", torch.tensor([0.4 * float(head_turn)])))
+    _set(pose, "head", _axis_angle("y", torch.tensor([0.6 * float(head_turn)])))
+    return pose.reshape(1, -1)
+
+
+def turn_pose(phase: float, style: WalkStyle | None = None, turn: float = 0.5) -> torch.Tensor:
+    """Walking while turning: the walk at ``phase`` with the upper body and head already rotated
+    by up to ``turn`` radians towards the new direction (positive = to the person's left).
+    Returns (1, 69)."""
+    pose = walk_pose(phase, style).reshape(1, NUM_BODY_JOINTS, 3)
+    t = torch.tensor([float(turn)])
+    for joint, share in (("spine1", 0.2), ("spine2", 0.25), ("spine3", 0.2), ("neck", 0.15), ("head", 0.2)):
+        current = pose[:, joint_index(joint) - 1]
+        _set(pose, joint, _compose(_axis_angle("y", share * t), current))
+    return pose.reshape(1, -1)
+
+
+def carry_pose(phase: float, style: WalkStyle | None = None) -> torch.Tensor:
+    """Walking with something held in both hands in front of the body: the legs walk, the upper
+    arms hang slightly forward and the elbows bend so the forearms point forward. Returns (1, 69)."""
+    pose = walk_pose(phase, style).reshape(1, NUM_BODY_JOINTS, 3)
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        down = torch.tensor([math.radians(80.0)])
+        forward = torch.tensor([0.35])
+        _set(pose, f"{side}_shoulder", _compose(_axis_angle("x", -forward), _axis_angle("z", -sign * down)))
+        _set(pose, f"{side}_elbow", _axis_angle("y", torch.tensor([-sign * 1.35])))
+        _set(pose, f"{side}_wrist", torch.zeros(1, 3))
+    return pose.reshape(1, -1)

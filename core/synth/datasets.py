@@ -16,7 +16,7 @@ import multiprocessing as mp
 import re
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -69,13 +69,13 @@ def run_tasks(
     return results
 
 
-def save_image(path: Path, image: torch.Tensor | np.ndarray) -> None:
-    """(3, H, W) float in [0, 1] or (H, W, 3) uint8 -> file (atomically)."""
+def save_image(path: Path, image: torch.Tensor | np.ndarray, quality: int = 95) -> None:
+    """(3, H, W) float in [0, 1] or (H, W, 3) uint8 -> file (atomically); ``quality`` for JPEG."""
     if isinstance(image, torch.Tensor):
         image = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    Image.fromarray(image).save(tmp, quality=95) if path.suffix == ".jpg" else Image.fromarray(image).save(tmp)
+    Image.fromarray(image).save(tmp, quality=quality) if path.suffix == ".jpg" else Image.fromarray(image).save(tmp)
     tmp.replace(path)
 
 
@@ -121,141 +121,359 @@ def _factor_row(file: str, identity: Identity, nuisance: Nuisance, **extra) -> d
 # re-ID: Market-1501
 
 
+MARKET_MAX_CAMERAS, MARKET_MAX_PID, DUKE_MAX_CAMERAS = 6, 1501, 8  # what torchreid's readers assert
+SEQUENCE_FRAMES = 30_000  # frames per camera sequence (sNN in Market names; 20 min at 25 fps)
+SEQUENCES = 6
+
+
 @dataclass(frozen=True)
 class ReidConfig:
-    """Sizes of the synthetic re-ID set (defaults generate in a few minutes on 2 cores)."""
+    """Sizes of the synthetic re-ID set.
 
-    train_ids: int = 100
-    test_ids: int = 100
+    layout: "market" (Market-1501 names: cameras 1-6, ids up to 1501, -1 junk), "duke"
+    (DukeMTMC-reID names: cameras 1-8), or "auto" (Market when it fits, else Duke).
+    junk: gallery images of badly boxed people named -1 (Market only; scored as nothing).
+    distractors: gallery images of false detections named 0000 (scored as wrong).
+    scenes_per_camera: procedural scenes each camera sees (a picture crops one at random).
+    """
+
+    train_ids: int = 150
+    test_ids: int = 150
     cameras: int = 6
     images_per_camera: int = 3
     min_cameras: int = 2
     image_size: tuple[int, int] = (128, 64)
-    distractors: int = 20
+    distractors: int = 150
+    junk: int = 100
+    scenes_per_camera: int = 40
+    layout: str = "auto"
     seed: int = 0
+
+
+def reid_layout(cfg: ReidConfig) -> str:
+    """"market" or "duke" for a config; ValueError (saying what to change) when no reader accepts it."""
+    ids = cfg.train_ids + cfg.test_ids
+    fits_market = cfg.cameras <= MARKET_MAX_CAMERAS and ids <= MARKET_MAX_PID
+    if cfg.layout not in ("auto", "market", "duke"):
+        raise ValueError(f"layout must be auto, market or duke, got {cfg.layout!r}")
+    if cfg.layout == "market" and not fits_market:
+        raise ValueError(
+            f"a Market-1501 reader (torchreid) accepts cameras 1-{MARKET_MAX_CAMERAS} and person ids up to "
+            f"{MARKET_MAX_PID}; this set has {cfg.cameras} cameras and {ids} ids: use fewer, or layout duke"
+        )
+    if cfg.cameras > DUKE_MAX_CAMERAS:
+        raise ValueError(
+            f"{cfg.cameras} cameras: Market-1501 readers accept 1-{MARKET_MAX_CAMERAS} and DukeMTMC-reID readers "
+            f"1-{DUKE_MAX_CAMERAS} (one digit); use at most {DUKE_MAX_CAMERAS}"
+        )
+    if ids > 9999:
+        raise ValueError("at most 9999 people: Market-1501 and DukeMTMC-reID ids have four digits")
+    return "market" if cfg.layout == "market" or (cfg.layout == "auto" and fits_market) else "duke"
 
 
 @dataclass(frozen=True)
 class CameraSpec:
-    """A fixed surveillance camera: where it looks from, its scene, light and sensor."""
+    """A fixed surveillance camera: where it looks from, its scenes, light, colour response and sensor."""
 
     index: int
     azimuth: float
     elevation: tuple[float, float]
     distance: tuple[float, float]
-    background: str
+    backgrounds: tuple[str, ...]
     scene_seeds: tuple[int, ...]
     light_direction: tuple[float, float, float]
     light_colour: tuple[float, float, float]
     light_intensity: float
     ambient: float
-    noise: float
+    white_balance: tuple[float, float, float]
+    exposure: float
+    gamma: float
+    saturation: float
+    noise: tuple[float, float]
     blur: float
+    low_res: float  # probability that a picture is a far, low-resolution one
+    motion: float  # probability of motion blur
+
+    @property
+    def background(self) -> str:
+        return self.backgrounds[0]
 
 
 CAMERA_AZIMUTHS = (0.0, 90.0, 180.0, 270.0, 40.0, 220.0)
 
 
 def camera_specs(cfg: ReidConfig) -> list[CameraSpec]:
-    """The dataset's cameras: different viewpoints, scenes, lights and sensors per camera."""
+    """The dataset's cameras: different viewpoints, scenes, lights, colour responses and sensors."""
     specs = []
     for c in range(cfg.cameras):
         rng = np.random.default_rng([cfg.seed, 0xCA, c])
         warm = rng.uniform(-0.12, 0.12)
+        kinds = rng.choice(BACKGROUNDS[2:], 2, replace=False)  # built or park scenes, two per camera
         specs.append(
             CameraSpec(
                 index=c + 1,
                 azimuth=CAMERA_AZIMUTHS[c % len(CAMERA_AZIMUTHS)] + 15.0 * (c // len(CAMERA_AZIMUTHS)),
                 elevation=(float(rng.uniform(0, 10)), float(rng.uniform(12, 30))),
                 distance=(float(rng.uniform(4, 6)), float(rng.uniform(7, 11))),
-                background=BACKGROUNDS[(c + cfg.seed) % len(BACKGROUNDS)],
-                scene_seeds=tuple(int(s) for s in rng.integers(0, 2**31, 3)),
+                backgrounds=tuple(str(k) for k in kinds),
+                scene_seeds=tuple(int(s) for s in rng.integers(0, 2**31, cfg.scenes_per_camera)),
                 light_direction=tuple(
                     float(v) for v in (rng.uniform(-1, 1), rng.uniform(0.4, 1.0), rng.uniform(-1, 1))
                 ),
                 light_colour=(1.0 + warm, 1.0, 1.0 - warm),
                 light_intensity=float(rng.uniform(0.35, 0.7)),
                 ambient=float(rng.uniform(0.35, 0.6)),
-                noise=float(rng.uniform(0.0, 0.03)),
+                white_balance=(float(rng.uniform(0.85, 1.15)), 1.0, float(rng.uniform(0.85, 1.15))),
+                exposure=float(rng.uniform(-0.5, 0.4)),
+                gamma=float(rng.uniform(0.8, 1.25)),
+                saturation=float(rng.uniform(0.55, 1.15)),
+                noise=(float(rng.uniform(0.005, 0.02)), float(rng.uniform(0.025, 0.05))),
                 blur=float(rng.choice([0.0, 0.0, 0.4, 0.7])),
+                low_res=float(rng.uniform(0.1, 0.4)),
+                motion=float(rng.uniform(0.05, 0.25)),
             )
         )
     return specs
 
 
-def reid_nuisance(spec: CameraSpec, rng: np.random.Generator, bag: str, bag_colour) -> Nuisance:
-    """One sighting of a person by a camera."""
-    return Nuisance(
-        azimuth=spec.azimuth + float(rng.uniform(-35, 35)),
-        elevation=float(rng.uniform(*spec.elevation)),
-        distance=float(rng.uniform(*spec.distance)),
-        framing=float(rng.uniform(0.82, 0.95)),
-        light_direction=spec.light_direction,
-        light_colour=spec.light_colour,
-        light_intensity=spec.light_intensity * float(rng.uniform(0.9, 1.1)),
-        ambient=spec.ambient,
-        background=spec.background,
-        bag=bag,
-        bag_colour=bag_colour,
-        phase=float(rng.uniform(0, 1)),
-        noise=spec.noise,
-        blur=spec.blur,
-        seed=int(rng.choice(spec.scene_seeds)),
+@dataclass(frozen=True)
+class Look:
+    """What a person carries on the day of the re-ID set (the same in every camera)."""
+
+    bag: str = "none"
+    bag_colour: tuple[float, float, float] = (0.15, 0.15, 0.18)
+    carries: float = 0.0  # probability of holding a box in a picture
+    held_colour: tuple[float, float, float] = (0.55, 0.42, 0.28)
+
+
+def sample_look(rng: np.random.Generator) -> Look:
+    from core.synth.palette import fabric_colour
+
+    return Look(
+        bag=str(rng.choice(["none", "backpack", "satchel"], p=[0.55, 0.28, 0.17])),
+        bag_colour=fabric_colour(rng, "bottom")[1],
+        carries=float(rng.choice([0.0, 0.5], p=[0.85, 0.15])),
+        held_colour=random_colour(rng, sat=(0.1, 0.5), val=(0.3, 0.8)),
     )
 
 
-def _reid_task(args) -> list[dict]:
+def reid_nuisance(spec: CameraSpec, rng: np.random.Generator, look: Look = Look(), clean: bool = False) -> Nuisance:
+    """One sighting of a person by a camera: pose, scene crop, detector box, occluder and
+    capture drawn per picture (``clean``: no box jitter, occluder or degradation)."""
+    pose = str(rng.choice(["walk", "stand", "turn"], p=[0.74, 0.14, 0.12]))
+    if rng.random() < look.carries:
+        pose = "carry"
+    cut_off = rng.random() < 0.08  # a detector box that misses the head or the feet
+    shift = (float(rng.normal(0, 0.04)), float(rng.choice([-1, 1]) * rng.uniform(0.12, 0.22) if cut_off
+                                              else rng.normal(0, 0.025)))  # fmt: skip
+    occluder = str(rng.choice(["none", "person", "pole", "bin", "car", "sign"], p=[0.8, 0.07, 0.04, 0.04, 0.03, 0.02]))
+    low = rng.random() < spec.low_res
+    moving = rng.random() < spec.motion
+    n = Nuisance(
+        azimuth=spec.azimuth + float(rng.uniform(-40, 40)),
+        elevation=float(rng.uniform(*spec.elevation)),
+        distance=float(rng.uniform(*spec.distance)),
+        framing=float(rng.uniform(0.78, 0.96)),
+        light_direction=spec.light_direction,
+        light_colour=spec.light_colour,
+        light_intensity=spec.light_intensity * float(rng.uniform(0.8, 1.2)),
+        ambient=spec.ambient * float(rng.uniform(0.9, 1.1)),
+        background=str(rng.choice(spec.backgrounds)),
+        bag=look.bag,
+        bag_colour=look.bag_colour,
+        pose=pose,
+        phase=float(rng.uniform(0, 1)),
+        turn=float(rng.uniform(-0.8, 0.8)),
+        held_colour=look.held_colour,
+        noise=float(rng.uniform(*spec.noise)),
+        noise_seed=int(rng.integers(0, 2**31)),
+        blur=spec.blur,
+        seed=int(rng.choice(spec.scene_seeds)),
+        crop=(float(rng.uniform(0, 1)), float(rng.uniform(0.2, 0.8)), float(rng.uniform(1.0, 1.4))),
+        shift=shift,
+        zoom=float(rng.uniform(0.92, 1.08)),
+        white_balance=spec.white_balance,
+        exposure=spec.exposure + float(rng.normal(0, 0.15)),  # auto-exposure hunts a little
+        gamma=spec.gamma,
+        saturation=spec.saturation,
+        low_res=float(rng.uniform(1.6, 2.6)) if low else 1.0,
+        motion_blur=float(rng.uniform(1.5, 4.0)) if moving else 0.0,
+        motion_angle=float(rng.uniform(-20, 20)),
+        occluder=occluder,
+        occluder_seed=int(rng.integers(0, 2**31)),
+    )
+    return replace(n, shift=(0.0, 0.0), zoom=1.0, occluder="none") if clean else n
+
+
+def reid_name(layout: str, person: int, camera: int, frame: int, box: int = 0) -> str:
+    """A file name in the layout's convention; ``frame`` counts from the camera's first sequence."""
+    if layout == "duke":
+        return f"{person:04d}_c{camera}_f{frame:07d}.jpg" if person >= 0 else f"-1_c{camera}_f{frame:07d}.jpg"
+    return market_name(person, camera, 1 + frame // SEQUENCE_FRAMES, frame % SEQUENCE_FRAMES, box)
+
+
+def _sighting_frames(rng: np.random.Generator, arrival: int, count: int) -> list[int]:
+    """Frames of consecutive detections of one walk past a camera (a tracklet, 4-20 frames apart)."""
+    start = min(arrival + int(rng.integers(0, 3000)), SEQUENCES * SEQUENCE_FRAMES - 25 * count - 1)
+    return [start + int(s) for s in np.cumsum(rng.integers(4, 21, count)) - 4]
+
+
+def _annotation(file: str, params: dict) -> dict:
+    def round_all(value):
+        if isinstance(value, list):
+            return [round_all(v) for v in value]
+        return round(value, 5) if isinstance(value, float) else value
+
+    return {"file": file, **{k: round_all(v) for k, v in params.items()}}
+
+
+def _reid_task(args) -> tuple[list[dict], list[dict]]:
     out, cfg, person, split = args
-    specs = camera_specs(cfg)
+    specs, layout = camera_specs(cfg), reid_layout(cfg)
     ident = sample_identity(identity_seed(cfg.seed, person))
     rng = np.random.default_rng([cfg.seed, person, 0x1D])
     n_cams = int(rng.integers(cfg.min_cameras, cfg.cameras + 1))
     cams = sorted(rng.choice(cfg.cameras, n_cams, replace=False).tolist())
-    bag = str(rng.choice(["none", "backpack", "satchel"], p=[0.6, 0.25, 0.15]))
-    bag_colour = random_colour(rng, val=(0.1, 0.6))
+    look = sample_look(rng)
+    arrival = int(rng.integers(0, SEQUENCES * SEQUENCE_FRAMES - 4000))  # when the person walks past: not the id
     jobs = []
     for cam in cams:
+        cam_rng = np.random.default_rng([cfg.seed, person, cam, 0x51])
+        frames = _sighting_frames(cam_rng, arrival, cfg.images_per_camera)
         for k in range(cfg.images_per_camera):
-            n = reid_nuisance(specs[cam], np.random.default_rng([cfg.seed, person, cam, k]), bag, bag_colour)
+            n = reid_nuisance(specs[cam], np.random.default_rng([cfg.seed, person, cam, k]), look)
             folder = SPLITS["train"] if split == "train" else (SPLITS["query"] if k == 0 else SPLITS["gallery"])
-            name = market_name(person, cam + 1, 1, person * 10 + k, 1)
-            jobs.append((f"{folder}/{name}", n, cam + 1))
-    todo = [(f, n) for f, n, _ in jobs if not (out / f).exists()]
+            name = reid_name(layout, person, cam + 1, frames[k])
+            jobs.append((f"{folder}/{name}", n, cam + 1, name))
+    want_clean = split == "test" and layout == "market"
+    todo = [j for j in jobs if not (out / j[0]).exists() or (want_clean and not (out / "gt_bbox" / j[3]).exists())]
+    annotations = {}
     if todo:
-        pic = shared_renderer().render([ident] * len(todo), [n for _, n in todo], cfg.image_size)
-        for (f, _), img in zip(todo, pic.image, strict=True):
-            save_image(out / f, img)
-    return [_factor_row(f, ident, n, person=person, camera=c) for f, n, c in jobs]
+        pic = shared_renderer().render([ident] * len(todo), [j[1] for j in todo], cfg.image_size,
+                                       clean_boxes=want_clean)  # fmt: skip
+        for i, job in enumerate(todo):
+            quality = int(np.random.default_rng(job[1].noise_seed).integers(70, 96))  # cameras compress differently
+            save_image(out / job[0], pic.image[i], quality=quality)
+            if want_clean:  # hand-drawn boxes of the test people: DG-Net's multi-query set
+                save_image(out / "gt_bbox" / job[3], pic.clean[i])
+            annotations[job[0]] = pic.params[i]
+    rows = [_factor_row(f, ident, n, person=person, camera=c) for f, n, c, _ in jobs]
+    notes = [_annotation(f, annotations[f]) for f, *_ in jobs if f in annotations]
+    return rows, notes
 
 
-def _distractor_task(args) -> list[dict]:
-    out, cfg, k = args
-    spec = camera_specs(cfg)[k % cfg.cameras]
-    rng = np.random.default_rng([cfg.seed, 0xD1, k])
-    seed = int(rng.choice(spec.scene_seeds))
-    name = f"{SPLITS['gallery']}/{market_name(0, spec.index, 1, k, 1)}"
-    if not (out / name).exists():
-        bg = make_background(spec.background, seed, cfg.image_size)
-        save_image(out / name, (bg * 255).round().astype(np.uint8))
-    return [{"file": name, "identity_seed": None, "distractor": True, "camera": spec.index}]
+def _extra_task(args) -> tuple[list[dict], list[dict]]:
+    """A batch of junk (-1: badly boxed people) or distractor (0000: false detections) images."""
+    out, cfg, kind, names, first = args
+    specs = camera_specs(cfg)
+    rows, todo = [], []
+    for k, name in enumerate(names):
+        rng = np.random.default_rng([cfg.seed, 0xD1 if kind == "distractor" else 0x3C, first + k])
+        camera = int(name.split("_c")[1][0])
+        n = reid_nuisance(specs[camera - 1], rng)
+        if kind == "junk":  # a box that overlaps the person by a fifth to a half
+            side = float(rng.choice([-1, 1]))
+            n = replace(n, shift=(side * float(rng.uniform(0.3, 0.45)), float(rng.uniform(-0.25, 0.25))),
+                        zoom=float(rng.uniform(1.0, 1.8)))  # fmt: skip
+            person = int(rng.integers(cfg.train_ids + 1, cfg.train_ids + cfg.test_ids + 1))
+        else:  # mostly background, sometimes a sliver of a passer-by
+            person = 0
+            n = replace(n, occluder=str(rng.choice(["none", "person", "pole", "sign"], p=[0.55, 0.25, 0.1, 0.1])))
+        file = f"{SPLITS['gallery']}/{name}"
+        rows.append({"file": file, "identity_seed": None, kind: True, "camera": camera, "nuisance": asdict(n)})
+        if not (out / file).exists():
+            todo.append((file, n, person))
+    if todo:
+        pr = shared_renderer()
+        people = [j for j in todo if j[2] > 0]
+        if people:
+            who = [sample_identity(identity_seed(cfg.seed, p)) for _, _, p in people]
+            pic = pr.render(who, [n for _, n, _ in people], cfg.image_size)
+            for (file, _, _), img in zip(people, pic.image, strict=True):
+                save_image(out / file, img)
+        for file, n, p in todo:
+            if p == 0:
+                save_image(out / file, _scene_picture(pr, n, cfg.image_size))
+    return rows, []
+
+
+def _scene_picture(pr, n: Nuisance, size: tuple[int, int]) -> torch.Tensor:
+    """(3, H, W) a camera's picture with nobody in the box (a false detection)."""
+    from core.synth.capture import camera_response, degrade, occlude, occluder_layer
+
+    background = torch.from_numpy(make_background(n.background, n.seed, size, n.crop)).permute(2, 0, 1)
+    cutouts = pr.person_cutouts(size) if n.occluder == "person" else None
+    image = occlude(background, occluder_layer(n.occluder, n.occluder_seed, size, cutouts))
+    return degrade(camera_response(image, n), n)
+
+
+def _extra_names(cfg: ReidConfig, layout: str, kind: str, count: int, taken: set[str]) -> list[str]:
+    """Unique names for junk or distractor images on the cameras' timelines."""
+    rng = np.random.default_rng([cfg.seed, 0xE7, 0 if kind == "junk" else 1])
+    pid = -1 if kind == "junk" else 0
+    names = []
+    while len(names) < count:
+        camera = int(rng.integers(1, cfg.cameras + 1))
+        frame = int(rng.integers(0, SEQUENCES * SEQUENCE_FRAMES))
+        for box in range(100):  # several false boxes in one frame get their own box index
+            name = reid_name(layout, pid, camera, frame, box)
+            if name not in taken:
+                break
+        else:
+            continue
+        taken.add(name)
+        names.append(name)
+    return names
 
 
 def write_reid(out: Path, cfg: ReidConfig, workers: int = 1, progress=None) -> dict:
-    """Market-1501-style re-ID set; returns image counts per split."""
-    if not 2 <= cfg.cameras <= 9:
-        raise ValueError("a Market-1501 set needs 2 to 9 cameras (its names hold one camera digit)")
-    if cfg.train_ids + cfg.test_ids > 9999:
-        raise ValueError("a Market-1501 set holds at most 9999 people (four-digit ids)")
+    """Market-1501-style (or DukeMTMC-reID-style) re-ID set; returns image counts per split.
+
+    Writes bounding_box_train/, query/, bounding_box_test/ (with -1 junk and 0000 distractors),
+    gt_bbox/ (clean boxes of the test people), annotations.jsonl (body and camera per image),
+    factors.jsonl and meta.json.
+    """
+    layout = reid_layout(cfg)
     if cfg.images_per_camera < 2:
         raise ValueError("images per camera must be >= 2 (a query and at least one gallery image)")
+    if cfg.train_ids < 1 or cfg.test_ids < 1:
+        raise ValueError("a re-ID set needs at least one train and one test identity (readers refuse empty splits)")
+    if not 2 <= cfg.min_cameras <= cfg.cameras:
+        raise ValueError("min_cameras must be within 2..cameras (a query needs a gallery image in another camera)")
     claim_folder(out, "reid", cfg)
     people = [(out, cfg, p, "train") for p in range(1, cfg.train_ids + 1)]
     people += [(out, cfg, p, "test") for p in range(cfg.train_ids + 1, cfg.train_ids + cfg.test_ids + 1)]
-    factors = [row for rows in run_tasks(_reid_task, people, workers, progress) for row in rows]
-    factors += [row for k in range(cfg.distractors) for row in _distractor_task((out, cfg, k))]
+    results = run_tasks(_reid_task, people, workers, progress)
+    taken = {Path(row["file"]).name for rows, _ in results for row in rows}
+    extra = []
+    for kind, count in (("junk", cfg.junk if layout == "market" else 0), ("distractor", cfg.distractors)):
+        names = _extra_names(cfg, layout, kind, count, taken)
+        extra += [(out, cfg, kind, names[i : i + 16], i) for i in range(0, len(names), 16)]
+    results += run_tasks(_extra_task, extra, workers, None)
+    factors = [row for rows, _ in results for row in rows]
+    notes = {note["file"]: note for _, batch in results for note in batch}
+    _merge_annotations(out / "annotations.jsonl", notes)
     counts = {split: sum(row["file"].startswith(folder + "/") for row in factors) for split, folder in SPLITS.items()}
+    counts["junk"] = sum(bool(row.get("junk")) for row in factors)
+    counts["distractors"] = sum(bool(row.get("distractor")) for row in factors)
+    counts["gt_bbox"] = len(list((out / "gt_bbox").glob("*.jpg"))) if (out / "gt_bbox").is_dir() else 0
     write_meta(out, "reid", cfg, counts, factors)
     return counts
+
+
+def _merge_annotations(path: Path, notes: dict[str, dict]) -> None:
+    """Add new rows to an annotations file (a resumed run only rendered what was missing)."""
+    held = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            held[row["file"]] = row
+    held.update(notes)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w") as fh:
+        for file in sorted(held):
+            fh.write(json.dumps(held[file]) + "\n")
+    tmp.replace(path)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -264,21 +482,32 @@ def write_reid(out: Path, cfg: ReidConfig, workers: int = 1, progress=None) -> d
 
 @dataclass(frozen=True)
 class FaceConfig:
-    ids: int = 50
+    """Face set: ids x 13 yaw bins x illuminations; split.json holds the train/test identities."""
+
+    ids: int = 100
     illuminations: int = 3
     stored_size: int = 110  # random 96x96 crops are taken from these in training, as in the paper
+    test_fraction: float = 0.4
     seed: int = 0
 
 
 def face_nuisance(yaw: float, illumination: int, n_illum: int, seed: int) -> Nuisance:
-    """A studio shot of the face at ``yaw`` degrees, lit from the camera's left, front or right."""
+    """A studio shot of the face at ``yaw`` degrees, lit from the camera's left, front or right.
+
+    ``seed`` draws the background (kind and scene) and small changes of the light; the face set
+    draws it per image, so neither the wall nor the light says who the person is.
+    """
+    rng = np.random.default_rng([seed, 0xFACE])
     offsets = np.linspace(-60, 60, n_illum) if n_illum > 1 else np.zeros(1)
-    light_az = math.radians(yaw + float(offsets[illumination]))
-    el = math.radians(25.0)
+    light_az = math.radians(yaw + float(offsets[illumination]) + float(rng.uniform(-10, 10)))
+    el = math.radians(float(rng.uniform(15, 35)))
     direction = (math.cos(el) * math.sin(light_az), math.sin(el), math.cos(el) * math.cos(light_az))
+    warm = float(rng.uniform(-0.08, 0.08))
     return Nuisance(
         azimuth=float(yaw), elevation=0.0, distance=2.0, framing=1.0, light_direction=direction,
-        light_intensity=0.6, ambient=0.45, background="gradient", pose="stand", seed=seed,
+        light_colour=(1.0 + warm, 1.0, 1.0 - warm), light_intensity=float(rng.uniform(0.5, 0.7)),
+        ambient=float(rng.uniform(0.4, 0.5)), background=str(rng.choice(BACKGROUNDS)), pose="stand",
+        seed=int(rng.integers(0, 2**31)), crop=(float(rng.uniform(0, 1)), float(rng.uniform(0, 1)), 1.0),
     )  # fmt: skip
 
 
@@ -305,21 +534,33 @@ def _face_task(args) -> list[dict]:
     jobs = []
     for b, yaw in enumerate(YAW_BINS):
         for ill in range(cfg.illuminations):
-            n = face_nuisance(yaw, ill, cfg.illuminations, seed=identity_seed(cfg.seed, person))
+            image_seed = zlib.crc32(f"{cfg.seed}/{person}/{b}/{ill}".encode())  # per image, not per person
+            n = face_nuisance(yaw, ill, cfg.illuminations, seed=image_seed)
             jobs.append((f"{person:04d}/{person:04d}_y{b:02d}_l{ill}.png", n, b, yaw, ill))
     todo = [j for j in jobs if not (out / j[0]).exists()]
+    notes = []
     if todo:
         pic = render_faces([ident] * len(todo), [j[1] for j in todo], cfg.stored_size)
-        for job, img in zip(todo, pic.image, strict=True):
+        for job, img, params in zip(todo, pic.image, pic.params, strict=True):
             save_image(out / job[0], img)
-    return [_factor_row(f, ident, n, id=person, yaw_bin=b, yaw=y, illumination=f"l{i}") for f, n, b, y, i in jobs]
+            notes.append(_annotation(job[0], params))
+    rows = [_factor_row(f, ident, n, id=person, yaw_bin=b, yaw=y, illumination=f"l{i}") for f, n, b, y, i in jobs]
+    return rows, notes
 
 
 def write_face(out: Path, cfg: FaceConfig, workers: int = 1, progress=None) -> dict:
     """Face set: ids x 13 yaw bins x illuminations, 110x110 PNGs and labels.csv."""
+    if not 0.0 < cfg.test_fraction < 1.0 or cfg.ids < 2:
+        raise ValueError("a face set needs at least 2 ids and a test fraction within (0, 1)")
     claim_folder(out, "face", cfg)
     tasks = [(out, cfg, p) for p in range(1, cfg.ids + 1)]
-    factors = [row for rows in run_tasks(_face_task, tasks, workers, progress) for row in rows]
+    results = run_tasks(_face_task, tasks, workers, progress)
+    factors = [row for rows, _ in results for row in rows]
+    _merge_annotations(out / "annotations.jsonl", {n["file"]: n for _, notes in results for n in notes})
+    n_test = max(1, round(cfg.ids * cfg.test_fraction))
+    split = {"train": [f"{p:04d}" for p in range(1, cfg.ids - n_test + 1)],
+             "test": [f"{p:04d}" for p in range(cfg.ids - n_test + 1, cfg.ids + 1)]}  # fmt: skip
+    (out / "split.json").write_text(json.dumps(split, indent=1) + "\n")
     with open(out / "labels.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["file", "id", "yaw_bin", "yaw", "illumination"])
@@ -336,23 +577,47 @@ def write_face(out: Path, cfg: FaceConfig, workers: int = 1, progress=None) -> d
 
 @dataclass(frozen=True)
 class GaitConfig:
-    ids: int = 6
+    """Sizes of the CASIA-B-like gait set.
+
+    fps: 12.5 keeps every other frame of CASIA-B's 25 fps, so 30 frames hold two or more gait
+    cycles. train_ids: the first ids train, the rest test (CASIA-B: 74 of 124, :data:`CASIA_B_GAIT`).
+    speed, stride: per-walk factors on the person's cadence and step length (people do not walk
+    the same way twice). silhouette_noise: the strongest segmentation noise a walk may get (each
+    walk draws its own strength up to this).
+    """
+
+    ids: int = 50
     frames: int = 30
-    fps: float = 25.0
+    fps: float = 12.5
     views: tuple[int, ...] = CASIA_B_VIEWS
     conditions: tuple[str, ...] = CASIA_B_CONDITIONS
     render_size: tuple[int, int] = (88, 64)
     rgb_size: tuple[int, int] = (64, 32)
-    train_fraction: float = 0.6
+    train_ids: int = 30
+    speed: tuple[float, float] = (0.85, 1.15)
+    stride: tuple[float, float] = (0.9, 1.1)
+    silhouette_noise: float = 0.5
     seed: int = 0
 
 
+CASIA_B_GAIT = GaitConfig(ids=124, train_ids=74)  # CASIA-B's own split: 74 train, 50 test
+
+
+def gait_walker(ident: Identity, cfg: GaitConfig, person: int, condition: str) -> Identity:
+    """The person as they walk in one sequence: speed and stride vary from walk to walk."""
+    rng = np.random.default_rng([cfg.seed, person, zlib.crc32(condition.encode()), 0x5D])
+    gait = replace(ident.gait, cadence=ident.gait.cadence * float(rng.uniform(*cfg.speed)),
+                   stride=ident.gait.stride * float(rng.uniform(*cfg.stride)))  # fmt: skip
+    return replace(ident, gait=gait)
+
+
 def gait_nuisances(ident: Identity, cfg: GaitConfig, person: int, condition: str, view: float) -> list[Nuisance]:
-    """The frames of one walk: phase advances at the person's cadence; bag or coat by condition."""
-    rng = np.random.default_rng([cfg.seed, person, 0x6A])
-    bag = str(rng.choice(["backpack", "satchel"]))
-    bag_colour = random_colour(rng, val=(0.1, 0.5))
+    """The frames of one walk: the phase advances at the walk's cadence; bg walks carry a bag and
+    cl walks wear a coat, each drawn for that walk (bg-01 and bg-02 differ)."""
     seq_rng = np.random.default_rng([cfg.seed, person, zlib.crc32(condition.encode())])
+    bag = str(seq_rng.choice(["backpack", "satchel"]))
+    bag_colour = random_colour(seq_rng, val=(0.1, 0.5))
+    coat_seed = int(seq_rng.integers(1, 2**31))
     start = float(seq_rng.uniform(0, 1))
     step = ident.gait.cadence / 120.0 / cfg.fps
     scene = int(seq_rng.integers(0, 2**31))
@@ -362,10 +627,11 @@ def gait_nuisances(ident: Identity, cfg: GaitConfig, person: int, condition: str
             elevation=3.0,
             distance=6.0,
             framing=0.9,
-            background="floor-wall",
+            background="corridor",
             bag=bag if condition.startswith("bg") else "none",
             bag_colour=bag_colour,
             coat=condition.startswith("cl"),
+            coat_seed=coat_seed,
             phase=(start + t * step) % 1.0,
             seed=scene,
         )  # fmt: skip
@@ -390,43 +656,69 @@ def masked_rgb(image: torch.Tensor, mask: torch.Tensor, size: tuple[int, int]) -
     return canvas
 
 
-def _gait_task(args) -> list[dict]:
+def _gait_task(args) -> tuple[list[dict], list[dict]]:
+    from core.synth.segnoise import segmentation_noise
+
     out, cfg, person, condition = args
-    ident = sample_identity(identity_seed(cfg.seed, person))
-    rows = []
+    ident = gait_walker(sample_identity(identity_seed(cfg.seed, person)), cfg, person, condition)
+    rows, notes = [], []
     for view in cfg.views:
         rel = f"{person:03d}/{condition}/{view:03d}/{view:03d}.pkl"
         nuisances = gait_nuisances(ident, cfg, person, condition, view)
         if not ((out / "sil" / rel).exists() and (out / "rgb" / rel).exists()):
             pic = shared_renderer().render([ident] * len(nuisances), nuisances, cfg.render_size)
-            sils, rgbs = [], []
-            for img, mask in zip(pic.image, pic.mask, strict=True):
-                sil = normalise_silhouette(mask[0].numpy() > 0.5)
+            noise_rng = np.random.default_rng([cfg.seed, person, zlib.crc32(condition.encode()), view])
+            strength = float(noise_rng.uniform(0.0, cfg.silhouette_noise))
+            sils, rgbs, kept = [], [], []
+            for t, (img, mask) in enumerate(zip(pic.image, pic.mask, strict=True)):
+                seg = segmentation_noise(mask[0].numpy() > 0.5, noise_rng, strength)
+                sil = normalise_silhouette(seg)
                 if sil is None:  # OpenGait drops empty frames too
                     continue
-                sils.append(sil[:, 10:-10])  # OpenGait's cut: 64x64 -> 64x44
-                rgbs.append(masked_rgb(img, mask, cfg.rgb_size))
+                sils.append(sil)  # stored 64 x 64 as OpenGait's pretreatment writes; readers cut to 64 x 44
+                rgbs.append(masked_rgb(img, torch.from_numpy(seg[None].astype(np.float32)), cfg.rgb_size))
+                kept.append(t)
             if not sils:
                 raise RuntimeError(f"no frame of {rel} shows the person; check the camera settings")
             save_sequence(out / "sil" / rel, np.stack(sils))
             save_sequence(out / "rgb" / rel, np.stack(rgbs))
+            notes.append(_sequence_annotation(out / "annotations" / rel.replace(".pkl", ".npz"),
+                                              [pic.params[t] for t in kept]))  # fmt: skip
         frames = len(load_sequence(out / "sil" / rel))
         rows.append({"file": rel, "identity_seed": ident.seed, "id": person, "condition": condition, "view": view,
-                     "frames": frames, "bag": nuisances[0].bag, "coat": nuisances[0].coat})  # fmt: skip
-    return rows
+                     "frames": frames, "bag": nuisances[0].bag, "coat": nuisances[0].coat,
+                     "cadence": ident.gait.cadence, "stride": ident.gait.stride})  # fmt: skip
+    return rows, notes
+
+
+def _sequence_annotation(path: Path, params: list[dict]) -> str:
+    """Per-frame body and camera of one walk as arrays in an npz (a row per kept frame)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {key: np.asarray([p[key] for p in params], dtype=np.float32) for key in ANNOTATION_ARRAYS}
+    tmp = path.with_name(path.stem + ".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
+    return str(path)
+
+
+ANNOTATION_ARRAYS = ("betas", "body_pose", "global_orient", "transl", "R", "T", "fov", "image_size", "box_zoom",
+                     "box_shift")  # fmt: skip
 
 
 def write_gait(out: Path, cfg: GaitConfig, workers: int = 1, progress=None) -> dict:
-    """CASIA-B-like gait set: sil/ (uint8 T x 64 x 44) and rgb/ (uint8 T x 64 x 32 x 3) trees."""
+    """CASIA-B-like gait set: sil/ (uint8 T x 64 x 64, OpenGait's pretreatment output), rgb/ (uint8
+    T x 64 x 32 x 3, masked RGB), annotations/ (npz per walk), partition.json."""
     if len(set(cfg.views)) != len(cfg.views) or len(set(cfg.conditions)) != len(cfg.conditions):
         raise ValueError("views and conditions must not repeat")
     bad = [c for c in cfg.conditions if not re.fullmatch(r"(nm|bg|cl)-\d\d", c)]
     if bad:
         raise ValueError(f"conditions look like nm-01, bg-02 or cl-01; got {bad}")
+    if not 1 <= cfg.train_ids < cfg.ids:
+        raise ValueError(f"train_ids must be within 1..ids-1 (some ids must be left to test), got {cfg.train_ids}")
     claim_folder(out, "gait", cfg)
     tasks = [(out, cfg, p, c) for p in range(1, cfg.ids + 1) for c in cfg.conditions]
-    factors = [row for rows in run_tasks(_gait_task, tasks, workers, progress) for row in rows]
-    n_train = max(1, round(cfg.ids * cfg.train_fraction))
+    factors = [row for rows, _ in run_tasks(_gait_task, tasks, workers, progress) for row in rows]
+    n_train = cfg.train_ids
     partition = {"TRAIN_SET": [f"{p:03d}" for p in range(1, n_train + 1)],
                  "TEST_SET": [f"{p:03d}" for p in range(n_train + 1, cfg.ids + 1)]}  # fmt: skip
     (out / "partition.json").write_text(json.dumps(partition, indent=1) + "\n")

@@ -1,51 +1,78 @@
 """PersonRenderer: identities x nuisances -> labelled pictures, with every factor known.
 
-Geometry: the body (shape from the identity, pose from the nuisance), a coat's bulk as rest-pose
-offsets along the normals, and a bag as a box rigidly attached to a joint. The bag is always part
-of the mesh, so every picture has one topology (batches render in one call): without a bag its
-box is collapsed to a point inside the torso, where it covers no pixel.
+Geometry: the body (shape from the identity, pose from the nuisance), the clothes' bulk as
+rest-pose offsets along the normals (:mod:`core.synth.garments`), and extra parts -- bag, skirt,
+hair piece, held box (:mod:`core.synth.parts`). Every picture has one topology, so batches render
+in one call.
 
-Texture: the identity's painted UV map beside a strip for the bag's colour.
+Texture: the identity's painted UV map beside a strip of one colour cell per part.
+
+Capture: the rendered person goes through a detector's box, occluders, the camera's colour
+response, resolution, blur and noise (:mod:`core.synth.capture`).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from pytorch3d.renderer import DirectionalLights
 from pytorch3d.structures import Meshes
 
-from core.body import BodyModel, a_pose, walk_pose
+from core.body import BodyModel
 from core.body.head import HeadModel, load_head
-from core.body.skeleton import JOINT_NAMES
+from core.body.poses import carry_pose, stand_pose, turn_pose, walk_pose
 from core.render.scene import BodyRenderer, Raster, make_cameras
 from core.synth.atlas import TexelAtlas, build_atlas
-from core.synth.identity import Identity
+from core.synth.capture import camera_response, degrade, jitter_box, occlude, occluder_layer
+from core.synth.garments import body_coords, bulk
+from core.synth.identity import Garment, Identity, sample_coat, sample_identity
 from core.synth.nuisance import Nuisance, make_background
-from core.synth.paint import BodyRegions, paint_texture
+from core.synth.paint import BodyRegions, hair_mask, paint_texture
+from core.synth.parts import PART_CELLS, part_topology, part_vertices
 
-# a closed box: 8 corners, 12 triangles with outward normals
-_BOX_CORNERS = np.array([[x, y, z] for x in (-0.5, 0.5) for y in (-0.5, 0.5) for z in (-0.5, 0.5)])
-_BOX_FACES = np.array(
-    [[0, 1, 3], [0, 3, 2], [4, 6, 7], [4, 7, 5], [0, 4, 5], [0, 5, 1],
-     [2, 3, 7], [2, 7, 6], [0, 2, 6], [0, 6, 4], [1, 5, 7], [1, 7, 3]]
-)  # fmt: skip
 TEXTURE_CACHE = 32  # painted identity maps kept (3 MB each at 512 texels)
-BAG_STRIP = 0.2  # fraction of the texture width that holds the bag's colour
+PART_STRIP = 0.2  # fraction of the texture width that holds the parts' colour cells
 STAND_ARM_ANGLE = 75.0  # degrees below horizontal: arms relaxed at the sides
+CUTOUT_SEEDS = tuple(900_000_000 + k for k in range(8))  # passers-by: never a dataset's people
+CUTOUTS_KEPT = 4  # image sizes whose passer-by cutouts are kept
 
 
 @dataclass
 class Picture:
-    """A rendered batch: image (B, 3, H, W) in [0, 1] with background; mask (B, 1, H, W) in {0, 1}."""
+    """A rendered batch: image (B, 3, H, W) in [0, 1] with background; mask (B, 1, H, W) in [0, 1]
+    (the person after the box jitter, before occluders); params: one dict per picture with the
+    body and camera that made it (see :func:`PersonRenderer.render`)."""
 
     image: torch.Tensor
     mask: torch.Tensor
     raster: Raster
+    params: list[dict] = field(default_factory=list)
+    clean: torch.Tensor | None = None
+
+
+def coat_of(identity: Identity, nuisance: Nuisance) -> Garment | None:
+    """The coat worn in a picture: None, the person's own, or one drawn from ``coat_seed``."""
+    if not nuisance.coat:
+        return None
+    if nuisance.coat_seed == 0:
+        return identity.coat
+    return sample_coat(np.random.default_rng([nuisance.coat_seed, 0xC0A7]))
+
+
+def body_pose(identity: Identity, nuisance: Nuisance) -> torch.Tensor:
+    """(1, 69) SMPL body pose of a picture."""
+    if nuisance.pose == "walk":
+        return walk_pose(nuisance.phase, identity.gait)
+    if nuisance.pose == "turn":
+        return turn_pose(nuisance.phase, identity.gait, nuisance.turn)
+    if nuisance.pose == "carry":
+        return carry_pose(nuisance.phase, identity.gait)
+    shift = float(np.sin(2 * np.pi * nuisance.phase))  # the phase picks the standing leg and the gaze
+    return stand_pose(STAND_ARM_ANGLE, weight_shift=shift, head_turn=nuisance.turn)
 
 
 class PersonRenderer:
@@ -60,22 +87,22 @@ class PersonRenderer:
         self.body = body if body is not None else BodyModel()
         self.texture_size = texture_size
         self._atlas: TexelAtlas | None = None
-        self._textures: OrderedDict[tuple[int, bool, Identity], torch.Tensor] = OrderedDict()
+        self._textures: OrderedDict[tuple, torch.Tensor] = OrderedDict()
         self._texture_lock = threading.Lock()
         self._renderers: dict[tuple[int, int, bool], BodyRenderer] = {}
+        self._cutouts: OrderedDict[tuple[int, int], list[torch.Tensor]] = OrderedDict()
         self._head: HeadModel | bool | None = None
+        self._coords = None
         v = self.body.num_vertices
-        self.faces = torch.cat([self.body.faces, torch.as_tensor(_BOX_FACES) + v])
-        uv_scale = torch.tensor([1.0 - BAG_STRIP, 1.0])
-        bag_uv = torch.tensor([[1.0 - BAG_STRIP / 2, 0.5]])
-        self.verts_uvs = torch.cat([self.body.verts_uvs * uv_scale, bag_uv])
-        self.faces_uvs = torch.cat(
-            [
-                self.body.faces_uvs,
-                torch.full((len(_BOX_FACES), 3), len(self.body.verts_uvs), dtype=torch.long),
-            ]
-        )
-        self._coat_weight: torch.Tensor | None = None
+        part_faces, part_cells, counts = part_topology()
+        self.num_part_vertices = sum(counts)
+        self.faces = torch.cat([self.body.faces, torch.as_tensor(part_faces) + v])
+        uv_scale = torch.tensor([1.0 - PART_STRIP, 1.0])
+        cells = len(PART_CELLS)
+        cell_uv = torch.tensor([[1.0 - PART_STRIP / 2, 1.0 - (k + 0.5) / cells] for k in range(cells)])
+        self.verts_uvs = torch.cat([self.body.verts_uvs * uv_scale, cell_uv])
+        first = len(self.body.verts_uvs)
+        self.faces_uvs = torch.cat([self.body.faces_uvs, (torch.as_tensor(part_cells) + first)[:, None].expand(-1, 3)])
 
     @property
     def atlas(self) -> TexelAtlas:
@@ -84,7 +111,7 @@ class PersonRenderer:
         return self._atlas
 
     def renderer(self, image_size: tuple[int, int], head: bool = False) -> BodyRenderer:
-        """Renderer of the body + bag topology, or of the full-resolution head, at a size."""
+        """Renderer of the body + parts topology, or of the full-resolution head, at a size."""
         key = (int(image_size[0]), int(image_size[1]), head)
         if key not in self._renderers:
             if head:
@@ -95,9 +122,9 @@ class PersonRenderer:
         return self._renderers[key]
 
     # --- texture -----------------------------------------------------------------------------
-    def body_texture(self, identity: Identity, coat: bool = False) -> torch.Tensor:
-        """The identity's painted UV map (S, S, 3), cached."""
-        key = (identity.seed, coat, identity)
+    def body_texture(self, identity: Identity, coat: Garment | None = None) -> torch.Tensor:
+        """The identity's painted UV map (S, S, 3), wearing ``coat`` if given; cached."""
+        key = (identity, coat)
         with self._texture_lock:
             texture = self._textures.get(key)
             if texture is not None:
@@ -111,78 +138,54 @@ class PersonRenderer:
         return texture
 
     def texture(self, identity: Identity, nuisance: Nuisance) -> torch.Tensor:
-        """Body map with the bag strip appended on the right: (S, S * (1 + strip), 3)."""
-        body = self.body_texture(identity, nuisance.coat)
+        """Body map with the parts' colour cells appended on the right: (S, S * (1 + strip), 3)."""
+        body = self.body_texture(identity, coat_of(identity, nuisance))
         s = body.shape[0]
-        strip_w = round(s * BAG_STRIP / (1.0 - BAG_STRIP))
-        strip = torch.tensor(nuisance.bag_colour, dtype=torch.float32).expand(s, strip_w, 3)
+        strip_w = round(s * PART_STRIP / (1.0 - PART_STRIP))
+        colours = {"bag": nuisance.bag_colour, "skirt": identity.lower.colour, "hair": identity.hair_colour,
+                   "held": nuisance.held_colour}  # fmt: skip
+        rows = torch.tensor([colours[c] for c in PART_CELLS], dtype=torch.float32)
+        strip = rows.repeat_interleave(-(-s // len(PART_CELLS)), 0)[:s, None, :].expand(s, strip_w, 3)
         return torch.cat([body, strip], dim=1)
 
     # --- geometry ----------------------------------------------------------------------------
-    def coat_weight(self) -> torch.Tensor:
-        """(V,) how much of a coat's bulk each vertex gets (torso, arms, upper thighs)."""
-        if self._coat_weight is None:
+    def _vertex_coords(self):
+        if self._coords is None:
             r = BodyRegions.from_atlas(self.atlas)
-            v = self.body.v_template
-            x, y = v[:, 0].abs(), v[:, 1]
-            on_arm = (x > r.shoulder_x - 0.01) & (y > r.waist_y + 0.1)
-            arm_t = (x - r.shoulder_x) / (r.wrist_x - r.shoulder_x)
-            leg_s = (r.hip_y - y) / (r.hip_y - r.ankle_y)
-            torso = (~on_arm) & (y < r.neck_y - 0.02) & (leg_s < 0.4)
-            sleeve = on_arm & (arm_t < 0.95)
-            self._coat_weight = (torso | sleeve).float() * torch.where(on_arm, 0.6, 1.0)
-        return self._coat_weight
+            v = self.body.v_template.numpy()
+            self._coords = (r, v, body_coords(v, r))
+        return self._coords
 
-    def _coat_offsets(self, betas: torch.Tensor, coat: torch.Tensor) -> torch.Tensor:
-        v_shaped, _ = self.body.rest_shape(betas)
-        faces = self.body.faces[None].expand(len(betas), -1, -1)
+    def clothing_offsets(self, identities: list[Identity], nuisances: list[Nuisance], v_shaped: torch.Tensor):
+        """(B, V, 3) rest-pose offsets: each vertex pushed out along its normal by its cloth's bulk."""
+        r, v, coords = self._vertex_coords()
+        amount = []
+        for ident, n in zip(identities, nuisances, strict=True):
+            scalp = hair_mask(v, ident, self.atlas.landmarks, r)
+            amount.append(torch.from_numpy(bulk(ident, coat_of(ident, n), coords, r, scalp)))
+        faces = self.body.faces[None].expand(len(identities), -1, -1)
         normals = Meshes(verts=v_shaped, faces=faces).verts_normals_padded()
-        thickness = 0.03 * coat.float()[:, None, None]
-        return normals * self.coat_weight()[None, :, None] * thickness
-
-    def _bag_vertices(self, betas: torch.Tensor, transforms: torch.Tensor, bags: list[str]) -> torch.Tensor:
-        """(B, 8, 3) posed bag corners (collapsed inside the torso when there is no bag)."""
-        v_shaped, joints = self.body.rest_shape(betas)
-        out = []
-        spine3, pelvis = JOINT_NAMES.index("spine3"), JOINT_NAMES.index("pelvis")
-        for b, kind in enumerate(bags):
-            j = joints[b]
-            if kind == "backpack":
-                centre_y = float(j[spine3, 1]) - 0.1
-                band = (v_shaped[b, :, 1] - centre_y).abs() < 0.05
-                back_z = float(v_shaped[b, band & (v_shaped[b, :, 0].abs() < 0.12), 2].min())
-                size, centre, k = (
-                    torch.tensor([0.3, 0.38, 0.14]),
-                    torch.tensor([0.0, centre_y, back_z - 0.075]),
-                    spine3,
-                )
-            elif kind == "satchel":
-                side = float(j[JOINT_NAMES.index("left_hip"), 0]) + 0.13  # hangs at the left hip
-                size = torch.tensor([0.08, 0.26, 0.32])
-                centre, k = torch.tensor([side, float(j[pelvis, 1]) - 0.02, 0.0]), pelvis
-            else:
-                size, centre, k = torch.zeros(3), j[spine3], spine3
-            rest = torch.as_tensor(_BOX_CORNERS, dtype=torch.float32) * size + centre
-            homo = torch.cat([rest, torch.ones(8, 1)], 1)
-            out.append((transforms[b, k] @ homo.T).T[:, :3])
-        return torch.stack(out)
+        return normals * torch.stack(amount)[..., None]
 
     def _pose(self, identities: list[Identity], nuisances: list[Nuisance]):
         betas = torch.tensor([i.betas for i in identities], dtype=torch.float32)
-        poses = []
-        for ident, n in zip(identities, nuisances, strict=True):
-            poses.append(walk_pose(n.phase, ident.gait) if n.pose == "walk" else a_pose(STAND_ARM_ANGLE))
-        coat = torch.tensor([n.coat for n in nuisances])
-        offsets = self._coat_offsets(betas, coat) if bool(coat.any()) else None
+        poses = torch.cat([body_pose(i, n) for i, n in zip(identities, nuisances, strict=True)])
         with torch.no_grad():
-            return betas, self.body(betas=betas, body_pose=torch.cat(poses), vertex_offsets=offsets)
+            v_shaped, joints_rest = self.body.rest_shape(betas)
+            offsets = self.clothing_offsets(identities, nuisances, v_shaped)
+            out = self.body(betas=betas, body_pose=poses, vertex_offsets=offsets)
+        return betas, poses, v_shaped, joints_rest, out
 
     def geometry(self, identities: list[Identity], nuisances: list[Nuisance]) -> torch.Tensor:
-        """Posed vertices (B, V + 8, 3) of bodies and bags."""
-        betas, out = self._pose(identities, nuisances)
+        """Posed vertices (B, V + P, 3) of bodies and their parts."""
+        return self._geometry(identities, nuisances)[0]
+
+    def _geometry(self, identities: list[Identity], nuisances: list[Nuisance]):
+        betas, poses, v_shaped, joints_rest, out = self._pose(identities, nuisances)
         with torch.no_grad():
-            bag = self._bag_vertices(betas, out.transforms, [n.bag for n in nuisances])
-        return torch.cat([out.vertices, bag], dim=1)
+            parts = part_vertices(identities, [n.bag for n in nuisances], [n.pose == "carry" for n in nuisances],
+                                  v_shaped, joints_rest, out.joints, out.transforms)  # fmt: skip
+        return torch.cat([out.vertices, parts], dim=1), betas, poses
 
     @property
     def head(self) -> HeadModel | None:
@@ -193,7 +196,7 @@ class PersonRenderer:
 
     def head_geometry(self, identities: list[Identity], nuisances: list[Nuisance]) -> torch.Tensor:
         """Posed full-resolution head vertices (B, Vh, 3)."""
-        betas, out = self._pose(identities, nuisances)
+        betas, _, _, _, out = self._pose(identities, nuisances)
         with torch.no_grad():
             return self.head(betas, out.transforms)
 
@@ -229,6 +232,40 @@ class PersonRenderer:
         return DirectionalLights(direction=d, diffuse_color=c * k, ambient_color=c * a,
                                  specular_color=torch.zeros_like(c))  # fmt: skip
 
+    def person_cutouts(self, image_size: tuple[int, int]) -> list[torch.Tensor]:
+        """Passers-by as RGBA layers (4, H, W), for "person" occluders; rendered once per size."""
+        key = (int(image_size[0]), int(image_size[1]))
+        if key not in self._cutouts:
+            people = [sample_identity(s) for s in CUTOUT_SEEDS]
+            rng = np.random.default_rng(0xCA7)
+            views = [Nuisance(azimuth=float(rng.uniform(0, 360)), phase=float(rng.uniform(0, 1)), elevation=8.0,
+                              light_intensity=0.5) for _ in people]  # fmt: skip
+            pic = self._render_people(people, views, key)
+            self._cutouts[key] = [torch.cat([img * m, m]) for img, m in zip(pic[0], pic[1], strict=True)]
+            while len(self._cutouts) > CUTOUTS_KEPT:
+                self._cutouts.popitem(last=False)
+        return self._cutouts[key]
+
+    def _render_people(self, identities, nuisances, image_size, look_at=None, extent=None, head_only=False):
+        """Shaded people without background: rgb (B, 3, H, W), mask (B, 1, H, W), raster, cameras,
+        betas, poses."""
+        pairs = list(zip(identities, nuisances, strict=True))
+        betas = poses = None
+        if head_only and self.head is not None:
+            verts = frame = self.head_geometry(identities, nuisances)
+            renderer = self.renderer(image_size, head=True)
+            textures = torch.stack([self.body_texture(i, coat_of(i, n)) for i, n in pairs])
+        else:
+            verts, betas, poses = self._geometry(identities, nuisances)
+            frame = verts[:, : self.body.num_vertices]  # the body frames the picture, not its parts
+            renderer = self.renderer(image_size)
+            textures = torch.stack([self.texture(i, n) for i, n in pairs])
+        cams = self.cameras(frame, nuisances, image_size, look_at, extent)
+        with torch.no_grad():
+            raster = renderer.rasterize(verts, cams)
+            rgba = renderer.shade(raster, textures, self.lights(nuisances))
+        return rgba[:, :3], raster.mask, raster, cams, betas, poses
+
     def render(
         self,
         identities: list[Identity],
@@ -237,46 +274,50 @@ class PersonRenderer:
         look_at: torch.Tensor | None = None,
         extent: torch.Tensor | None = None,
         head_only: bool = False,
+        clean_boxes: bool = False,
     ) -> Picture:
-        """Render people over their backgrounds, with noise and blur.
+        """Render people over their backgrounds, through the capture chain.
+
+        clean_boxes: also give ``Picture.clean`` -- the same pictures with a tight, hand-drawn box
+        (no box jitter, no occluder), as Market-1501's gt_bbox holds.
 
         look_at (B, 3) and extent (B,) override the default framing (whole body bounding box).
         head_only renders the full-resolution head (for face close-ups; framed on the head unless
         look_at and extent say otherwise); without one (official SMPL) the body's own head is used.
+
+        Picture.params[b]: betas (10,), body_pose (69,), global_orient (3,) = 0 and transl (3,) = 0
+        (the body stands at the origin facing +Z; the camera moves around it), the PyTorch3D camera
+        R (3, 3) and T (3,) (world -> view, row-vector convention) and fov (degrees, the shorter
+        image side), image_size (H, W), and the box jitter applied after projection: a pixel p of
+        the projected render lands at c + box_zoom * (p - c) + box_shift * (W, H), c the image
+        centre.
         """
         if len(identities) != len(nuisances) or not identities:
             raise ValueError("give one nuisance per identity (and at least one)")
-        pairs = list(zip(identities, nuisances, strict=True))
-        if head_only and self.head is not None:
-            verts = frame = self.head_geometry(identities, nuisances)
-            renderer = self.renderer(image_size, head=True)
-            textures = torch.stack([self.body_texture(i, n.coat) for i, n in pairs])
-        else:
-            verts = self.geometry(identities, nuisances)
-            frame = verts[:, : self.body.num_vertices]  # the body frames the picture, not its bag
-            renderer = self.renderer(image_size)
-            textures = torch.stack([self.texture(i, n) for i, n in pairs])
-        cams = self.cameras(frame, nuisances, image_size, look_at, extent)
-        with torch.no_grad():
-            raster = renderer.rasterize(verts, cams)
-            rgba = renderer.shade(raster, textures, self.lights(nuisances))
-        mask = raster.mask
-        backgrounds = torch.stack(
-            [torch.from_numpy(make_background(n.background, n.seed, image_size)) for n in nuisances]
-        ).permute(0, 3, 1, 2)
-        image = rgba[:, :3] * mask + backgrounds * (1 - mask)
-        image = torch.stack([_sensor(img, n) for img, n in zip(image, nuisances, strict=True)])
-        return Picture(image=image, mask=mask, raster=raster)
-
-
-def _sensor(image: torch.Tensor, n: Nuisance) -> torch.Tensor:
-    """Blur and noise of a cheap camera, deterministic in the nuisance seed. image (3, H, W)."""
-    if n.blur > 0:
-        from torchvision.transforms.functional import gaussian_blur
-
-        k = 2 * int(np.ceil(2 * n.blur)) + 1
-        image = gaussian_blur(image[None], [k, k], [n.blur, n.blur])[0]
-    if n.noise > 0:
-        gen = torch.Generator().manual_seed(int(n.seed) * 7919 + 17)
-        image = image + n.noise * torch.randn(image.shape, generator=gen)
-    return image.clamp(0.0, 1.0)
+        rgb, mask, raster, cams, betas, poses = self._render_people(
+            identities, nuisances, image_size, look_at, extent, head_only
+        )
+        needs_cutouts = any(n.occluder == "person" for n in nuisances)
+        cutouts = self.person_cutouts(image_size) if needs_cutouts else None
+        images, masks, params, clean = [], [], [], []
+        for b, n in enumerate(nuisances):
+            person = torch.cat([rgb[b] * mask[b], mask[b]])
+            layer = jitter_box(person, n.shift, n.zoom)
+            alpha = layer[3:4].clamp(0, 1)
+            background = torch.from_numpy(make_background(n.background, n.seed, image_size, n.crop)).permute(2, 0, 1)
+            image = layer[:3] + background * (1 - alpha)
+            image = occlude(image, occluder_layer(n.occluder, n.occluder_seed, image_size, cutouts))
+            images.append(degrade(camera_response(image, n), n))
+            masks.append(alpha)
+            if clean_boxes:
+                clean.append(degrade(camera_response(person[:3] + background * (1 - person[3:4]), n), n))
+            params.append({
+                "betas": betas[b].tolist() if betas is not None else list(identities[b].betas),
+                "body_pose": poses[b].tolist() if poses is not None else body_pose(identities[b], n)[0].tolist(),
+                "global_orient": [0.0, 0.0, 0.0], "transl": [0.0, 0.0, 0.0],
+                "R": cams.R[b].tolist(), "T": cams.T[b].tolist(), "fov": float(cams.fov[b]),
+                "image_size": [int(image_size[0]), int(image_size[1])],
+                "box_zoom": float(n.zoom), "box_shift": [float(n.shift[0]), float(n.shift[1])],
+            })  # fmt: skip
+        return Picture(image=torch.stack(images), mask=torch.stack(masks), raster=raster, params=params,
+                       clean=torch.stack(clean) if clean else None)  # fmt: skip

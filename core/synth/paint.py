@@ -13,6 +13,7 @@ import numpy as np
 
 from core.body.skeleton import JOINT_NAMES
 from core.synth.atlas import TexelAtlas
+from core.synth.garments import body_coords, bottom_cover, outer_cover, outerwear, shoe_cover, top_cover
 from core.synth.identity import Garment, Identity
 
 
@@ -60,38 +61,38 @@ def _fill(tex: np.ndarray, mask: np.ndarray, g: Garment, choice: np.ndarray) -> 
     tex[mask] = np.where(choice[mask, None], c2, c1)
 
 
-def paint_texture(identity: Identity, atlas: TexelAtlas, coat: bool = False) -> np.ndarray:
-    """(S, S, 3) float32 texture in [0, 1] for the identity (wearing its coat if ``coat``)."""
+def paint_texture(identity: Identity, atlas: TexelAtlas, coat: Garment | None = None) -> np.ndarray:
+    """(S, S, 3) float32 texture in [0, 1] for the identity (wearing ``coat`` over its clothes if given)."""
     r = BodyRegions.from_atlas(atlas)
     pos = atlas.position
     x, y, z = pos[..., 0], pos[..., 1], pos[..., 2]
+    c = body_coords(pos, r)
     ax = np.abs(x)
-    on_arm = (ax > r.shoulder_x - 0.01) & (y > r.waist_y + 0.1)  # legs also reach |x| > shoulder
-    arm_t = (ax - r.shoulder_x) / (r.wrist_x - r.shoulder_x)  # 0 shoulder .. 1 wrist
-    leg_s = (r.hip_y - y) / (r.hip_y - r.ankle_y)  # 0 hip .. 1 ankle
-    torso = ~on_arm & (y > r.waist_y) & (y < r.neck_y - 0.015)
-    below_waist = ~on_arm & (y <= r.waist_y)
-    front = z > 0.0
-
     tex = np.empty(pos.shape, dtype=np.float64)
     tex[:] = identity.skin
 
     # garments: "along" runs down the torso/leg or out along the arm; "across" goes around it
-    along = np.where(on_arm, ax, -y)
-    across = np.where(on_arm, y + z, x + z)
+    along = np.where(c.on_arm, ax, -y)
+    across = np.where(c.on_arm, y + z, x + z)
     chest_y = r.neck_y - 0.17
-    logo = front & ~on_arm & (np.hypot(x, y - chest_y) < 0.07)
-    thigh_stripe = ~on_arm & (np.abs(ax - 0.16) < 0.02) & (np.abs(z) < 0.05)
+    logo = c.front & ~c.on_arm & (np.abs(x) < 0.07) & (np.abs(y - chest_y) < 0.05)
+    thigh_stripe = ~c.on_arm & (np.abs(ax - 0.16) < 0.02) & (np.abs(z) < 0.05)
 
-    upper = torso | (on_arm & (arm_t < identity.upper.length) & (y > r.neck_y - 0.4))
-    lower = below_waist & (leg_s < identity.lower.length)
-    _fill(tex, lower, identity.lower, _pattern(identity.lower, along, across, x > 0, thigh_stripe))
-    _fill(tex, upper, identity.upper, _pattern(identity.upper, along, across, y > chest_y, logo))
-    if coat:
-        coat_mask = (torso | (on_arm & (arm_t < 0.97)) | (below_waist & (leg_s < 0.45))) & (y > r.ankle_y)
-        _fill(tex, coat_mask, identity.coat, _pattern(identity.coat, along, across, x > 0, logo))
-    shoes = (y < r.ankle_y + 0.045) & ~on_arm
-    tex[shoes] = identity.shoes
+    lower, upper = identity.lower, identity.upper
+    _fill(tex, bottom_cover(c, lower), lower, _pattern(lower, along, across, x > 0, thigh_stripe))
+    _fill(tex, top_cover(c, upper, r), upper, _pattern(upper, along, across, y > chest_y, logo))
+    if upper.kind == "hoodie":  # the hood lies on the upper back
+        hood = ~c.front & ~c.on_arm & (y > r.neck_y - 0.12) & (y < r.neck_y + 0.02) & (ax < 0.13)
+        tex[hood] = np.asarray(upper.colour) * 0.8
+    over = outerwear(identity, coat)
+    if over is not None:
+        cover = outer_cover(c, over, r)
+        if over.kind == "jacket":  # worn open: the top shows down the front
+            cover &= ~(c.front & ~c.on_arm & (ax < 0.045))
+        _fill(tex, cover, over, _pattern(over, along, across, x > 0, np.zeros_like(logo)))
+    tex[shoe_cover(c, identity.shoes)] = identity.shoes.colour
+    sole = c.foot & (y < r.ankle_y - 0.035)
+    tex[sole] = 0.6 * np.asarray(identity.shoes.colour) + 0.4 * np.array([0.15, 0.15, 0.15])
 
     _paint_head(tex, identity, atlas, r)
     # fabric and skin are not flat: a faint, fixed per-identity grain
@@ -100,27 +101,33 @@ def paint_texture(identity: Identity, atlas: TexelAtlas, coat: bool = False) -> 
     return np.clip(tex, 0.0, 1.0).astype(np.float32)
 
 
+def hair_mask(position: np.ndarray, identity: Identity, landmarks: dict, r: BodyRegions) -> np.ndarray:
+    """Rest-pose points (..., 3) covered by the identity's hair (texels or vertices alike)."""
+    x, y, z = position[..., 0], position[..., 1], position[..., 2]
+    head = (y > r.neck_y + 0.01) & (np.abs(x) < r.shoulder_x)
+    style = identity.hair_style
+    if style == "bald":
+        return np.zeros(head.shape, dtype=bool)
+    eye_y = 0.5 * (landmarks["leye"][1] + landmarks["reye"][1])
+    nose_z = landmarks["nose"][2]
+    hairline = eye_y + (0.055 if style not in ("bun", "ponytail") else 0.065)
+    back = z < nose_z - 0.085
+    hair = head & ((y > hairline) | (back & (y > eye_y - 0.02)))
+    if style == "long":
+        hair |= (z < nose_z - 0.1) & (y > r.neck_y - 0.12) & (np.abs(x) < 0.12) & (y < eye_y + 0.2)
+        hair |= head & (np.abs(x) > 0.06) & (y > eye_y - 0.06) & (z < nose_z - 0.05)
+    return hair
+
+
 def _paint_head(tex: np.ndarray, identity: Identity, atlas: TexelAtlas, r: BodyRegions) -> None:
     pos = atlas.position
     x, y, z = pos[..., 0], pos[..., 1], pos[..., 2]
     head = (y > r.neck_y + 0.01) & (np.abs(x) < r.shoulder_x)
     lm = atlas.landmarks
-    eye_y = 0.5 * (lm["leye"][1] + lm["reye"][1])
     nose_z = lm["nose"][2]
     face = identity.face
 
-    style = identity.hair_style
-    if style != "bald":
-        hairline = eye_y + (0.055 if style != "bun" else 0.065)
-        back = z < nose_z - 0.085
-        hair = head & ((y > hairline) | (back & (y > eye_y - 0.02)))
-        if style == "long":
-            hair |= (z < nose_z - 0.1) & (y > r.neck_y - 0.12) & (np.abs(x) < 0.12) & (y < eye_y + 0.2)
-            hair |= head & (np.abs(x) > 0.06) & (y > eye_y - 0.06) & (z < nose_z - 0.05)
-        if style == "bun":
-            top_back = np.array([0.0, eye_y + 0.09, nose_z - 0.17])
-            hair |= head & (np.linalg.norm(pos - top_back, axis=-1) < 0.06)
-        tex[hair] = identity.hair_colour
+    tex[hair_mask(pos, identity, lm, r)] = identity.hair_colour
 
     for key in ("leye", "reye"):
         centre = lm[key]

@@ -87,7 +87,7 @@ class DataStudio:
         identity_seed = _check_seed("identity seed", identity_seed)
         ident = sample_identity(identity_seed)
         specs = camera_specs(ReidConfig(seed=dataset_seed))
-        nuisances = [reid_nuisance(s, np.random.default_rng([identity_seed, s.index]), "none", (0.2, 0.2, 0.2))
+        nuisances = [reid_nuisance(s, np.random.default_rng([identity_seed, s.index]))
                      for s in specs]  # fmt: skip
         pic = shared_renderer().render([ident] * len(specs), nuisances, (128, 64))
         return [(_to_uint8(img), f"camera {s.index}") for img, s in zip(pic.image, specs, strict=True)]

@@ -57,7 +57,10 @@ class PairsConfig:
     """A small on-disk test split of appearance/structure swaps with their ground truth."""
 
     pairs: int = 40
-    people: int = 200  # drawn from the re-ID set's people (same dataset seed -> same persons)
+    # drawn from the re-ID set's TEST people only (same dataset seed -> same persons), so a model
+    # trained on that set's training people never saw them
+    first_person: int = ReidConfig.train_ids + 1
+    people: int = ReidConfig.test_ids
     image_size: tuple[int, int] = (128, 64)
     seed: int = 0
 
@@ -66,11 +69,11 @@ def _pair_task(args) -> list:
     out, cfg, k = args
     specs = camera_specs(ReidConfig(seed=cfg.seed))
     rng = np.random.default_rng([cfg.seed, 0x5A, k])
-    i, j = (int(p) for p in rng.choice(np.arange(1, cfg.people + 1), 2, replace=False))
+    i, j = (int(p) for p in rng.choice(np.arange(cfg.first_person, cfg.first_person + cfg.people), 2, replace=False))
     a, s = sample_identity(identity_seed(cfg.seed, i)), sample_identity(identity_seed(cfg.seed, j))
     ca, cs = (int(c) for c in rng.choice(len(specs), 2))
-    na = reid_nuisance(specs[ca], rng, "none", (0.2, 0.2, 0.2))
-    ns = reid_nuisance(specs[cs], rng, "none", (0.2, 0.2, 0.2))
+    na = reid_nuisance(specs[ca], rng, clean=True)
+    ns = reid_nuisance(specs[cs], rng, clean=True)
     names = [f"{k:04d}_{role}.jpg" for role in ("appearance", "structure", "truth")]
     if not all((out / n).exists() for n in names):
         pic = shared_renderer().render([a, s, s.with_clothes_of(a)], [na, ns, ns], cfg.image_size)
