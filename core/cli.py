@@ -116,14 +116,20 @@ def _cmd_synth(args: argparse.Namespace) -> int:
             cameras=_positive("cameras", args.cameras),
             images_per_camera=_positive("images-per-camera", args.images_per_camera),
             min_cameras=min(2, args.cameras), image_size=_size(args.size),
-            distractors=_positive("distractors", args.distractors, allow_zero=True), seed=args.seed,
+            distractors=_positive("distractors", args.distractors, allow_zero=True),
+            junk=_positive("junk", args.junk, allow_zero=True), layout=args.layout, seed=args.seed,
         )  # fmt: skip
-        if not 2 <= args.cameras <= 9:
-            raise CliError("--cameras must be between 2 and 9 (Market-1501 names hold one camera digit)")
+        if args.cameras < 2:
+            raise CliError("--cameras must be at least 2 (a query needs a gallery image from another camera)")
         if args.images_per_camera < 2:
             raise CliError("--images-per-camera must be >= 2 (one query and at least one gallery image)")
-        if args.train_ids + args.test_ids > 9999:
-            raise CliError("--train-ids plus --test-ids must be at most 9999 (Market-1501 ids have four digits)")
+        try:
+            layout = datasets.reid_layout(cfg)
+        except ValueError as err:
+            raise CliError(f"--cameras/--train-ids/--test-ids/--layout: {err}") from None
+        if layout == "duke" and args.layout == "auto":
+            print(f"note: {args.cameras} cameras or {args.train_ids + args.test_ids} ids do not fit Market-1501 "
+                  "readers; writing DukeMTMC-reID names (pppp_cC_fFFFFFFF.jpg) without -1 junk")  # fmt: skip
         counts = datasets.write_reid(out, cfg, workers, _progress("reid people"))
     elif args.kind == "face":
         cfg = datasets.FaceConfig(
@@ -145,7 +151,11 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         bad = [c for c in conditions if not re.fullmatch(r"(nm|bg|cl)-\d\d", c)]
         if bad or len(set(conditions)) != len(conditions):
             raise CliError(f"--conditions must be distinct names like nm-01, bg-02, cl-01; got {args.conditions!r}")
-        cfg = datasets.GaitConfig(ids=_positive("ids", args.ids), frames=_positive("frames", args.frames),
+        ids = 124 if args.casia_b else _positive("ids", args.ids)
+        train_ids = 74 if args.casia_b else (args.train_ids if args.train_ids is not None else round(0.6 * ids))
+        if not 1 <= train_ids < ids:
+            raise CliError(f"--train-ids must be within 1..{ids - 1} (some of the {ids} ids must be left to test)")
+        cfg = datasets.GaitConfig(ids=ids, train_ids=train_ids, frames=_positive("frames", args.frames),
                                   views=views, conditions=conditions, seed=args.seed)  # fmt: skip
         counts = datasets.write_gait(out, cfg, workers, _progress("gait sequences"))
     else:
@@ -160,6 +170,32 @@ def _cmd_bench_synth(args: argparse.Namespace) -> int:
 
     print(format_table(bench_synth(workers=tuple(args.workers))))
     return 0
+
+
+def _cmd_eval_data(args: argparse.Namespace) -> int:
+    from core.synth import card
+
+    roots = {"reid": args.reid, "face": args.face, "gait": args.gait}
+    missing = [f"--{k} {v}" for k, v in roots.items() if v and not Path(v).is_dir()]
+    if missing:
+        raise CliError(
+            f"no dataset at {', '.join(missing)}: generate the default sets first "
+            "(python -m core synth reid --out data/reid; ... face --out data/face; ... gait --out data/gait), "
+            "or pass '' to skip one"
+        )
+    steps = card.DEFAULT_CNN_STEPS if args.cnn_steps is None else _positive("cnn-steps", args.cnn_steps, True)
+    reid_rows = card.reid_card(args.reid, cnn_steps=steps, seed=args.seed,
+                               progress=_progress("small CNN")) if args.reid else None  # fmt: skip
+    face_rows = card.face_card(args.face) if args.face else None
+    gait_rows = card.gait_card(args.gait) if args.gait else None
+    text = card.format_card(reid_rows, face_rows, gait_rows)
+    print(text)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text)
+        print(f"wrote {args.out}")
+    missed = card.check_targets(reid_rows, face_rows)
+    return 1 if missed and args.strict else 0
 
 
 def _cmd_checkpoints_verify(args: argparse.Namespace) -> int:
@@ -197,19 +233,36 @@ def build_parser() -> argparse.ArgumentParser:
 
     synth_p = sub.add_parser("synth", help="generate synthetic datasets in the real datasets' layouts")
     kinds = synth_p.add_subparsers(dest="kind", required=True)
-    reid = kinds.add_parser("reid", help="Market-1501 layout (bounding_box_train, bounding_box_test, query)")
-    reid.add_argument("--train-ids", type=int, default=100)
-    reid.add_argument("--test-ids", type=int, default=100)
-    reid.add_argument("--cameras", type=int, default=6)
-    reid.add_argument("--images-per-camera", type=int, default=3)
+    from core.synth.datasets import FaceConfig, GaitConfig, ReidConfig
+
+    reid = kinds.add_parser("reid", help="Market-1501 layout (bounding_box_train, bounding_box_test, query, gt_bbox)")
+    reid.add_argument("--train-ids", type=int, default=ReidConfig.train_ids)
+    reid.add_argument("--test-ids", type=int, default=ReidConfig.test_ids)
+    reid.add_argument("--cameras", type=int, default=ReidConfig.cameras, help="1-6: Market names, 7-8: Duke names")
+    reid.add_argument("--images-per-camera", type=int, default=ReidConfig.images_per_camera)
     reid.add_argument("--size", default="128x64", help="image height x width (default 128x64)")
-    reid.add_argument("--distractors", type=int, default=20, help="0000_ background-only gallery images")
+    reid.add_argument("--distractors", type=int, default=ReidConfig.distractors,
+                      help="0000 false detections in the gallery")  # fmt: skip
+    reid.add_argument("--junk", type=int, default=ReidConfig.junk, help="-1 badly boxed people (Market only)")
+    reid.add_argument(
+        "--layout",
+        choices=("auto", "market", "duke"),
+        default="auto",
+        help="file names: Market-1501 (cameras 1-6, ids <= 1501) or DukeMTMC-reID (cameras 1-8)",
+    )
     face = kinds.add_parser("face", help="DR-GAN setting: ids x 13 yaw bins x illuminations, 110x110")
-    face.add_argument("--ids", type=int, default=50)
-    face.add_argument("--illuminations", type=int, default=3)
+    face.add_argument("--ids", type=int, default=FaceConfig.ids)
+    face.add_argument("--illuminations", type=int, default=FaceConfig.illuminations)
     gait = kinds.add_parser("gait", help="CASIA-B-like OpenGait pickles (sil/) and masked RGB (rgb/)")
-    gait.add_argument("--ids", type=int, default=6)
-    gait.add_argument("--frames", type=int, default=30)
+    gait.add_argument("--ids", type=int, default=GaitConfig.ids)
+    gait.add_argument(
+        "--train-ids",
+        type=int,
+        default=None,
+        help=f"ids that train (default {GaitConfig.train_ids} of {GaitConfig.ids}; 60%% of --ids)",
+    )
+    gait.add_argument("--casia-b", action="store_true", help="CASIA-B's split: 124 ids, 74 train / 50 test")
+    gait.add_argument("--frames", type=int, default=GaitConfig.frames)
     gait.add_argument("--views", default="", help="comma-separated degrees (default 0,18,...,180)")
     gait.add_argument("--conditions", default="", help="comma-separated (default nm-01..06,bg-01..02,cl-01..02)")
     pairs = kinds.add_parser("pairs", help="appearance/structure swap pairs with rendered ground truth")
@@ -223,6 +276,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench_synth = bench.add_parser("synth", help="dataset generation speed at 1 and 2 processes")
     bench_synth.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     bench_synth.set_defaults(func=_cmd_bench_synth)
+
+    evaluate = sub.add_parser("eval", help="evaluations").add_subparsers(dest="target", required=True)
+    data = evaluate.add_parser("data", help="the data card: baselines that show how hard the synthetic sets are")
+    data.add_argument("--reid", default="data/reid", help="re-ID set root ('' to skip; default data/reid)")
+    data.add_argument("--face", default="data/face", help="face set root ('' to skip; default data/face)")
+    data.add_argument("--gait", default="data/gait", help="gait set root ('' to skip; default data/gait)")
+    data.add_argument("--cnn-steps", type=int, default=None, help="training steps of the small CNN baseline")
+    data.add_argument("--seed", type=int, default=0)
+    data.add_argument("--out", default="docs/data_card.md", help="write the card here ('' to only print)")
+    data.add_argument("--strict", action="store_true", help="exit 1 when a difficulty target is missed")
+    data.set_defaults(func=_cmd_eval_data)
 
     assets = sub.add_parser("demo-assets", help="render the README's pictures")
     assets.add_argument("--out", default="docs")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import gradio as gr
 
 from core.data.gait import CASIA_B_CONDITIONS
-from core.synth.nuisance import BACKGROUNDS, BAGS
-from core.synth.studio import MAX_SEED, DataStudio
+from core.synth.nuisance import BACKGROUNDS, BAGS, OCCLUDERS, POSES
+from core.synth.studio import CAPTURES, MAX_SEED, DataStudio
 from demos.files import OutputFolder
 from demos.gate import Choice, Flag, Form, Number
 
@@ -15,8 +15,10 @@ TITLE = "Data Studio"
 INTRO = """\
 Every model here trains on people we render, so every factor is known. Pick an identity seed and
 change **one factor at a time**: the person (body, face, clothes, gait) stays the same while the
-view, light, background, walk phase, bag or coat change. "Wear clothes of" puts another seed's
-clothes on this body: the ground truth of an appearance swap.
+view, light, scene, pose, bag, coat, something in front, or one camera effect changes. Clothes
+have shape (skirts, jackets, hoods, shoes, hair with volume) and street colours, mostly dark and
+neutral. "Wear clothes of" puts another seed's clothes on this body: the ground truth of an
+appearance swap.
 """
 
 GRIDS_NOTE = """\
@@ -27,11 +29,46 @@ background, and the gait condition sets the bag and coat (bg = bag, cl = coat), 
 """
 
 EXAMPLES = [
-    # label, seed, azimuth, elevation, light az, light, background, scene, phase, bag, coat, clothes
-    ("front, street", 7, 0, 10, 30, 0.55, "street", 1, 0.2, "none", False, 7),
-    ("side view with backpack", 7, 90, 10, 30, 0.55, "street", 1, 0.45, "backpack", False, 7),
-    ("same person in a coat", 7, 90, 10, 30, 0.55, "street", 1, 0.45, "none", True, 7),
-    ("wearing seed 42's clothes", 7, 30, 10, 30, 0.55, "floor-wall", 3, 0.7, "none", False, 42),
+    # label, seed, azimuth, elevation, light az, light, background, scene, phase, bag, coat, clothes,
+    # pose, occluder, capture
+    ("front, street", 7, 0, 10, 30, 0.55, "street", 1, 0.2, "none", False, 7, "walk", "none", "clean"),
+    ("side view with backpack", 7, 90, 10, 30, 0.55, "street", 1, 0.45, "backpack", False, 7, "walk", "none", "clean"),
+    ("same person in a coat", 7, 90, 10, 30, 0.55, "street", 1, 0.45, "none", True, 7, "walk", "none", "clean"),
+    (
+        "wearing seed 42's clothes",
+        7,
+        30,
+        10,
+        30,
+        0.55,
+        "floor-wall",
+        3,
+        0.7,
+        "none",
+        False,
+        42,
+        "walk",
+        "none",
+        "clean",
+    ),
+    ("a dress, carrying a box", 16, 20, 10, 30, 0.55, "shopfront", 4, 0.3, "none", False, 16, "carry", "none", "clean"),
+    (
+        "behind a passer-by, low resolution",
+        7,
+        30,
+        15,
+        30,
+        0.55,
+        "corridor",
+        2,
+        0.3,
+        "none",
+        False,
+        7,
+        "walk",
+        "person",
+        "low resolution",
+    ),
 ]
 
 
@@ -53,6 +90,9 @@ PERSON_CHECKS = (
     Choice("bag", "Bag", options=BAGS, value="none", widget="dropdown"),
     Flag("coat", "Coat"),
     _seed("clothes_seed", "Wear clothes of seed", 7),
+    Choice("pose", "Pose", options=POSES, value="walk", widget="dropdown"),
+    Choice("occluder", "In front", options=OCCLUDERS, value="none", widget="dropdown"),
+    Choice("capture", "Camera effect", options=tuple(CAPTURES), value="clean", widget="dropdown"),
 )
 GRID_CHECKS = (SEED, Choice("condition", "Gait condition", options=CASIA_B_CONDITIONS, value="nm-01",
                             widget="dropdown"), PHASE)  # fmt: skip
@@ -65,8 +105,10 @@ def build() -> None:
     samples = OutputFolder("disentangle-sample-", keep=8)
     person, grid, sample_form = Form(*PERSON_CHECKS), Form(*GRID_CHECKS), Form(*SAMPLE_CHECKS)
 
-    def render(seed, azimuth, elevation, light_az, light, background, scene, phase, bag, coat, clothes):
-        n = studio.nuisance(azimuth, elevation, light_az, light, background, scene, phase, bag, coat)
+    def render(seed, azimuth, elevation, light_az, light, background, scene, phase, bag, coat, clothes, pose,
+               occluder, capture):  # fmt: skip
+        n = studio.nuisance(azimuth, elevation, light_az, light, background, scene, phase, bag, coat, pose, occluder,
+                            capture)  # fmt: skip
         return studio.render(seed, n, clothes)
 
     def grids(seed, condition, phase, progress=None):
@@ -107,6 +149,10 @@ def build() -> None:
             with gr.Row():
                 person.add("bag", elem_id="ds-bag")
                 person.add("coat", elem_id="ds-coat")
+            with gr.Row():
+                person.add("pose", elem_id="ds-pose")
+                person.add("occluder", elem_id="ds-occluder")
+                person.add("capture", elem_id="ds-capture")
             examples = gr.Examples(
                 examples=[list(e[1:]) for e in EXAMPLES], example_labels=[e[0] for e in EXAMPLES],
                 inputs=person.inputs, cache_examples=False, label="Examples (click one: it renders)",

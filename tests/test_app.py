@@ -68,10 +68,14 @@ def test_data_studio_api(app_url):
     from gradio_client import Client
 
     client = Client(app_url, verbose=False, analytics_enabled=False)
-    plain = client.predict(7, 90, 10, 30, 0.55, "street", 1, 0.45, "none", False, 7, api_name="/render_person")
-    coat = client.predict(7, 90, 10, 30, 0.55, "street", 1, 0.45, "none", True, 7, api_name="/render_person")
-    a, b = (np.asarray(Image.open(p).convert("RGB")).astype(int) for p in (plain, coat))
+    base = (7, 90, 10, 30, 0.55, "street", 1, 0.45, "none")
+    plain = client.predict(*base, False, 7, "walk", "none", "clean", api_name="/render_person")
+    coat = client.predict(*base, True, 7, "walk", "none", "clean", api_name="/render_person")
+    pole = client.predict(*base, False, 7, "walk", "pole", "clean", api_name="/render_person")
+    low = client.predict(*base, False, 7, "walk", "none", "low resolution", api_name="/render_person")
+    a, b, c, d = (np.asarray(Image.open(p).convert("RGB")).astype(int) for p in (plain, coat, pole, low))
     assert a.shape == (384, 192, 3) and np.abs(a - b).mean() > 1.0  # the coat shows
+    assert np.abs(a - c).mean() > 1.0 and np.abs(a - d).mean() > 0.5  # so do the occluder and the camera effect
     cams, gait = client.predict(7, "cl-01", 0.3, api_name="/grids")
     assert len(cams) == 6 and len(gait) == 22
     zip_path = client.predict(3, api_name="/sample_dataset")

@@ -14,8 +14,20 @@ YAW_BINS = tuple(range(-90, 91, 15))  # 13 bins, DR-GAN's N^p
 LABEL_COLUMNS = ("file", "id", "yaw_bin", "yaw", "illumination")
 
 
-def read_face_folder(root: str | Path) -> list[Sample]:
-    """Samples from ``root/labels.csv``; ``view`` is the yaw in degrees, ``camera`` the yaw bin."""
+def read_face_split(root: str | Path) -> dict[str, list[int]]:
+    """Train and test identities from ``root/split.json`` ({"train": ["0001", ...], "test": [...]})."""
+    import json
+
+    path = Path(root) / "split.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: a face set made by python -m core synth face has one")
+    split = json.loads(path.read_text())
+    return {part: [int(i) for i in split[part]] for part in ("train", "test")}
+
+
+def read_face_folder(root: str | Path, annotations: bool = False) -> list[Sample]:
+    """Samples from ``root/labels.csv``; ``view`` is the yaw in degrees, ``camera`` the yaw bin.
+    ``annotations``: attach each synthetic image's body and camera (``Sample.annotation``)."""
     root = Path(root)
     labels = root / "labels.csv"
     if not labels.exists():
@@ -36,4 +48,8 @@ def read_face_folder(root: str | Path) -> list[Sample]:
                     condition=row["illumination"],
                 )
             )
+    if annotations:
+        from core.data.annotations import with_annotations
+
+        out = with_annotations(out, root)
     return out

@@ -13,6 +13,7 @@ from pathlib import Path
 from core.data.records import Sample
 
 SPLITS = {"train": "bounding_box_train", "query": "query", "gallery": "bounding_box_test"}
+EXTRA_SPLITS = {"gt_bbox": "gt_bbox"}  # Market-1501's hand-drawn boxes (DG-Net's multi-query set)
 _MARKET = re.compile(r"^(-1|\d{4})_c(\d)s(\d)_(\d{6})_(\d{2})\.(jpg|png)$")
 _DUKE = re.compile(r"^(-1|\d{4})_c(\d+)_f(\d+)\.(jpg|png)$")
 
@@ -36,9 +37,10 @@ def parse_name(name: str) -> Sample:
 
 def read_split(root: str | Path, split: str) -> list[Sample]:
     """Samples of one split ("train", "query" or "gallery"), sorted by file name."""
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
-    folder = Path(root) / SPLITS[split]
+    folders = {**SPLITS, **EXTRA_SPLITS}
+    if split not in folders:
+        raise ValueError(f"split must be one of {', '.join(folders)}, got {split!r}")
+    folder = Path(root) / folders[split]
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} not found: is {root} a Market-1501-style dataset root?")
     out = []
@@ -50,6 +52,63 @@ def read_split(root: str | Path, split: str) -> list[Sample]:
     return out
 
 
-def read_market(root: str | Path) -> dict[str, list[Sample]]:
-    """All three splits of a Market-1501 / DukeMTMC-reID root."""
-    return {split: read_split(root, split) for split in SPLITS}
+def read_market(root: str | Path, annotations: bool = False) -> dict[str, list[Sample]]:
+    """All three splits of a Market-1501 / DukeMTMC-reID root (junk -1 and distractors 0 included:
+    drop identity -1 to score as torchreid does). ``annotations``: attach each synthetic image's
+    body and camera (``Sample.annotation``)."""
+    splits = {split: read_split(root, split) for split in SPLITS}
+    if annotations:
+        from core.data.annotations import with_annotations
+
+        splits = {split: with_annotations(samples, root) for split, samples in splits.items()}
+    return splits
+
+
+_TORCHREID = re.compile(r"([-\d]+)_c(\d)")
+
+
+def check_market_layout(root: str | Path, layout: str = "market") -> list[str]:
+    r"""What torchreid's Market-1501 (or DukeMTMC-reID) reader and DG-Net's scripts would reject
+    or misread in a folder; empty when they all accept it (rules: docs/formats.md sections 2, 3).
+
+    torchreid globs ``*.jpg`` only, takes pid and camera with ``([-\d]+)_c(\d)`` searched over the
+    whole path, drops pid -1, asserts 0 <= pid <= 1501 and 1 <= camera <= 6 (Duke: camera 1-8) and
+    indexes the first item of every split; DG-Net reads the pid from the first 4 characters.
+    """
+    root = Path(root)
+    problems = []
+    if _TORCHREID.search(str(root)):
+        problems.append(f"the path {root} itself matches torchreid's pattern <digits>_c<digit>; move the set")
+    max_cam = 6 if layout == "market" else 8
+    for split, folder in SPLITS.items():
+        path = root / folder
+        if not path.is_dir():
+            problems.append(f"{folder}/ is missing")
+            continue
+        files = sorted(path.glob("*.jpg"))
+        others = [p.name for p in path.iterdir() if p.suffix != ".jpg"]
+        if others:
+            problems.append(f"{folder}/ holds files torchreid never reads (only *.jpg): {others[:3]}")
+        kept = 0
+        for file in files:
+            m = _TORCHREID.search(str(file))
+            if m is None:
+                problems.append(f"{folder}/{file.name}: no <pid>_c<camera> in the name")
+                continue
+            pid, cam = int(m.group(1)), int(m.group(2))
+            if pid == -1 and layout == "market":
+                if split == "train":
+                    problems.append(f"{folder}/{file.name}: junk (-1) in the training split")
+                continue
+            if layout == "market" and not 0 <= pid <= 1501:
+                problems.append(f"{folder}/{file.name}: pid {pid} outside 0..1501 (torchreid asserts)")
+            if not 1 <= cam <= max_cam:
+                problems.append(f"{folder}/{file.name}: camera {cam} outside 1..{max_cam} (torchreid asserts)")
+            if split == "train" and pid == 0:
+                problems.append(f"{folder}/{file.name}: a distractor (0000) in the training split")
+            if not (file.name[:4].isdigit() or file.name.startswith("-1_")):
+                problems.append(f"{folder}/{file.name}: DG-Net reads the pid from the first 4 characters")
+            kept += 1
+        if kept == 0:
+            problems.append(f"{folder}/ has no usable image (torchreid indexes the first item of every split)")
+    return problems

@@ -15,6 +15,8 @@ class Sample:
     view: gait view or face yaw in degrees, or None.
     condition: gait condition ("nm-01", ...) or face illumination ("l0", ...), or "".
     frame: frame number from the file name, or -1.
+    annotation: body and camera (:class:`core.data.annotations.Annotation`) for synthetic images
+        read with annotations, else None.
     """
 
     path: Path
@@ -23,3 +25,4 @@ class Sample:
     view: float | None = None
     condition: str = ""
     frame: int = -1
+    annotation: object | None = None

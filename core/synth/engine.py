@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from pytorch3d.renderer import DirectionalLights
+from pytorch3d.renderer import DirectionalLights, FoVPerspectiveCameras
 from pytorch3d.structures import Meshes
 
 from core.body import BodyModel
@@ -218,11 +218,16 @@ class PersonRenderer:
         framing = torch.tensor([n.framing for n in nuisances])
         distance = torch.tensor([n.distance for n in nuisances])
         tan_half = 0.5 * height / framing / distance / max(1.0, h / w)
-        return make_cameras(
+        cams = make_cameras(
             azimuth=torch.tensor([n.azimuth for n in nuisances]),
             elevation=torch.tensor([n.elevation for n in nuisances]),
             distance=distance, look_at=centre, fov=torch.rad2deg(2 * torch.atan(tan_half)),
         )  # fmt: skip
+        stretch = torch.tensor([n.stretch for n in nuisances])
+        if bool((stretch != 1.0).any()):  # a detector box of another aspect, resized to the crop size
+            cams = FoVPerspectiveCameras(R=cams.R, T=cams.T, fov=cams.fov, znear=cams.znear, zfar=cams.zfar,
+                                         aspect_ratio=1.0 / stretch)  # fmt: skip
+        return cams
 
     def lights(self, nuisances: list[Nuisance]) -> DirectionalLights:
         d = torch.tensor([n.light_direction for n in nuisances], dtype=torch.float32)
@@ -316,6 +321,7 @@ class PersonRenderer:
                 "body_pose": poses[b].tolist() if poses is not None else body_pose(identities[b], n)[0].tolist(),
                 "global_orient": [0.0, 0.0, 0.0], "transl": [0.0, 0.0, 0.0],
                 "R": cams.R[b].tolist(), "T": cams.T[b].tolist(), "fov": float(cams.fov[b]),
+                "aspect_ratio": 1.0 / float(n.stretch),
                 "image_size": [int(image_size[0]), int(image_size[1])],
                 "box_zoom": float(n.zoom), "box_shift": [float(n.shift[0]), float(n.shift[1])],
             })  # fmt: skip

@@ -31,7 +31,8 @@ class Nuisance:
     The scene: background kind (one of BACKGROUNDS) and ``seed`` (the scene), ``crop`` = where in the
     scene the picture is cut (x, y in [0, 1]) and how much it is zoomed (>= 1).
     The capture (all off by default): box jitter ``shift`` (dx, dy as fractions of the image) and
-    ``zoom`` of the person layer (a detector's loose or cut-off box); white balance gains, exposure
+    ``zoom`` of the person layer (a detector's loose or cut-off box), ``stretch`` (> 1 widens: the
+    detector's box was narrower than the crop's 1:2 and was resized to it); white balance gains, exposure
     (EV), gamma and saturation (the camera's colour response); ``low_res`` (the picture was taken
     at 1/low_res of the size and upscaled), Gaussian ``blur`` (px), ``motion_blur`` (px, at
     ``motion_angle`` degrees), sensor ``noise`` (std) drawn from ``noise_seed`` (never from the
@@ -63,6 +64,7 @@ class Nuisance:
     crop: tuple[float, float, float] = (0.5, 0.5, 1.0)
     shift: tuple[float, float] = (0.0, 0.0)
     zoom: float = 1.0
+    stretch: float = 1.0
     white_balance: tuple[float, float, float] = (1.0, 1.0, 1.0)
     exposure: float = 0.0
     gamma: float = 1.0
@@ -90,6 +92,8 @@ class Nuisance:
             raise ValueError("distance must be > 0.5 m and framing within [0.1, 1.5]")
         if not (1.0 <= self.low_res <= 8.0 and 0.5 <= self.zoom <= 2.0 and 0.2 <= self.gamma <= 5.0):
             raise ValueError("low_res must be in [1, 8], zoom in [0.5, 2] and gamma in [0.2, 5]")
+        if not 0.5 <= self.stretch <= 2.0:
+            raise ValueError(f"stretch must be in [0.5, 2], got {self.stretch}")
         if self.crop[2] < 1.0 or not all(0.0 <= c <= 1.0 for c in self.crop[:2]):
             raise ValueError("crop is (x, y) in [0, 1] and a zoom >= 1")
 
@@ -104,6 +108,10 @@ def _smooth_noise(rng: np.random.Generator, h: int, w: int, cells: tuple[int, in
     return F.interpolate(grid, size=(h, w), mode="bicubic", align_corners=False)[0, 0].numpy().clip(0, 1)
 
 
+SCENE_SATURATION = 0.3
+CLUTTER_MUTE = 0.75
+
+
 def _clutter(img: np.ndarray, rng: np.random.Generator, count: int, top: int, bottom: int) -> None:
     """Rectangles in clothing colours (signs, posters, parked things, passers-by far away), so a
     colour seen in a picture is not the person's by default."""
@@ -113,6 +121,7 @@ def _clutter(img: np.ndarray, rng: np.random.Generator, count: int, top: int, bo
         y0 = int(rng.integers(top, max(top + 1, bottom - bh)))
         x0 = int(rng.integers(-bw // 2, w))
         colour = np.asarray(fabric_colour(rng, "top" if rng.random() < 0.5 else "bottom")[1])
+        colour = CLUTTER_MUTE * colour.mean() + (1 - CLUTTER_MUTE) * colour  # faded by distance and dust
         img[max(0, y0) : y0 + bh, max(0, x0) : x0 + bw] = colour * rng.uniform(0.6, 1.1)
 
 
@@ -120,7 +129,9 @@ def make_scene(kind: str, seed: int, size: tuple[int, int]) -> np.ndarray:
     """(H, W, 3) float32 scene in [0, 1]; deterministic in (kind, seed, size)."""
     h, w = size
     rng = np.random.default_rng([seed, 0xB6])
-    c1, c2 = np.array(random_colour(rng)), np.array(random_colour(rng))
+    # built surroundings are mostly greys, beiges and browns: a scene's colour should not outshout a person's
+    c1 = np.array(random_colour(rng, sat=(0.0, SCENE_SATURATION), val=(0.3, 0.8)))
+    c2 = np.array(random_colour(rng, sat=(0.0, SCENE_SATURATION), val=(0.25, 0.7)))
     rows = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
     if kind == "gradient":
         img = c1 * (1 - rows) + c2 * rows + np.zeros((h, w, 1))
@@ -130,7 +141,7 @@ def make_scene(kind: str, seed: int, size: tuple[int, int]) -> np.ndarray:
     elif kind == "park":  # foliage over a path
         horizon = int(h * rng.uniform(0.45, 0.7))
         leaves = _smooth_noise(rng, h, w, (int(rng.integers(6, 14)), int(rng.integers(4, 10))))[..., None]
-        green = np.array([0.16, 0.3, 0.12]) * rng.uniform(0.7, 1.3)
+        green = np.array([0.24, 0.3, 0.2]) * rng.uniform(0.7, 1.3)  # foliage in shade reads grey-green
         img = green * (0.5 + leaves) + np.zeros((h, w, 3))
         path = np.array(random_colour(rng, sat=(0.0, 0.2), val=(0.35, 0.7)))
         img[horizon:] = path * (0.85 + 0.3 * _smooth_noise(rng, h - horizon, w, (3, 4))[..., None])
@@ -153,7 +164,7 @@ def make_scene(kind: str, seed: int, size: tuple[int, int]) -> np.ndarray:
             img[: max(1, h // 40)] = 0.95
             _clutter(img, rng, int(rng.integers(1, 4)), horizon // 3, horizon)
         elif kind == "shopfront":  # windows with goods, signs
-            _clutter(img, rng, int(rng.integers(4, 9)), 0, horizon)
+            _clutter(img, rng, int(rng.integers(2, 6)), 0, horizon)
             img[horizon - max(2, h // 30) : horizon] *= 0.6
         else:  # street: a facade with windows
             win_w = int(rng.integers(max(3, w // 10), max(4, w // 4)))

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from core.checks import check_range, check_seed
-from core.data.gait import CASIA_B_CONDITIONS, CASIA_B_VIEWS, normalise_silhouette
+from core.data.gait import CASIA_B_CONDITIONS, CASIA_B_VIEWS, cut_silhouette, normalise_silhouette
 from core.synth.datasets import (
     GaitConfig,
     ReidConfig,
@@ -27,9 +27,20 @@ from core.synth.datasets import (
     write_reid,
 )
 from core.synth.identity import sample_identity
-from core.synth.nuisance import BACKGROUNDS, BAGS, Nuisance
+from core.synth.nuisance import BACKGROUNDS, BAGS, OCCLUDERS, POSES, Nuisance
 
 MAX_SEED = 10_000_000
+# one camera or detector effect at a time, at the strength the re-ID set uses at its strongest
+CAPTURES: dict[str, dict] = {
+    "clean": {},
+    "low resolution": {"low_res": 2.6},
+    "motion blur": {"motion_blur": 4.0, "motion_angle": 10.0},
+    "noisy sensor": {"noise": 0.05},
+    "warm, dark camera": {"white_balance": (1.1, 1.0, 0.88), "exposure": -0.4, "gamma": 0.9},
+    "faded colours": {"saturation": 0.6},
+    "cut-off box": {"shift": (0.0, 0.2)},
+    "loose, wide box": {"zoom": 0.85, "stretch": 1.3},
+}
 
 
 def _to_uint8(image: torch.Tensor) -> np.ndarray:
@@ -57,12 +68,22 @@ class DataStudio:
         phase: float = 0.0,
         bag: str = "none",
         coat: bool = False,
+        pose: str = "walk",
+        occluder: str = "none",
+        capture: str = "clean",
     ) -> Nuisance:
-        """A nuisance from the tab's controls (angles in degrees); raises ValueError on bad input."""
+        """A nuisance from the tab's controls (angles in degrees); raises ValueError on bad input.
+
+        pose: one of POSES; occluder: one of OCCLUDERS; capture: one of CAPTURES (a camera or
+        detector effect, shown one at a time)."""
         if background not in BACKGROUNDS:
             raise ValueError(f"background must be one of {', '.join(BACKGROUNDS)}")
         if bag not in BAGS:
             raise ValueError(f"bag must be one of {', '.join(BAGS)}")
+        for name, value, options in (("pose", pose, POSES), ("occluder", occluder, OCCLUDERS),
+                                     ("capture", capture, tuple(CAPTURES))):  # fmt: skip
+            if value not in options:
+                raise ValueError(f"{name} must be one of {', '.join(options)}")
         azimuth = check_range("azimuth", azimuth, -360.0, 360.0)
         elevation = check_range("elevation", elevation, -89.0, 89.0)
         light_intensity = check_range("light intensity", light_intensity, 0.0, 1.5)
@@ -72,7 +93,9 @@ class DataStudio:
         return Nuisance(
             azimuth=azimuth, elevation=elevation, distance=6.0, framing=0.9,
             light_direction=direction, light_intensity=light_intensity, background=background,
-            seed=_check_seed("scene seed", scene_seed), phase=phase, bag=bag, coat=bool(coat),
+            seed=_check_seed("scene seed", scene_seed), phase=phase, bag=bag, coat=bool(coat), pose=pose,
+            turn=0.6 if pose == "turn" else 0.0, occluder=occluder, occluder_seed=_check_seed("scene seed", scene_seed),
+            noise_seed=_check_seed("scene seed", scene_seed), **CAPTURES[capture],
         )  # fmt: skip
 
     def render(self, identity_seed: int, nuisance: Nuisance, clothes_seed: int | None = None) -> np.ndarray:
@@ -105,7 +128,7 @@ class DataStudio:
         out = []
         for img, mask, view in zip(pic.image, pic.mask, CASIA_B_VIEWS, strict=True):
             sil = normalise_silhouette(mask[0].numpy() > 0.5)
-            sil = np.zeros((64, 44), np.uint8) if sil is None else sil[:, 10:-10]
+            sil = np.zeros((64, 44), np.uint8) if sil is None else cut_silhouette(sil)
             out.append((sil, masked_rgb(img, mask, GaitConfig.rgb_size), f"{view} deg"))
         return out
 
@@ -113,7 +136,7 @@ class DataStudio:
         """A zip of a tiny Market-1501-style set (``people`` train and test ids) in ``out_dir``
         (a new temporary folder if None). Only the zip is left behind."""
         cfg = ReidConfig(
-            train_ids=people, test_ids=people, distractors=2, seed=_check_seed("dataset seed", dataset_seed)
+            train_ids=people, test_ids=people, distractors=2, junk=2, seed=_check_seed("dataset seed", dataset_seed)
         )
         out = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="disentangle-sample-"))
         with tempfile.TemporaryDirectory(dir=out) as work:
