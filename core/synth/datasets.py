@@ -200,6 +200,7 @@ class CameraSpec:
 
 
 CAMERA_AZIMUTHS = (0.0, 90.0, 180.0, 270.0, 40.0, 220.0)
+REID_SCENES = ("floor-wall", "street", "corridor")  # muted built places; shopfronts and parks out-shouted people
 
 
 def camera_specs(cfg: ReidConfig) -> list[CameraSpec]:
@@ -212,7 +213,7 @@ def camera_specs(cfg: ReidConfig) -> list[CameraSpec]:
     for c in range(cfg.cameras):
         rng = np.random.default_rng([cfg.seed, 0xCA, c])
         warm = rng.uniform(-0.04, 0.04)
-        kinds = rng.choice(BACKGROUNDS[2:], 2, replace=False)  # built or park scenes, two per camera
+        kinds = rng.choice(REID_SCENES, 1)  # one kind of place per camera, many scenes of it
         specs.append(
             CameraSpec(
                 index=c + 1,
@@ -223,8 +224,8 @@ def camera_specs(cfg: ReidConfig) -> list[CameraSpec]:
                 scene_seeds=tuple(int(s) for s in rng.integers(0, 2**31, cfg.scenes_per_camera)),
                 light_direction=sun,
                 light_colour=(1.0 + warm, 1.0, 1.0 - warm),
-                light_intensity=float(rng.uniform(0.5, 0.6)),
-                ambient=float(rng.uniform(0.45, 0.52)),
+                light_intensity=float(rng.uniform(0.4, 0.48)),  # sky light is most of the light outdoors
+                ambient=float(rng.uniform(0.58, 0.66)),
                 white_balance=(float(rng.uniform(0.95, 1.05)), 1.0, float(rng.uniform(0.95, 1.05))),
                 exposure=float(rng.uniform(-0.15, 0.15)),
                 gamma=float(rng.uniform(0.95, 1.05)),
