@@ -269,14 +269,14 @@ def reid_nuisance(spec: CameraSpec, rng: np.random.Generator, look: Look = Look(
     cut_off = rng.random() < 0.08  # a detector box that misses the head or the feet
     shift = (float(rng.normal(0, 0.04)), float(rng.choice([-1, 1]) * rng.uniform(0.12, 0.22) if cut_off
                                               else rng.normal(0, 0.025)))  # fmt: skip
-    occluder = str(rng.choice(["none", "person", "pole", "bin", "car", "sign"], p=[0.8, 0.07, 0.04, 0.04, 0.03, 0.02]))
+    occluder = str(rng.choice(["none", "person", "pole", "bin", "car", "sign"], p=[0.84, 0.06, 0.03, 0.03, 0.02, 0.02]))
     low = rng.random() < spec.low_res
     moving = rng.random() < spec.motion
     n = Nuisance(
         azimuth=spec.azimuth + float(rng.uniform(-40, 40)),
         elevation=float(rng.uniform(*spec.elevation)),
         distance=float(rng.uniform(*spec.distance)),
-        framing=float(rng.uniform(0.86, 1.0)),
+        framing=float(rng.uniform(0.9, 1.02)),
         light_direction=spec.light_direction,
         light_colour=spec.light_colour,
         light_intensity=spec.light_intensity * float(rng.uniform(0.92, 1.08)),
@@ -295,7 +295,7 @@ def reid_nuisance(spec: CameraSpec, rng: np.random.Generator, look: Look = Look(
         crop=(float(rng.uniform(0, 1)), float(rng.uniform(0.2, 0.8)), float(rng.uniform(1.0, 1.4))),
         shift=shift,
         zoom=float(rng.uniform(0.92, 1.08)),
-        stretch=float(rng.uniform(1.15, 1.4)),
+        stretch=float(rng.uniform(1.4, 1.7)),
         white_balance=spec.white_balance,
         exposure=spec.exposure + float(rng.normal(0, 0.08)),  # auto-exposure hunts a little
         gamma=spec.gamma,
