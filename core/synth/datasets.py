@@ -151,7 +151,7 @@ class ReidConfig:
 
 
 def reid_layout(cfg: ReidConfig) -> str:
-    """"market" or "duke" for a config; ValueError (saying what to change) when no reader accepts it."""
+    """The layout ("market" or "duke") of a config; ValueError saying what to change if no reader takes it."""
     ids = cfg.train_ids + cfg.test_ids
     fits_market = cfg.cameras <= MARKET_MAX_CAMERAS and ids <= MARKET_MAX_PID
     if cfg.layout not in ("auto", "market", "duke"):
@@ -295,7 +295,7 @@ def reid_nuisance(spec: CameraSpec, rng: np.random.Generator, look: Look = Look(
         crop=(float(rng.uniform(0, 1)), float(rng.uniform(0.2, 0.8)), float(rng.uniform(1.0, 1.4))),
         shift=shift,
         zoom=float(rng.uniform(0.92, 1.08)),
-        stretch=float(rng.uniform(1.4, 1.7)),
+        stretch=float(rng.uniform(1.5, 1.8)),
         white_balance=spec.white_balance,
         exposure=spec.exposure + float(rng.normal(0, 0.08)),  # auto-exposure hunts a little
         gamma=spec.gamma,
