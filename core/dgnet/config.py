@@ -1,0 +1,427 @@
+"""DG-Net configuration: one dataclass whose defaults are the paper's / the official ``configs/latest.yaml``.
+
+Field names follow the official yaml keys where those are plain snake_case, so the two are easy to compare;
+:meth:`DGNetConfig.from_official_yaml` and :meth:`DGNetConfig.to_official_yaml` translate the rest
+(``ID_class``, ``ID_stride``, ``pool``, ``crop_image_*``, ``dis.LAMBDA``, ``B_w``). Values the official
+code accepts but that change the networks in ways not reproduced here (PCB appearance encoder, edge input,
+non-local blocks, other decoder types, MLP norms, WGAN/NSGAN) are refused with a message, never ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from core.nn.blocks import ACTIVATIONS, PAD_TYPES
+from core.reid.backbone import RESNET_CHANNELS
+
+__all__ = [
+    "AppearanceConfig",
+    "DGNetConfig",
+    "DiscriminatorConfig",
+    "GeneratorConfig",
+    "LossConfig",
+    "PRESETS",
+    "TrainConfig",
+]
+
+PRESETS = ("paper", "small")
+
+# The official decoder feeds 4 AdaIN residual blocks (8 AdaIN layers) from 4 MLP pairs, one per quarter of
+# the appearance code, and the appearance encoder pools 4 horizontal parts; both numbers are fixed there.
+_PARTS = 4
+_ADAIN_BLOCKS = 4
+
+
+@dataclass
+class GeneratorConfig:
+    """Structure encoder, decoder and the AdaIN MLPs (official ``gen:`` block)."""
+
+    dim: int = 16  # width of the first encoder conv; the structure code has dim * 2**(n_downsample+1) channels
+    n_downsample: int = 2  # stride-2 stages of the structure encoder (= upsampling stages of the decoder)
+    n_res: int = 4  # residual blocks in the structure encoder and AdaIN residual blocks in the decoder
+    activ: str = "lrelu"
+    pad_type: str = "reflect"
+    mlp_dim: int = 512  # hidden width of the 8 AdaIN MLPs
+    id_dim: int = 2048  # input width of each MLP = a quarter of the appearance code
+    dropout: float = 0.0  # dropout on the structure code at the decoder input
+    tanh: bool = False  # official: a tanh at the END OF THE STRUCTURE ENCODER (not on the output image)
+    init: str = "kaiming"  # weight init of gen (Kaiming-normal fan_in, biases 0)
+
+
+@dataclass
+class DiscriminatorConfig:
+    """Multi-scale patch discriminator (official ``dis:`` block)."""
+
+    dim: int = 32
+    n_layer: int = 2  # stride-2 stages after the first one
+    n_res: int = 4
+    num_scales: int = 3
+    norm: str = "none"
+    activ: str = "lrelu"
+    pad_type: str = "reflect"
+    gan_type: str = "lsgan"
+    gp_weight: float = 0.01  # official ``LAMBDA``: weight of the gradient penalty on real images
+
+
+@dataclass
+class AppearanceConfig:
+    """Appearance (ID) encoder, official ``ft_netAB``."""
+
+    backbone: str = "resnet50"
+    num_classes: int = 751  # official ``ID_class``: 751 Market-1501, 702 DukeMTMC-reID, 1041 MSMT17
+    stride: int = 1  # official ``ID_stride``: stride of layer4's first block
+    pool: str = "max"  # part pooling and global pooling, "max" or "avg"
+    bottleneck: int = 512  # width of both ID heads' BN bottleneck
+    dropout1: float = 0.5  # primary head
+    dropout2: float = 0.75  # fine-grained head
+
+
+@dataclass
+class LossConfig:
+    """Loss weights and their warm-up (official names; ``*_w`` values of 0 are the pre-warm-up start)."""
+
+    recon_x_w: float = 5.0  # self-reconstruction, same image
+    recon_xp_w: float = 5.0  # self-identity reconstruction, other image of the same person
+    recon_id_w: float = 0.5  # ID loss on generated images
+    id_w: float = 1.0  # ID loss on real images
+    pid_w: float = 1.0  # ID loss on the positive (same-ID) images
+    gan_w: float = 1.0
+    recon_s_w: float = 0.0  # structure-code reconstruction, ramps to max_w
+    recon_f_w: float = 0.0  # appearance-code reconstruction, ramps to max_w
+    recon_x_cyc_w: float = 0.0  # cycle reconstruction, ramps to max_cyc_w
+    teacher_w: float = 0.0  # primary feature learning (KL to the teacher), ramps to max_teacher_w
+    max_w: float = 1.0
+    max_cyc_w: float = 2.0
+    max_teacher_w: float = 2.0
+    fine_w: float = 0.2  # official ``B_w`` (the paper's alpha): fine-grained feature mining
+    warm_iter: int = 30000
+    warm_teacher_iter: int = 30000
+    warm_scale: float = 0.0005  # added to the ramping weights every iteration after warm-up starts
+    erasing_p: float = 0.5  # random erasing on the ID-loss inputs only
+    use_encoder_again: float = 0.5  # probability of re-encoding generated images with the trainable E_s
+    use_decoder_again: bool = True
+    train_bn: bool = True  # BN of the teacher / frozen E_a copy in train mode on generated images
+    teacher_style: int = 0  # 0 = soft label averaged over the image and its mirror
+    sqrt: bool = False
+    vgg_w: float = 0.0
+
+
+@dataclass
+class TrainConfig:
+    """Optimisers, schedule and bookkeeping (official names)."""
+
+    lr_g: float = 1e-4  # Adam, gen
+    lr_d: float = 1e-4  # Adam, dis
+    lr2: float = 0.002  # SGD, appearance backbone; both ID heads use 10x
+    beta1: float = 0.0
+    beta2: float = 0.999
+    weight_decay: float = 5e-4
+    lr_policy: str = "multistep"
+    step_size: int = 60000
+    gamma: float = 0.1
+    gamma2: float = 0.1  # decay of the appearance encoder
+    max_iter: int = 100000
+    batch_size: int = 8
+    snapshot_save_iter: int = 10000
+    image_save_iter: int = 5000
+    teacher: str = "best"
+
+    @property
+    def lr_milestones(self) -> list[int]:
+        """The official multistep milestones: step, 1.5 step, 1.75 step (60k, 90k, 105k by default)."""
+        s = self.step_size
+        return [s, s + s // 2, s + s // 2 + s // 4]
+
+
+@dataclass
+class DGNetConfig:
+    """Everything that defines a DG-Net model and its training; defaults = the paper's Market-1501 run.
+
+    Images are ``height`` x ``width`` ImageNet-normalised RGB. The presets are :meth:`paper` (these
+    defaults) and :meth:`small` (a 2-core CPU).
+    """
+
+    height: int = 256  # official crop_image_height
+    width: int = 128  # official crop_image_width
+    gen: GeneratorConfig = field(default_factory=GeneratorConfig)
+    dis: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    appearance: AppearanceConfig = field(default_factory=AppearanceConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # ------------------------------------------------------------------ derived sizes
+    @property
+    def backbone_channels(self) -> int:
+        """Channels of the appearance backbone's layer4 map (2048 for ResNet-50)."""
+        return RESNET_CHANNELS[self.appearance.backbone]
+
+    @property
+    def appearance_dim(self) -> int:
+        """Length of the appearance code: backbone channels x 4 parts (8192 in the paper)."""
+        return self.backbone_channels * _PARTS
+
+    @property
+    def parts(self) -> int:
+        return _PARTS
+
+    @property
+    def structure_channels(self) -> int:
+        """Channels of the structure code (128 in the paper)."""
+        return self.gen.dim * 2 ** (self.gen.n_downsample + 1)
+
+    @property
+    def structure_size(self) -> tuple[int, int]:
+        """(H, W) of the structure code: the image size over 2**n_downsample (64x32 in the paper)."""
+        f = 2**self.gen.n_downsample
+        return self.height // f, self.width // f
+
+    # ------------------------------------------------------------------ checks
+    def validate(self) -> None:
+        """Raise ValueError naming the field when the combination cannot be built."""
+        a, g, d = self.appearance, self.gen, self.dis
+        if a.backbone not in RESNET_CHANNELS:
+            raise ValueError(f"appearance.backbone={a.backbone!r}; choose one of {sorted(RESNET_CHANNELS)}")
+        if a.stride not in (1, 2):
+            raise ValueError(f"appearance.stride (ID_stride) must be 1 or 2, got {a.stride}")
+        if a.pool not in ("max", "avg"):
+            raise ValueError(f"appearance.pool must be 'max' or 'avg', got {a.pool!r}")
+        if a.num_classes < 1:
+            raise ValueError(f"appearance.num_classes (ID_class) must be >= 1, got {a.num_classes}")
+        if g.id_dim != self.backbone_channels:
+            raise ValueError(
+                f"gen.id_dim={g.id_dim} but a {a.backbone} appearance code splits into 4 quarters of "
+                f"{self.backbone_channels}; set gen.id_dim={self.backbone_channels}"
+            )
+        if g.n_res != _ADAIN_BLOCKS:
+            raise ValueError(
+                f"gen.n_res={g.n_res}: the DG-Net decoder has {_ADAIN_BLOCKS} AdaIN residual blocks, one per "
+                "MLP pair (the official code would silently reuse or drop AdaIN parameters otherwise)"
+            )
+        if g.n_downsample < 1 or g.dim < 1 or g.mlp_dim < 1:
+            raise ValueError("gen.n_downsample, gen.dim and gen.mlp_dim must be >= 1")
+        f = 2**g.n_downsample
+        if self.height % f or self.width % f or min(self.height, self.width) < 2 * f:
+            raise ValueError(
+                f"image size {self.height}x{self.width} must be divisible by 2**n_downsample = {f} "
+                "so that the decoder gives back the input size"
+            )
+        for name, value in (("gen.activ", g.activ), ("dis.activ", d.activ)):
+            if value not in ACTIVATIONS:
+                raise ValueError(f"{name}={value!r} is not supported; choose one of {ACTIVATIONS}")
+        for name, value in (("gen.pad_type", g.pad_type), ("dis.pad_type", d.pad_type)):
+            if value not in PAD_TYPES:
+                raise ValueError(f"{name}={value!r} is not supported; choose one of {PAD_TYPES}")
+        if d.norm not in ("none", "bn", "in", "ln"):
+            raise ValueError(f"dis.norm={d.norm!r} is not supported; choose none, bn, in or ln")
+        if d.gan_type != "lsgan":
+            raise ValueError(f"dis.gan_type={d.gan_type!r}: only 'lsgan' (the paper's) is implemented")
+        if d.num_scales < 1 or d.n_layer < 1 or d.dim < 1 or d.n_res < 0:
+            raise ValueError("dis.num_scales, dis.n_layer and dis.dim must be >= 1, dis.n_res >= 0")
+
+    # ------------------------------------------------------------------ presets
+    @classmethod
+    def paper(cls, num_classes: int = 751) -> DGNetConfig:
+        """The paper's / official Market-1501 configuration (``num_classes`` identities)."""
+        return cls(appearance=AppearanceConfig(num_classes=num_classes))
+
+    @classmethod
+    def small(cls, num_classes: int) -> DGNetConfig:
+        """A configuration a 2-core CPU can train: 128x64 input, ResNet-18 appearance encoder, 6000 iterations.
+
+        ResNet-18 gives 512 channels, so the appearance code is 512 x 4 = 2048 and each MLP takes 512.
+        The warm-up start, ramp length, LR step and save intervals are scaled by the same factor as
+        ``max_iter`` (6000 / 100000), so the schedule has the paper's shape.
+        """
+        scale = 6000 / 100000
+        base = cls()
+        return cls(
+            height=128,
+            width=64,
+            gen=replace(base.gen, id_dim=RESNET_CHANNELS["resnet18"]),
+            appearance=AppearanceConfig(backbone="resnet18", num_classes=num_classes),
+            loss=replace(
+                base.loss,
+                warm_iter=round(base.loss.warm_iter * scale),
+                warm_teacher_iter=round(base.loss.warm_teacher_iter * scale),
+                warm_scale=base.loss.warm_scale / scale,
+            ),
+            train=replace(
+                base.train,
+                max_iter=6000,
+                step_size=round(base.train.step_size * scale),
+                snapshot_save_iter=1000,
+                image_save_iter=500,
+            ),
+        )
+
+    @classmethod
+    def from_preset(cls, name: str, num_classes: int) -> DGNetConfig:
+        """``paper`` or ``small`` with ``num_classes`` identities."""
+        if name == "paper":
+            return cls.paper(num_classes)
+        if name == "small":
+            return cls.small(num_classes)
+        raise ValueError(f"unknown preset {name!r}; choose one of {PRESETS}")
+
+    # ------------------------------------------------------------------ plain dicts (our checkpoints)
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DGNetConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are an error (they would be silently lost otherwise)."""
+        nested = {
+            "gen": GeneratorConfig,
+            "dis": DiscriminatorConfig,
+            "appearance": AppearanceConfig,
+            "loss": LossConfig,
+            "train": TrainConfig,
+        }
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in nested:
+                kwargs[key] = _dataclass_from(nested[key], value, key)
+            elif key in ("height", "width"):
+                kwargs[key] = _whole(value, key)
+            else:
+                raise ValueError(f"unknown DG-Net config key {key!r}")
+        return cls(**kwargs)
+
+    # ------------------------------------------------------------------ official config.yaml
+    @classmethod
+    def from_official_yaml(cls, cfg: dict[str, Any]) -> DGNetConfig:
+        """Translate a parsed official ``config.yaml`` (NVlabs/DG-Net) into a config.
+
+        Read as the official code reads it: ``ID_stride`` defaults to 2 when absent (trainer.py), ``pool`` to
+        ``avg`` (``ft_netAB``'s default), ``norm_id`` is accepted and ignored (``ft_netAB`` never uses it);
+        absent training keys fall back to our defaults and unknown keys (older config versions) are skipped.
+        Anything that would build a different network than ours is refused with the reason.
+        """
+        if not isinstance(cfg, dict):
+            raise ValueError(f"config.yaml must hold a mapping, found {type(cfg).__name__}")
+        for key in ("gen", "dis", "ID_class"):
+            if key not in cfg:
+                raise ValueError(f"config.yaml has no {key!r}; is this a DG-Net config?")
+        style, in_dim, single = cfg.get("ID_style", "AB"), cfg.get("input_dim_a", 1), cfg.get("single", "gray")
+        _refuse(style != "AB", "ID_style", style, "only 'AB' (ft_netAB) is supported")
+        _refuse(in_dim != 1, "input_dim_a", in_dim, "the structure input is the gray image, 1 channel")
+        _refuse(single != "gray", "single", single, "only the gray structure input")
+        gen_cfg, dis_cfg = dict(cfg["gen"]), dict(cfg["dis"])
+        _refuse(gen_cfg.get("dec", "basic") != "basic", "gen.dec", gen_cfg.get("dec"), "only the 'basic' decoder")
+        _refuse(gen_cfg.get("non_local", 0) != 0, "gen.non_local", gen_cfg.get("non_local"), "no non-local blocks")
+        _refuse(gen_cfg.get("mlp_norm", "none") != "none", "gen.mlp_norm", gen_cfg.get("mlp_norm"), "MLPs without norm")
+        _refuse(dis_cfg.get("non_local", 0) != 0, "dis.non_local", dis_cfg.get("non_local"), "no non-local blocks")
+        pool = cfg.get("pool", "avg")
+        # ft_netAB builds max pools for 'max' and average pools for anything else; only name those two here.
+        _refuse(pool not in ("max", "avg"), "pool", pool, "'max' or 'avg'")
+        gen = _dataclass_from(GeneratorConfig, _pick(gen_cfg, GeneratorConfig), "gen")
+        dis_kwargs = _pick(dis_cfg, DiscriminatorConfig)
+        if "LAMBDA" in dis_cfg:
+            dis_kwargs["gp_weight"] = float(dis_cfg["LAMBDA"])
+        dis = _dataclass_from(DiscriminatorConfig, dis_kwargs, "dis")
+        appearance = AppearanceConfig(
+            backbone="resnet50",
+            num_classes=_whole(cfg["ID_class"], "ID_class"),
+            stride=_whole(cfg.get("ID_stride", 2), "ID_stride"),
+            pool=pool,
+        )
+        loss_kwargs = _pick(cfg, LossConfig)
+        if "B_w" in cfg:
+            loss_kwargs["fine_w"] = float(cfg["B_w"])
+        loss = _dataclass_from(LossConfig, loss_kwargs, "loss")
+        train = _dataclass_from(TrainConfig, _pick(cfg, TrainConfig), "train")
+        return cls(
+            height=_whole(cfg.get("crop_image_height", 256), "crop_image_height"),
+            width=_whole(cfg.get("crop_image_width", 128), "crop_image_width"),
+            gen=gen,
+            dis=dis,
+            appearance=appearance,
+            loss=loss,
+            train=train,
+        )
+
+    def to_official_yaml(self) -> dict[str, Any]:
+        """An official ``config.yaml`` mapping for this config (the keys of ``configs/latest.yaml``).
+
+        Refused for configs the official code cannot build (a backbone other than ResNet-50).
+        """
+        if self.appearance.backbone != "resnet50":
+            raise ValueError(
+                f"the official DG-Net code builds only ResNet-50 appearance encoders, not {self.appearance.backbone}"
+            )
+        gen = asdict(self.gen) | {"dec": "basic", "mlp_norm": "none", "non_local": 0}
+        dis = {k: v for k, v in asdict(self.dis).items() if k != "gp_weight"}
+        dis |= {"LAMBDA": self.dis.gp_weight, "non_local": 0}
+        loss = {k: v for k, v in asdict(self.loss).items() if k != "fine_w"}
+        out: dict[str, Any] = {
+            "apex": False,
+            "B_w": self.loss.fine_w,
+            "ID_class": self.appearance.num_classes,
+            "ID_stride": self.appearance.stride,
+            "ID_style": "AB",
+            "crop_image_height": self.height,
+            "crop_image_width": self.width,
+            "data_root": "../Market/pytorch/",
+            "dis": dis,
+            "display_size": 16,
+            "gen": gen,
+            "image_display_iter": self.train.image_save_iter,
+            "input_dim_a": 1,
+            "input_dim_b": 1,
+            "log_iter": 1,
+            "new_size": 128,
+            "norm_id": False,
+            "num_workers": 8,
+            "pool": self.appearance.pool,
+            "single": "gray",
+        }
+        out |= loss | asdict(self.train)
+        return dict(sorted(out.items(), key=lambda kv: kv[0].lower()))
+
+
+def _refuse(condition: bool, key: str, value: Any, supported: str) -> None:
+    if condition:
+        raise ValueError(f"config.yaml: {key}={value!r} is not supported ({supported})")
+
+
+def _whole(value: Any, key: str) -> int:
+    """``value`` as an int, refusing fractions and non-numbers instead of truncating them."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise ValueError(f"config.yaml: {key} must be a whole number, got {value!r}")
+    return int(value)
+
+
+def _pick(source: dict[str, Any], cls: type) -> dict[str, Any]:
+    """The entries of ``source`` whose keys are fields of the dataclass ``cls``."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in source.items() if k in names}
+
+
+def _dataclass_from(cls: type, values: dict[str, Any], section: str) -> Any:
+    """``cls(**values)`` with each value coerced to the field's default type, naming bad keys."""
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(f"unknown keys in DG-Net config section {section!r}: {unknown}")
+    defaults = cls()
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        kind = type(getattr(defaults, key))
+        if kind is bool:
+            if not isinstance(value, bool):
+                raise ValueError(f"{section}.{key} must be true or false, got {value!r}")
+            kwargs[key] = value
+        else:
+            try:
+                converted = kind(value)
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"{section}.{key} must be a {kind.__name__}, got {value!r}") from err
+            if kind is int and converted != value:
+                # int(2.5) would silently truncate a count or an iteration number.
+                raise ValueError(f"{section}.{key} must be a whole number, got {value!r}")
+            kwargs[key] = converted
+    return cls(**kwargs)
