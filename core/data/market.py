@@ -8,7 +8,13 @@ Splits live in ``bounding_box_train``, ``query`` and ``bounding_box_test``.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
 
 from core.data.records import Sample
 
@@ -112,3 +118,60 @@ def check_market_layout(root: str | Path, layout: str = "market") -> list[str]:
         if kept == 0:
             problems.append(f"{folder}/ has no usable image (torchreid indexes the first item of every split)")
     return problems
+
+
+# ------------------------------------------------------------------------------------------------
+# in memory
+
+
+def load_images(paths: Sequence[str | Path], size: tuple[int, int], resample: int = Image.BILINEAR) -> torch.Tensor:
+    """Images as uint8 (N, 3, H, W) with (H, W) = ``size``; others are resized (``resample``, PIL)."""
+    h, w = size
+    out = torch.empty((len(paths), 3, h, w), dtype=torch.uint8)
+    for i, path in enumerate(paths):
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            if im.size != (w, h):
+                im = im.resize((w, h), resample)
+            out[i] = torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1)
+    return out
+
+
+@dataclass(frozen=True)
+class MarketImages:
+    """One split in memory: uint8 images (N, 3, H, W), person ids (N,), 0-based camera ids (N,)."""
+
+    images: torch.Tensor
+    pids: np.ndarray
+    camids: np.ndarray
+
+
+def _market_root(root: Path) -> Path:
+    """The folder holding bounding_box_train, also when nested as torchreid expects."""
+    for sub in ("", "Market-1501-v15.09.15", "market1501/Market-1501-v15.09.15", "market1501", "DukeMTMC-reID",
+                "dukemtmc-reid/DukeMTMC-reID"):  # fmt: skip
+        if (root / sub / "bounding_box_train").is_dir():
+            return root / sub
+    return root  # read_market says what is missing
+
+
+def load_market(
+    root: str | Path, size: tuple[int, int] = (128, 64), resample: int = Image.BILINEAR
+) -> dict[str, MarketImages]:
+    """train / query / gallery of a Market-1501 root, images resized to ``size`` (H, W).
+
+    Junk (pid -1) is dropped from every split, as torchreid does at load time; distractors (pid 0)
+    stay. Cameras become 0-based.
+    """
+    splits = read_market(_market_root(Path(root)))
+    out = {}
+    for name, samples in splits.items():
+        kept = [s for s in samples if s.identity != -1]
+        if not kept:
+            raise ValueError(f"the {name} split of {root} holds no image (junk aside)")
+        out[name] = MarketImages(
+            images=load_images([s.path for s in kept], size, resample),
+            pids=np.array([s.identity for s in kept], dtype=np.int64),
+            camids=np.array([s.camera - 1 for s in kept], dtype=np.int64),
+        )
+    return out

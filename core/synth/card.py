@@ -23,17 +23,16 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch import nn
 
-from core.data import PKSampler, Sample, load_sequence, read_face_folder, read_market, read_opengait
+from core.data import PKSampler, Sample, load_sequence, read_face_folder, read_opengait
 from core.data.gait import opengait_id
+from core.data.market import MarketImages, load_images, load_market
 from core.metrics.gait import casia_b_rank1
 from core.metrics.reid import RankResult, distance_matrix, market_rank
 
@@ -115,19 +114,6 @@ def _as_float(images: torch.Tensor | np.ndarray) -> torch.Tensor:
 def _chunks(n: int, size: int) -> Iterator[slice]:
     for start in range(0, n, size):
         yield slice(start, min(n, start + size))
-
-
-def load_images(paths: Sequence[str | Path], size: tuple[int, int]) -> torch.Tensor:
-    """Images as uint8 (N, 3, H, W) with (H, W) = ``size``; others are resized (bilinear)."""
-    h, w = size
-    out = torch.empty((len(paths), 3, h, w), dtype=torch.uint8)
-    for i, path in enumerate(paths):
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            if im.size != (w, h):
-                im = im.resize((w, h), Image.BILINEAR)
-            out[i] = torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1)
-    return out
 
 
 def _nearest_neighbour_rank1(probe: np.ndarray, gallery: np.ndarray, probe_ids, gallery_ids) -> float:
@@ -395,44 +381,6 @@ def cnn_features(
 
 # ------------------------------------------------------------------------------------------------
 # re-ID card
-
-
-@dataclass(frozen=True)
-class MarketImages:
-    """One split in memory: uint8 images (N, 3, H, W), person ids (N,), 0-based camera ids (N,)."""
-
-    images: torch.Tensor
-    pids: np.ndarray
-    camids: np.ndarray
-
-
-def _market_root(root: Path) -> Path:
-    """The folder holding bounding_box_train, also when nested as torchreid expects."""
-    for sub in ("", "Market-1501-v15.09.15", "market1501/Market-1501-v15.09.15", "market1501", "DukeMTMC-reID",
-                "dukemtmc-reid/DukeMTMC-reID"):  # fmt: skip
-        if (root / sub / "bounding_box_train").is_dir():
-            return root / sub
-    return root  # read_market says what is missing
-
-
-def load_market(root: str | Path, size: tuple[int, int] = REID_SIZE) -> dict[str, MarketImages]:
-    """train / query / gallery of a Market-1501 root, images resized to ``size`` (H, W).
-
-    Junk (pid -1) is dropped from every split, as torchreid does at load time; distractors (pid 0)
-    stay. Cameras become 0-based.
-    """
-    splits = read_market(_market_root(Path(root)))
-    out = {}
-    for name, samples in splits.items():
-        kept = [s for s in samples if s.identity != -1]
-        if not kept:
-            raise ValueError(f"the {name} split of {root} holds no image (junk aside)")
-        out[name] = MarketImages(
-            images=load_images([s.path for s in kept], size),
-            pids=np.array([s.identity for s in kept], dtype=np.int64),
-            camids=np.array([s.camera - 1 for s in kept], dtype=np.int64),
-        )
-    return out
 
 
 def _reid_row(method: str, result: RankResult, start: float) -> dict:

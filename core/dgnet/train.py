@@ -1,0 +1,352 @@
+"""Train DG-Net: one iteration = one discriminator step, then one joint step of the generator
+(Adam) and the appearance encoder (SGD), as the official trainer does.
+
+``python -m core train dgnet --data DIR --teacher runs/reid/final.pt [--preset small] [--resume]``.
+Runs unchanged under torchrun: the networks' gradients are averaged by hand
+(:func:`core.train.sync_gradients`), because a GAN's several networks and optimiser steps per
+iteration do not fit one DDP wrapper.
+
+Departures from the official code, all for a CPU without downloads (each says why):
+- E_a starts from the teacher's backbone, not ImageNet (no download; the teacher is the only
+  re-ID-trained ResNet we have, and the paper's E_a is ImageNet-initialised, not random).
+- The four real batches go through E_a together and the six decodes run as one batch; AdaIN,
+  the decoder's LayerNorm and the structure encoder's InstanceNorm are per-sample, so only E_a's
+  BatchNorm statistics see a larger batch.
+- The frozen copies of E_s and E_a are the live weights read without gradient
+  (``torch.func.functional_call`` on detached tensors), not deep copies made every iteration: the
+  same values, without copying 30 M parameters per step.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from core.data.market import load_market
+from core.dgnet.config import DGNetConfig
+from core.dgnet.losses import loss_weights, recon_l1, soft_label_kl, teacher_soft_labels
+from core.dgnet.model import DGNet, denormalise, to_gray
+from core.reid.data import ReidTrainSet, random_erasing
+from core.reid.retrieval import evaluate_market, imagenet_normalise
+from core.reid.train import load_baseline
+from core.train import (
+    Checkpointer,
+    MetricLog,
+    Runtime,
+    autocast,
+    broadcast_module,
+    seed_everything,
+    setup_runtime,
+    sync_gradients,
+    teardown,
+)
+
+__all__ = ["DGNetTrainer", "dgnet_embed", "train_dgnet"]
+
+
+def _frozen_call(module: nn.Module, x: Tensor, bn_train: bool) -> Any:
+    """``module(x)`` with its weights fixed (no gradient to them; the gradient still reaches x), in
+    eval mode but with BatchNorm on batch statistics when ``bn_train`` (official ``train_bn``).
+    Running statistics are updated on copies, so the live module is unchanged."""
+    params = {k: v.detach() for k, v in module.named_parameters()}
+    buffers = {k: v.clone() for k, v in module.named_buffers()}
+    was_training = module.training
+    module.eval()
+    if bn_train:
+        for m in module.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.train()
+    try:
+        return functional_call(module, {**params, **buffers}, (x,))
+    finally:
+        module.train(was_training)
+
+
+def _id_param_groups(model: DGNet, lr: float) -> list[dict]:
+    """The official E_a optimiser groups: backbone at lr2, both ID heads at 10 x lr2."""
+    heads = [p for n, p in model.id.named_parameters() if n.startswith("classifier")]
+    backbone = [p for n, p in model.id.named_parameters() if not n.startswith("classifier")]
+    return [{"params": backbone, "lr": lr, "base_lr": lr}, {"params": heads, "lr": 10 * lr, "base_lr": 10 * lr}]
+
+
+class DGNetTrainer:
+    """Holds DG-Net, its teacher and optimisers; :meth:`step` runs one iteration.
+
+    Args:
+        model: the DG-Net to train (with its discriminator).
+        teacher: frozen re-ID baseline giving soft labels over the same classes (or None: the
+            primary/fine-grained terms are then left out, which the paper does not do).
+        runtime: rank and device.
+        bf16: bf16 autocast (the losses are computed in float32).
+    """
+
+    def __init__(self, model: DGNet, teacher: nn.Module | None, runtime: Runtime, bf16: bool = True) -> None:
+        if model.dis is None:
+            raise ValueError("training needs the discriminator: build DGNet(config, with_discriminator=True)")
+        self.model, self.teacher, self.rt, self.bf16 = model, teacher, runtime, bf16
+        cfg, t = model.config, model.config.train
+        betas = (t.beta1, t.beta2)
+        self.opt_gen = torch.optim.Adam(model.gen.parameters(), lr=t.lr_g, betas=betas, weight_decay=t.weight_decay)
+        self.opt_dis = torch.optim.Adam(model.dis.parameters(), lr=t.lr_d, betas=betas, weight_decay=t.weight_decay)
+        self.opt_id = torch.optim.SGD(_id_param_groups(model, t.lr2), momentum=0.9, nesterov=True,
+                                      weight_decay=t.weight_decay)  # fmt: skip
+        self.config = cfg
+        if teacher is not None:
+            teacher.eval()
+            for p in teacher.parameters():
+                p.requires_grad_(False)
+
+    # ------------------------------------------------------------------ schedule
+    def set_learning_rates(self, iteration: int) -> None:
+        """Multistep decay at the official milestones (gamma for gen/dis, gamma2 for E_a)."""
+        t = self.config.train
+        passed = sum(iteration >= m for m in t.lr_milestones)
+        for opt, base, gamma in ((self.opt_gen, t.lr_g, t.gamma), (self.opt_dis, t.lr_d, t.gamma)):
+            for g in opt.param_groups:
+                g["lr"] = base * gamma**passed
+        for g in self.opt_id.param_groups:
+            g["lr"] = g["base_lr"] * t.gamma2**passed
+
+    # ------------------------------------------------------------------ one iteration
+    def step(self, a, b, iteration: int, gen: torch.Generator, rng: np.random.Generator) -> dict[str, float]:
+        """One iteration on two real batches ``a`` and ``b`` (:class:`core.reid.data.PairBatch`, [0, 1]).
+
+        Returns the loss terms (unweighted, floats) and the weights in force.
+        """
+        m, cfg, dev = self.model, self.config, self.rt.device
+        w = loss_weights(cfg.loss, iteration)
+        self.set_learning_rates(iteration)
+        n = a.x.shape[0]
+        x_a, x_b = imagenet_normalise(a.x).to(dev), imagenet_normalise(b.x).to(dev)
+        xp_a, xp_b = imagenet_normalise(a.positive).to(dev), imagenet_normalise(b.positive).to(dev)
+        l_a, l_b = a.labels.to(dev), b.labels.to(dev)
+        real = torch.cat([x_a, x_b, xp_a, xp_b])
+        erased = random_erasing(real, gen, cfg.loss.erasing_p) if cfg.loss.erasing_p > 0 else real
+
+        with autocast(dev, self.bf16):
+            # ---- forward (official trainer.forward)
+            s_a, s_b = m.gen.encode(to_gray(torch.cat([x_a, x_b]))).float().split(n)
+            codes, _ = m.id(real)  # detached inside, as the official ft_netAB
+            f_a, f_b, fp_a, fp_b = codes.float().split(n)
+            _, logits = m.id(erased)
+            head1, head2 = logits[0].float().split(n), logits[1].float().split(n)
+            p_a, p_b, pp_a, pp_b = ((head1[i], head2[i]) for i in range(4))  # (primary, fine-grained) logits
+            fakes = m.gen.decode(torch.cat([s_b, s_a, s_a, s_b, s_a, s_b]), torch.cat([f_a, f_b, f_a, f_b, fp_a, fp_b]))
+            x_ba, x_ab, x_a_recon, x_b_recon, x_a_recon_p, x_b_recon_p = fakes.float().split(n)
+
+            # ---- discriminator step (on the detached swaps; two official calls = 2 x the batched mean)
+            d_loss, d_penalty = m.dis.dis_loss(torch.cat([x_ba, x_ab]).detach(), torch.cat([x_a, x_b]))
+            d_loss = 2 * cfg.loss.gan_w * d_loss
+        self.opt_dis.zero_grad(set_to_none=True)
+        d_loss.float().backward()
+        sync_gradients(m.dis, self.rt)
+        self.opt_dis.step()
+
+        with autocast(dev, self.bf16):
+            swaps = torch.cat([x_ab, x_ba])
+            if float(rng.random()) < cfg.loss.use_encoder_again:
+                s_recon = m.gen.encode(to_gray(swaps.detach()))  # trainable E_s on detached images
+            else:
+                s_recon = _frozen_call(m.gen.enc_content, to_gray(swaps), bn_train=False)
+            s_a_recon, s_b_recon = s_recon.float().split(n)  # x_ab carries a's structure, x_ba b's
+            f_recon, p_recon = _frozen_call(m.id, torch.cat([x_ba, x_ab]), bn_train=cfg.loss.train_bn)
+            f_a_recon, f_b_recon = f_recon.float().split(n)
+            p_a_recon, p_b_recon = p_recon[0].float().split(n)
+
+            terms: dict[str, Tensor] = {}
+            terms["recon_x"] = recon_l1(x_a_recon, x_a) + recon_l1(x_b_recon, x_b)
+            terms["recon_xp"] = recon_l1(x_a_recon_p, x_a) + recon_l1(x_b_recon_p, x_b)
+            terms["recon_s"] = recon_l1(s_a_recon, s_a) + recon_l1(s_b_recon, s_b)
+            terms["recon_f"] = recon_l1(f_a_recon, f_a) + recon_l1(f_b_recon, f_b)  # no gradient (official)
+            if w.recon_x_cyc > 0:
+                cyc = m.gen.decode(torch.cat([s_a_recon, s_b_recon]), torch.cat([f_a_recon, f_b_recon])).float()
+                x_aba, x_bab = cyc.split(n)
+                terms["recon_cyc"] = recon_l1(x_aba, x_a) + recon_l1(x_bab, x_b)
+            ce = F.cross_entropy
+            terms["id"] = ce(p_a[0], l_a) + ce(p_b[0], l_b)
+            terms["id_fine"] = ce(p_a[1], l_a) + ce(p_b[1], l_b)
+            terms["pid"] = ce(pp_a[0], l_a) + ce(pp_b[0], l_b)
+            terms["recon_id"] = ce(p_a_recon, l_a) + ce(p_b_recon, l_b)
+            terms["gan"] = 2 * m.dis.gen_loss(torch.cat([x_ba, x_ab])).float()
+            if self.teacher is not None and w.teacher > 0:
+                detached = torch.cat([x_ba, x_ab]).detach()
+                soft = teacher_soft_labels(self.teacher, detached)
+                _, student = m.id(detached)
+                terms["teacher_kl"] = soft_label_kl(student[0].float(), soft) * 2  # sum of the two official terms
+                # fine-grained mining: head 2 names the STRUCTURE donor (x_ba -> b, x_ab -> a)
+                terms["fine"] = ce(student[1].float(), torch.cat([l_b, l_a])) * 2
+
+            total = (w.recon_x * terms["recon_x"] + w.recon_xp * terms["recon_xp"] + w.recon_s * terms["recon_s"]
+                     + w.recon_f * terms["recon_f"] + w.id * terms["id"] + w.teacher * w.fine * terms["id_fine"]
+                     + w.pid * terms["pid"] + w.recon_id * terms["recon_id"] + w.gan * terms["gan"])  # fmt: skip
+            if "recon_cyc" in terms:
+                total = total + w.recon_x_cyc * terms["recon_cyc"]
+            if "teacher_kl" in terms:
+                total = total + w.teacher * (terms["teacher_kl"] + w.fine * terms["fine"])
+        self.opt_gen.zero_grad(set_to_none=True)
+        self.opt_id.zero_grad(set_to_none=True)
+        total.backward()
+        sync_gradients(m.gen, self.rt)
+        sync_gradients(m.id, self.rt)
+        self.opt_gen.step()
+        self.opt_id.step()
+
+        out = {k: float(v.detach()) for k, v in terms.items()}
+        out |= {"total": float(total.detach()), "dis": float(d_loss.detach()), "dis_penalty": float(d_penalty.detach())}
+        out |= {"w_teacher": w.teacher, "w_cyc": w.recon_x_cyc, "w_s": w.recon_s}
+        return out
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        return {"gen": self.model.gen.state_dict(), "id": self.model.id.state_dict(),
+                "dis": self.model.dis.state_dict(), "opt_gen": self.opt_gen.state_dict(),
+                "opt_dis": self.opt_dis.state_dict(), "opt_id": self.opt_id.state_dict()}  # fmt: skip
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.gen.load_state_dict(state["gen"])
+        self.model.id.load_state_dict(state["id"])
+        self.model.dis.load_state_dict(state["dis"])
+        self.opt_gen.load_state_dict(state["opt_gen"])
+        self.opt_dis.load_state_dict(state["opt_dis"])
+        self.opt_id.load_state_dict(state["opt_id"])
+
+
+def dgnet_embed(model: DGNet, alpha: float = 0.5) -> Callable[[Tensor], Tensor]:
+    """DG-Net's retrieval feature (official ``test_2label``): primary and fine-grained BN outputs,
+    each L2-normalised, the fine half weighted by ``alpha`` (0.5 reported) -> (B, 1024)."""
+
+    def embed(x: Tensor) -> Tensor:
+        primary, fine = model.id.embeddings(x)
+        return torch.cat([F.normalize(primary.float(), dim=1), alpha * F.normalize(fine.float(), dim=1)], dim=1)
+
+    return embed
+
+
+def save_sample_grid(model: DGNet, a: Tensor, b: Tensor, path: Path) -> None:
+    """A picture of training progress: rows = input a, input b, a reconstructed, b's appearance on a's
+    structure, a's appearance on b's structure. a, b: [0, 1] (B, 3, H, W)."""
+    from PIL import Image
+
+    model.eval()
+    with torch.no_grad():
+        xa, xb = imagenet_normalise(a), imagenet_normalise(b)
+        rows = [a, b, denormalise(model.swap(xa, xa)), denormalise(model.swap(xb, xa)),
+                denormalise(model.swap(xa, xb))]  # fmt: skip
+    model.train()
+    grid = torch.cat([torch.cat(list(r.cpu()), dim=2) for r in rows], dim=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray((grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(path)
+
+
+def train_dgnet(
+    data: str | Path,
+    run_dir: str | Path,
+    config: DGNetConfig | None = None,
+    teacher_path: str | Path | None = None,
+    preset: str = "small",
+    resume: bool = False,
+    device: str = "auto",
+    bf16: bool = True,
+    seed: int = 0,
+    checkpoint_every_s: float = 180.0,
+    log_every: int = 10,
+    max_iter: int | None = None,
+    init_from_teacher: bool = True,
+    progress: Callable[[int, int, dict[str, float]], None] | None = None,
+) -> dict[str, Any]:
+    """Train DG-Net on ``data`` (a Market-1501-style root) and write ``run_dir/final.pt``.
+
+    config: a full config, or None for ``preset`` with the data's number of classes.
+    teacher_path: a trained baseline (:func:`core.reid.train.train_baseline`'s ``final.pt``) with
+        the same classes; None trains without the teacher terms.
+    max_iter: stop early (for tests and benchmarks; the schedule still follows the config).
+    Returns {"iterations", "seconds", "path", "metrics"} (Market-protocol retrieval of DG-Net's features).
+    """
+    rt = setup_runtime(device)
+    try:
+        return _train(Path(data), Path(run_dir), config, teacher_path, preset, resume, rt, bf16, seed,
+                      checkpoint_every_s, log_every, max_iter, init_from_teacher, progress)  # fmt: skip
+    finally:
+        teardown(rt)
+
+
+def _train(data, run_dir, config, teacher_path, preset, resume, rt, bf16, seed, every_s, log_every, max_iter,
+           init_from_teacher, progress) -> dict[str, Any]:  # fmt: skip
+    torch.manual_seed(seed)  # the same initial weights on every rank (then broadcast, to be sure)
+    probe = config or DGNetConfig.small(2)
+    market = load_market(data, (probe.height, probe.width))
+    train = ReidTrainSet(market["train"])
+    cfg = config or DGNetConfig.from_preset(preset, train.num_classes)
+    if cfg.appearance.num_classes != train.num_classes:
+        raise ValueError(f"the config has {cfg.appearance.num_classes} classes, the data {train.num_classes}")
+    model = DGNet(cfg).to(rt.device)
+    teacher = None
+    if teacher_path is not None:
+        teacher, tcfg = load_baseline(teacher_path, rt.device)
+        if teacher.classifier.classifier[0].out_features != train.num_classes:
+            known = teacher.classifier.classifier[0].out_features
+            raise ValueError(f"the teacher {teacher_path} knows {known} classes, the data has {train.num_classes}: "
+                             "train the teacher on the same data")  # fmt: skip
+        if (tcfg.height, tcfg.width) != (cfg.height, cfg.width):
+            raise ValueError(f"the teacher sees {tcfg.height}x{tcfg.width} images, DG-Net {cfg.height}x{cfg.width}")
+        if init_from_teacher and tcfg.arch == cfg.appearance.backbone and tcfg.last_stride == cfg.appearance.stride:
+            missing = model.id.model.load_state_dict(teacher.model.state_dict())
+            del missing
+    broadcast_module(model, rt)
+    trainer = DGNetTrainer(model, teacher, rt, bf16)
+    rng = seed_everything(seed, rt.rank)
+    gen = torch.Generator().manual_seed(seed * 1000 + rt.rank)
+    ckpt = Checkpointer(run_dir, every_s)
+    log = MetricLog(run_dir / "log.jsonl", enabled=rt.is_main)
+    start, elapsed = 0, 0.0
+    if resume and (state := ckpt.load()) is not None:
+        if state["config"] != cfg.to_dict():
+            raise ValueError(f"{ckpt.path} was trained with another config; use a new run folder or drop --resume")
+        trainer.load_state_dict(state["trainer"])
+        start, elapsed = int(state["iteration"]), float(state["seconds"])
+        rng = seed_everything(seed + start, rt.rank)
+        gen.manual_seed(seed * 1000 + rt.rank + start)
+        log.truncate_after(start)
+    total = cfg.train.max_iter if max_iter is None else min(max_iter, cfg.train.max_iter)
+    show_a = torch.stack([augment_free(train, i) for i in range(0, len(train), max(1, len(train) // 8))][:8])
+    show_b = show_a.roll(1, 0)
+    model.train()
+    t0 = time.monotonic()
+    for it in range(start, total):
+        a = train.batch(cfg.train.batch_size, rng, gen)
+        b = train.batch(cfg.train.batch_size, rng, gen)
+        losses = trainer.step(a, b, it, gen, rng)
+        done = it + 1
+        if rt.is_main and (done % log_every == 0 or done == total):
+            log.write(done, **losses)
+            if progress:
+                progress(done, total, losses)
+        if rt.is_main and cfg.train.image_save_iter and done % cfg.train.image_save_iter == 0:
+            save_sample_grid(model, show_a, show_b, run_dir / "images" / f"iter_{done:08d}.png")
+        if ckpt.due() or done == total:
+            ckpt.save({"config": cfg.to_dict(), "trainer": trainer.state_dict(), "iteration": done,
+                       "seconds": elapsed + time.monotonic() - t0}, rt)  # fmt: skip
+    seconds = elapsed + time.monotonic() - t0
+    model.eval()
+    result = evaluate_market(dgnet_embed(model), market["query"], market["gallery"], device=rt.device)
+    metrics = {"rank1": result.rank1, "rank5": result.rank5, "mAP": result.mAP}
+    path = run_dir / "final.pt"
+    if rt.is_main:
+        torch.save({"config": cfg.to_dict(), "gen": model.gen.state_dict(), "id": model.id.state_dict(),
+                    "iterations": total, "seconds": seconds, "metrics": metrics,
+                    "teacher": str(teacher_path) if teacher_path else None}, path)  # fmt: skip
+        save_sample_grid(model, show_a, show_b, run_dir / "images" / "final.png")
+    return {"iterations": total, "seconds": seconds, "path": str(path), "metrics": metrics}
+
+
+def augment_free(train: ReidTrainSet, index: int) -> Tensor:
+    """Training image ``index`` as float [0, 1] (3, H, W), unaugmented (for progress pictures)."""
+    return train.images[index].float() / 255.0
