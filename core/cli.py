@@ -198,6 +198,69 @@ def _cmd_eval_data(args: argparse.Namespace) -> int:
     return 1 if missed and args.strict else 0
 
 
+def _train_progress(desc: str):
+    """A tqdm bar advanced by a trainer's ``progress(step, total, losses)`` callback (rank 0 only)."""
+    from tqdm import tqdm
+
+    state: dict = {}
+
+    def update(step: int, total: int, losses: dict[str, float]) -> None:
+        bar = state.get("bar")
+        if bar is None:
+            bar = state["bar"] = tqdm(total=total, initial=0, desc=desc, unit="step", mininterval=5)
+        bar.update(step - bar.n)
+        bar.set_postfix({k: f"{v:.3g}" for k, v in list(losses.items())[:4]}, refresh=False)
+        if step >= total:
+            bar.close()
+
+    return update
+
+
+def _data_root(text: str) -> Path:
+    root = Path(text)
+    if not (root / "bounding_box_train").is_dir():
+        raise CliError(f"{root} is not a Market-1501-style root (no bounding_box_train/): "
+                       "generate one with python -m core synth reid --out data/reid")  # fmt: skip
+    return root
+
+
+def _cmd_train_reid(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from core.reid.train import BaselineConfig, train_baseline
+
+    cfg = BaselineConfig.from_preset(args.preset)
+    if args.steps is not None:
+        cfg = replace(cfg, steps=_positive("steps", args.steps))
+    result = train_baseline(_data_root(args.data), args.out, cfg, resume=args.resume, device=args.device,
+                            progress=_train_progress("re-ID baseline"))  # fmt: skip
+    m = result["metrics"]
+    if os.environ.get("RANK", "0") != "0":
+        return 0
+    print(f"re-ID baseline: {result['steps']} steps in {result['seconds'] / 60:.1f} min; "
+          f"Rank-1 {100 * m['rank1']:.1f}%, mAP {100 * m['mAP']:.1f}% -> {result['path']}")  # fmt: skip
+    return 0
+
+
+def _cmd_train_dgnet(args: argparse.Namespace) -> int:
+    from core.dgnet.train import train_dgnet
+
+    teacher = None
+    if args.teacher:
+        teacher = Path(args.teacher)
+        if not teacher.is_file():
+            raise CliError(f"no teacher at {teacher}: train one with python -m core train reid --data DIR")
+    result = train_dgnet(_data_root(args.data), args.out, teacher_path=teacher, preset=args.preset,
+                         resume=args.resume, device=args.device, bf16=not args.no_bf16, max_iter=args.iterations,
+                         progress=_train_progress("DG-Net"))  # fmt: skip
+    m = result["metrics"]
+    if os.environ.get("RANK", "0") != "0":
+        return 0
+    print(f"DG-Net: {result['iterations']} iterations in {result['seconds'] / 60:.1f} min; "
+          f"Rank-1 {100 * m['rank1']:.1f}%, mAP {100 * m['mAP']:.1f}% -> {result['path']}")  # fmt: skip
+    return 0
+
+
 def _cmd_checkpoints_verify(args: argparse.Namespace) -> int:
     from core.checkpoints import verify_all
 
@@ -288,6 +351,23 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--strict", action="store_true", help="exit 1 when a difficulty target is missed")
     data.set_defaults(func=_cmd_eval_data)
 
+    train_p = sub.add_parser("train", help="train a model (runs unchanged under torchrun)")
+    trainers = train_p.add_subparsers(dest="model", required=True)
+    t_reid = trainers.add_parser("reid", help="the plain re-ID baseline (DG-Net's teacher)")
+    t_reid.add_argument("--steps", type=int, default=None, help="override the preset's steps")
+    t_reid.set_defaults(func=_cmd_train_reid, out_default="runs/reid")
+    t_dg = trainers.add_parser("dgnet", help="DG-Net (needs a trained teacher: python -m core train reid)")
+    t_dg.add_argument("--teacher", default="runs/reid/final.pt", help="teacher's final.pt ('' for none)")
+    t_dg.add_argument("--iterations", type=int, default=None, help="stop after this many (default: the preset's)")
+    t_dg.add_argument("--no-bf16", action="store_true", help="train in float32")
+    t_dg.set_defaults(func=_cmd_train_dgnet, out_default="runs/dgnet")
+    for p in (t_reid, t_dg):
+        p.add_argument("--data", default="data/reid", help="Market-1501-style root (default data/reid)")
+        p.add_argument("--preset", default="small", help="small (2-core CPU) or paper")
+        p.add_argument("--out", default=None, help="run folder (default runs/<model>)")
+        p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
+        p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+
     assets = sub.add_parser("demo-assets", help="render the README's pictures")
     assets.add_argument("--out", default="docs")
     assets.set_defaults(func=_cmd_demo_assets)
@@ -300,6 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "out_default", None) and args.out is None:
+        args.out = args.out_default
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

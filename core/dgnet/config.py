@@ -25,7 +25,7 @@ __all__ = [
     "TrainConfig",
 ]
 
-PRESETS = ("paper", "small")
+PRESETS = ("paper", "small", "tiny")
 
 # The official decoder feeds 4 AdaIN residual blocks (8 AdaIN layers) from 4 MLP pairs, one per quarter of
 # the appearance code, and the appearance encoder pools 4 horizontal parts; both numbers are fixed there.
@@ -259,12 +259,29 @@ class DGNetConfig:
         )
 
     @classmethod
+    def tiny(cls, num_classes: int) -> DGNetConfig:
+        """For tests only: 64x32 images, narrow networks, batch 2, 4 iterations with every loss on from
+        iteration 2 (so a short run exercises the whole objective)."""
+        base = cls.small(num_classes)
+        return cls(
+            height=64,
+            width=32,
+            gen=replace(base.gen, dim=4, mlp_dim=16, n_downsample=1),  # ASPP pads 9: the code needs >= 10 px
+            dis=replace(base.dis, dim=4, n_res=1, num_scales=2),
+            appearance=base.appearance,
+            loss=replace(base.loss, warm_iter=1, warm_teacher_iter=1, warm_scale=1.0),
+            train=replace(base.train, max_iter=4, batch_size=2, step_size=3, snapshot_save_iter=2, image_save_iter=2),
+        )
+
+    @classmethod
     def from_preset(cls, name: str, num_classes: int) -> DGNetConfig:
-        """``paper`` or ``small`` with ``num_classes`` identities."""
+        """``paper``, ``small`` or ``tiny`` (tests) with ``num_classes`` identities."""
         if name == "paper":
             return cls.paper(num_classes)
         if name == "small":
             return cls.small(num_classes)
+        if name == "tiny":
+            return cls.tiny(num_classes)
         raise ValueError(f"unknown preset {name!r}; choose one of {PRESETS}")
 
     # ------------------------------------------------------------------ plain dicts (our checkpoints)

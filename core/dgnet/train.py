@@ -281,7 +281,7 @@ def train_dgnet(
 def _train(data, run_dir, config, teacher_path, preset, resume, rt, bf16, seed, every_s, log_every, max_iter,
            init_from_teacher, progress) -> dict[str, Any]:  # fmt: skip
     torch.manual_seed(seed)  # the same initial weights on every rank (then broadcast, to be sure)
-    probe = config or DGNetConfig.small(2)
+    probe = config or DGNetConfig.from_preset(preset, 2)  # only its image size is used here
     market = load_market(data, (probe.height, probe.width))
     train = ReidTrainSet(market["train"])
     cfg = config or DGNetConfig.from_preset(preset, train.num_classes)
@@ -335,6 +335,7 @@ def _train(data, run_dir, config, teacher_path, preset, resume, rt, bf16, seed, 
             ckpt.save({"config": cfg.to_dict(), "trainer": trainer.state_dict(), "iteration": done,
                        "seconds": elapsed + time.monotonic() - t0}, rt)  # fmt: skip
     seconds = elapsed + time.monotonic() - t0
+    broadcast_module(model, rt)  # BatchNorm statistics differ per rank (their batches did); keep rank 0's
     model.eval()
     result = evaluate_market(dgnet_embed(model), market["query"], market["gallery"], device=rt.device)
     metrics = {"rank1": result.rank1, "rank5": result.rank5, "mAP": result.mAP}

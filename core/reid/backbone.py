@@ -50,6 +50,9 @@ def build_resnet(arch: str = "resnet50", last_stride: int = 2) -> ResNet:
     if last_stride not in (1, 2):
         raise ValueError(f"last_stride must be 1 or 2, got {last_stride}")
     net: ResNet = getattr(torchvision.models, arch)(weights=None)
+    # The ImageNet classifier ``fc`` is kept only so official state_dicts match key for key; it never
+    # sees data here, so it is frozen (an unused trainable parameter stalls DDP's gradient reduction).
+    net.fc.requires_grad_(False)
     if last_stride == 1:
         block = net.layer4[0]
         for conv in (block.conv1, block.conv2):

@@ -78,7 +78,8 @@ class BaselineConfig:
     @classmethod
     def tiny(cls) -> BaselineConfig:
         """For tests: a handful of steps."""
-        return replace(cls.small(), steps=6, warmup_steps=2, batch_size=8, log_every=1, bf16=False)
+        return replace(cls.small(), height=64, width=32, steps=6, warmup_steps=2, batch_size=8, log_every=1,
+                       bf16=False)  # fmt: skip
 
     @classmethod
     def from_preset(cls, name: str) -> BaselineConfig:
@@ -102,20 +103,26 @@ def train_baseline(
     resume: bool = False,
     device: str = "auto",
     progress: Callable[[int, int, dict[str, float]], None] | None = None,
+    max_steps: int | None = None,
 ) -> dict[str, Any]:
     """Train on ``data``'s bounding_box_train; score query vs gallery; write ``run_dir/final.pt``.
+
+    max_steps: stop after this many steps (a checkpoint is written; ``resume`` continues the
+    same schedule), for tests and for splitting a run across sessions.
 
     Returns {"metrics": {"rank1", "mAP", ...}, "steps", "seconds", "path"}. ``progress(step, total,
     losses)`` is called on rank 0 after each logged step.
     """
     runtime = setup_runtime(device)
     try:
-        return _train(Path(data), Path(run_dir), cfg, resume, runtime, progress)
+        return _train(Path(data), Path(run_dir), cfg, resume, runtime, progress, max_steps)
     finally:
         teardown(runtime)
 
 
-def _train(data: Path, run_dir: Path, cfg: BaselineConfig, resume: bool, rt: Runtime, progress) -> dict[str, Any]:
+def _train(
+    data: Path, run_dir: Path, cfg: BaselineConfig, resume: bool, rt: Runtime, progress, max_steps: int | None
+) -> dict[str, Any]:
     rng = seed_everything(cfg.seed, rt.rank)
     gen = torch.Generator().manual_seed(cfg.seed * 1000 + rt.rank)
     market = load_market(data, (cfg.height, cfg.width))
@@ -139,7 +146,8 @@ def _train(data: Path, run_dir: Path, cfg: BaselineConfig, resume: bool, rt: Run
     net = wrap_ddp(model, rt)
     net.train()
     t0 = time.monotonic()
-    for step in range(start, cfg.steps):
+    stop = cfg.steps if max_steps is None else min(cfg.steps, max_steps)
+    for step in range(start, stop):
         for group in opt.param_groups:
             group["lr"] = cfg.lr * lr_factor(step, cfg)
         batch = train.batch(cfg.batch_size, rng, gen, cfg.pad)
@@ -160,7 +168,7 @@ def _train(data: Path, run_dir: Path, cfg: BaselineConfig, resume: bool, rt: Run
             log.write(done, lr=opt.param_groups[0]["lr"], **values)
             if progress and rt.is_main:
                 progress(done, cfg.steps, values)
-        if ckpt.due() or done == cfg.steps:
+        if ckpt.due() or done == stop:
             ckpt.save({"config": asdict(cfg), "model": model.state_dict(), "optimizer": opt.state_dict(),
                        "step": done, "seconds": elapsed + time.monotonic() - t0}, rt)  # fmt: skip
     seconds = elapsed + time.monotonic() - t0
@@ -170,8 +178,8 @@ def _train(data: Path, run_dir: Path, cfg: BaselineConfig, resume: bool, rt: Run
     path = run_dir / "final.pt"
     if rt.is_main:
         torch.save({"config": asdict(cfg), "model": unwrap(model).state_dict(), "metrics": metrics,
-                    "num_classes": train.num_classes, "steps": cfg.steps, "seconds": seconds}, path)  # fmt: skip
-    return {"metrics": metrics, "steps": cfg.steps, "seconds": seconds, "path": str(path)}
+                    "num_classes": train.num_classes, "steps": stop, "seconds": seconds}, path)  # fmt: skip
+    return {"metrics": metrics, "steps": stop, "seconds": seconds, "path": str(path)}
 
 
 def load_baseline(path: str | Path, device: str | torch.device = "cpu") -> tuple[ReidBaseline, BaselineConfig]:

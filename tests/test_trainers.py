@@ -1,0 +1,194 @@
+"""Trainers: the re-ID baseline (DG-Net's teacher) and DG-Net, on a tiny colour-coded Market set.
+
+Real behaviour at toy scale: the losses are finite and every network's weights move, a resumed run
+continues where the checkpoint stopped, a learnable set is learnt above chance, and the same
+commands run as two gloo processes under torchrun.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from core.data.market import load_market, market_name
+from core.dgnet.config import DGNetConfig
+from core.dgnet.losses import loss_weights, soft_label_kl
+from core.dgnet.model import DGNet
+from core.dgnet.train import DGNetTrainer, train_dgnet
+from core.reid.backbone import ReidBaseline
+from core.reid.data import ReidTrainSet, random_erasing
+from core.reid.train import BaselineConfig, load_baseline, train_baseline
+from core.train import setup_runtime
+
+REPO = Path(__file__).resolve().parents[1]
+PALETTE = np.array([[220, 30, 30], [30, 200, 40], [40, 60, 220], [230, 220, 40], [200, 40, 210], [30, 210, 220],
+                    [240, 140, 20], [120, 120, 120], [250, 250, 250], [20, 20, 20]], dtype=np.float32)  # fmt: skip
+
+
+def _person(pid: int, rng: np.random.Generator) -> np.ndarray:
+    """A 128x64 'person': a top colour and a bottom colour per identity, on a noisy grey background."""
+    img = rng.normal(110, 25, (128, 64, 3))
+    img[16:64, 16:48] = PALETTE[pid % 10] + rng.normal(0, 12, 3)
+    img[64:120, 18:46] = PALETTE[(pid * 3 + 1) % 10] + rng.normal(0, 12, 3)
+    return img.clip(0, 255).astype(np.uint8)
+
+
+def _write_market(root: Path, train_ids: range, test_ids: range, cams: int = 3, per_cam: int = 2) -> Path:
+    rng = np.random.default_rng(0)
+    for folder, ids in (("bounding_box_train", train_ids), ("bounding_box_test", test_ids)):
+        (root / folder).mkdir(parents=True)
+        for pid in ids:
+            for cam in range(1, cams + 1):
+                for k in range(per_cam):
+                    name = market_name(pid, cam, 1, 100 * pid + 10 * cam + k, k + 1)
+                    Image.fromarray(_person(pid, rng)).save(root / folder / name, quality=95)
+    (root / "query").mkdir()
+    for pid in test_ids:
+        Image.fromarray(_person(pid, rng)).save(root / "query" / market_name(pid, 1, 1, 9000 + pid, 1), quality=95)
+    return root
+
+
+@pytest.fixture(scope="module")
+def market(tmp_path_factory) -> Path:
+    return _write_market(tmp_path_factory.mktemp("market"), range(1, 7), range(7, 11))
+
+
+# ------------------------------------------------------------------------------------------------ pieces
+
+
+def test_train_set_labels_and_positives(market):
+    split = load_market(market, (64, 32))["train"]
+    data = ReidTrainSet(split)
+    assert data.num_classes == 6 and len(data) == 6 * 3 * 2
+    assert list(data.pids) == [1, 2, 3, 4, 5, 6]  # sorted pid order = ImageFolder class order
+    rng = np.random.default_rng(0)
+    for i in range(len(data)):
+        j = data.positive_of(i, rng)
+        assert j != i and data.labels[j] == data.labels[i]
+    batch = data.batch(4, rng, torch.Generator().manual_seed(0))
+    assert batch.x.shape == batch.positive.shape == (4, 3, 64, 32)
+    assert 0 <= float(batch.x.min()) and float(batch.x.max()) <= 1
+
+
+def test_random_erasing_changes_only_a_rectangle():
+    gen = torch.Generator().manual_seed(1)
+    x = torch.ones(16, 3, 32, 16)
+    out = random_erasing(x, gen, p=1.0)
+    assert torch.equal(x, torch.ones_like(x)), "the input is not modified"
+    erased = (out == 0).all(1)  # (B, H, W)
+    for mask in erased:
+        rows, cols = mask.any(1).nonzero(), mask.any(0).nonzero()
+        box = mask[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+        assert box.all(), "one solid rectangle"
+        assert 0.02 * 512 * 0.5 <= mask.sum() <= 0.4 * 512 * 1.5
+    assert torch.equal(random_erasing(x, gen, p=0.0), x)
+
+
+def test_soft_label_kl_is_zero_at_the_target_and_positive_elsewhere():
+    logits = torch.randn(4, 7)
+    target = torch.softmax(logits, 1)
+    assert float(soft_label_kl(logits, target)) == pytest.approx(0.0, abs=1e-6)
+    assert float(soft_label_kl(torch.zeros(4, 7), target)) > 0.01
+
+
+def test_warm_up_weights_follow_the_official_ramp():
+    loss = DGNetConfig.paper().loss
+    assert loss_weights(loss, 30000).teacher == 0.0 and loss_weights(loss, 30000).recon_s == 0.0
+    assert loss_weights(loss, 31000).recon_s == pytest.approx(0.5)
+    assert loss_weights(loss, 32000).recon_s == 1.0 and loss_weights(loss, 40000).recon_s == 1.0
+    assert loss_weights(loss, 34000).teacher == 2.0 and loss_weights(loss, 34000).recon_x_cyc == 2.0
+    small = DGNetConfig.small(10).loss  # the same shape, compressed
+    top = small.warm_iter + round(1 / small.warm_scale)
+    assert loss_weights(small, top).recon_s == pytest.approx(1.0)
+
+
+def test_one_dgnet_step_moves_every_network_with_finite_losses(market):
+    cfg = DGNetConfig.tiny(6)
+    torch.manual_seed(0)
+    model = DGNet(cfg)
+    teacher = ReidBaseline(6, "resnet18", 1)
+    trainer = DGNetTrainer(model, teacher, setup_runtime("cpu"), bf16=False)
+    data = ReidTrainSet(load_market(market, (cfg.height, cfg.width))["train"])
+    rng, gen = np.random.default_rng(0), torch.Generator().manual_seed(0)
+    before = {name: [p.detach().clone() for p in getattr(model, name).parameters()] for name in ("gen", "id", "dis")}
+    losses = trainer.step(data.batch(2, rng, gen), data.batch(2, rng, gen), 5, gen, rng)  # past the warm-up
+    assert all(np.isfinite(v) for v in losses.values())
+    assert {"teacher_kl", "fine", "recon_cyc", "gan", "recon_id"} <= set(losses)
+    for name, old in before.items():
+        moved = sum(not torch.equal(a, b) for a, b in zip(old, getattr(model, name).parameters(), strict=True))
+        assert moved > 0.5 * len(old), f"{name}: only {moved} of {len(old)} tensors changed"
+    assert all(not p.requires_grad for p in teacher.parameters())
+
+
+# ------------------------------------------------------------------------------------------------ runs
+
+
+def test_baseline_learns_and_resumes(market, tmp_path):
+    cfg = BaselineConfig.tiny()
+    run = tmp_path / "reid"
+    first = train_baseline(market, run, cfg, device="cpu", max_steps=3)
+    assert first["steps"] == 3
+    assert torch.load(run / "last.pt", weights_only=True)["step"] == 3
+    # resumed, the run continues from step 3: the log holds steps 1..6 once
+    result = train_baseline(market, run, cfg, resume=True, device="cpu")
+    steps = [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5, 6]
+    model, loaded = load_baseline(result["path"])
+    assert loaded == cfg and model.classifier.classifier[0].out_features == 6
+    # colour-coded people: 40 steps put the true match above chance (4 test ids -> chance 25 %)
+    longer = train_baseline(market, tmp_path / "reid2", replace(cfg, steps=40), device="cpu")
+    assert longer["metrics"]["rank1"] > 0.5
+
+
+def test_dgnet_run_resumes_and_writes_final(market, tmp_path):
+    teacher = train_baseline(market, tmp_path / "teacher", BaselineConfig.tiny(), device="cpu")["path"]
+    run = tmp_path / "dgnet"
+    train_dgnet(market, run, preset="tiny", teacher_path=teacher, device="cpu", bf16=False, max_iter=2, log_every=1)
+    assert torch.load(run / "last.pt", weights_only=True)["iteration"] == 2
+    result = train_dgnet(market, run, preset="tiny", teacher_path=teacher, device="cpu", bf16=False, resume=True,
+                         log_every=1)  # fmt: skip
+    assert result["iterations"] == 4
+    steps = [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]
+    final = torch.load(result["path"], weights_only=True)
+    cfg = DGNetConfig.from_dict(final["config"])
+    model = DGNet(cfg, with_discriminator=False)
+    model.gen.load_state_dict(final["gen"])
+    model.id.load_state_dict(final["id"])
+    assert (run / "images" / "final.png").exists() and (run / "images" / "iter_00000002.png").exists()
+    assert 0.0 <= result["metrics"]["rank1"] <= 1.0
+
+
+def test_dgnet_refuses_a_teacher_with_other_classes(market, tmp_path):
+    other = _write_market(tmp_path / "other", range(1, 4), range(7, 9))
+    teacher = train_baseline(other, tmp_path / "t", BaselineConfig.tiny(), device="cpu")["path"]
+    with pytest.raises(ValueError, match="3 classes, the data has 6"):
+        train_dgnet(market, tmp_path / "dg", preset="tiny", teacher_path=teacher, device="cpu", max_iter=1)
+
+
+def _torchrun(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "core", *args]  # fmt: skip
+    return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_trainers_run_as_two_gloo_processes_under_torchrun(market, tmp_path):
+    done = _torchrun(["train", "reid", "--preset", "tiny", "--data", str(market), "--out", "t", "--device", "cpu"],
+                     tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "t" / "final.pt").exists()
+    done = _torchrun(["train", "dgnet", "--preset", "tiny", "--data", str(market), "--out", "d", "--device", "cpu",
+                      "--teacher", "t/final.pt", "--no-bf16"], tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    final = torch.load(tmp_path / "d" / "final.pt", weights_only=True)
+    assert final["iterations"] == 4
