@@ -324,6 +324,13 @@ def test_pairs_writer_truth_matches_the_api(tmp_path):
     truth = np.asarray(Image.open(tmp_path / rows[0]["truth"])).astype(int)
     structure = np.asarray(Image.open(tmp_path / rows[0]["structure"])).astype(int)
     assert truth.shape == (128, 64, 3) and np.abs(truth - structure).mean() > 2  # other clothes
+    # the mask is the structure person: outside it the structure picture is its background
+    mask = np.asarray(Image.open(tmp_path / rows[0]["structure_mask"])) > 127
+    background = np.asarray(Image.open(tmp_path / rows[0]["background"])).astype(int)
+    assert 0.1 < mask.mean() < 0.7
+    outside = np.abs(structure - background).mean(-1)[~mask].mean()
+    inside = np.abs(structure - background).mean(-1)[mask].mean()
+    assert outside < 6 and inside > 4 * outside, (outside, inside)
 
 
 def test_dark_uint8_textures_stay_dark():
@@ -462,5 +469,5 @@ def test_pairs_come_from_test_people_only(tmp_path):
     write_pairs(tmp_path, cfg)
     rows = (tmp_path / "pairs.csv").read_text().splitlines()[1:]
     for row in rows:
-        a, s = (int(v) for v in row.split(",")[4:6])
+        a, s = (int(v) for v in row.split(",")[6:8])
         assert a > ReidConfig.train_ids and s > ReidConfig.train_ids and a != s

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from core.synth.datasets import (
     ReidConfig,
+    _scene_picture,
     camera_specs,
     claim_folder,
     face_nuisance,
@@ -75,25 +77,33 @@ def _pair_task(args) -> list:
     na = reid_nuisance(specs[ca], rng, clean=True)
     ns = reid_nuisance(specs[cs], rng, clean=True)
     names = [f"{k:04d}_{role}.jpg" for role in ("appearance", "structure", "truth")]
-    if not all((out / n).exists() for n in names):
-        pic = shared_renderer().render([a, s, s.with_clothes_of(a)], [na, ns, ns], cfg.image_size)
+    extras = [f"{k:04d}_structure_mask.png", f"{k:04d}_background.jpg"]
+    if not all((out / n).exists() for n in names + extras):
+        pr = shared_renderer()
+        pic = pr.render([a, s, s.with_clothes_of(a)], [na, ns, ns], cfg.image_size)
         for name, img in zip(names, pic.image, strict=True):
             save_image(out / name, img)
-    return [k, *names, i, j, ca + 1, cs + 1]
+        # person j's silhouette and j's picture without anybody: what "structure kept" is scored against
+        mask = (pic.mask[1, 0].clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+        Image.fromarray(mask).save(out / extras[0])
+        save_image(out / extras[1], _scene_picture(pr, ns, cfg.image_size))
+    return [k, *names, *extras, i, j, ca + 1, cs + 1]
 
 
 def write_pairs(out: Path, cfg: PairsConfig, workers: int = 1, progress=None) -> dict:
-    """``out/NNNN_appearance.jpg``, ``_structure.jpg``, ``_truth.jpg`` and pairs.csv."""
+    """``out/NNNN_appearance.jpg``, ``_structure.jpg``, ``_truth.jpg`` (the structure person wearing
+    the appearance person's clothes), ``_structure_mask.png`` (the structure person's silhouette,
+    0-255), ``_background.jpg`` (the structure picture without the person) and pairs.csv."""
     if cfg.people < 2:
         raise ValueError("pairs need at least 2 people")
     claim_folder(out, "pairs", cfg)
     rows = run_tasks(_pair_task, [(out, cfg, k) for k in range(cfg.pairs)], workers, progress)
     with open(out / "pairs.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["pair", "appearance", "structure", "truth", "appearance_id", "structure_id",
-                         "appearance_camera", "structure_camera"])  # fmt: skip
+        writer.writerow(["pair", "appearance", "structure", "truth", "structure_mask", "background", "appearance_id",
+                         "structure_id", "appearance_camera", "structure_camera"])  # fmt: skip
         writer.writerows(rows)
-    factors = [{"pair": r[0], "appearance_person": r[4], "structure_person": r[5]} for r in rows]
+    factors = [{"pair": r[0], "appearance_person": r[6], "structure_person": r[7]} for r in rows]
     counts = {"pairs": cfg.pairs}
     write_meta(out, "pairs", cfg, counts, factors)
     return counts
