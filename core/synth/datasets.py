@@ -218,7 +218,7 @@ def camera_specs(cfg: ReidConfig) -> list[CameraSpec]:
             CameraSpec(
                 index=c + 1,
                 azimuth=CAMERA_AZIMUTHS[c % len(CAMERA_AZIMUTHS)] + 15.0 * (c // len(CAMERA_AZIMUTHS)),
-                elevation=(float(rng.uniform(0, 10)), float(rng.uniform(12, 30))),
+                elevation=(float(rng.uniform(0, 8)), float(rng.uniform(10, 22))),
                 distance=(float(rng.uniform(4, 6)), float(rng.uniform(7, 11))),
                 backgrounds=tuple(str(k) for k in kinds),
                 scene_seeds=tuple(int(s) for s in rng.integers(0, 2**31, cfg.scenes_per_camera)),
@@ -267,8 +267,8 @@ def reid_nuisance(spec: CameraSpec, rng: np.random.Generator, look: Look = Look(
     if rng.random() < look.carries:
         pose = "carry"
     cut_off = rng.random() < 0.08  # a detector box that misses the head or the feet
-    shift = (float(rng.normal(0, 0.04)), float(rng.choice([-1, 1]) * rng.uniform(0.12, 0.22) if cut_off
-                                              else rng.normal(0, 0.025)))  # fmt: skip
+    shift = (float(rng.normal(0, 0.03)), float(rng.choice([-1, 1]) * rng.uniform(0.12, 0.22) if cut_off
+                                              else rng.normal(0, 0.02)))  # fmt: skip
     occluder = str(rng.choice(["none", "person", "pole", "bin", "car", "sign"], p=[0.84, 0.06, 0.03, 0.03, 0.02, 0.02]))
     low = rng.random() < spec.low_res
     moving = rng.random() < spec.motion
@@ -294,7 +294,7 @@ def reid_nuisance(spec: CameraSpec, rng: np.random.Generator, look: Look = Look(
         seed=int(rng.choice(spec.scene_seeds)),
         crop=(float(rng.uniform(0, 1)), float(rng.uniform(0.2, 0.8)), float(rng.uniform(1.0, 1.4))),
         shift=shift,
-        zoom=float(rng.uniform(0.92, 1.08)),
+        zoom=float(rng.uniform(0.94, 1.06)),
         stretch=float(rng.uniform(1.5, 1.8)),
         white_balance=spec.white_balance,
         exposure=spec.exposure + float(rng.normal(0, 0.08)),  # auto-exposure hunts a little

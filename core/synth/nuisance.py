@@ -109,7 +109,7 @@ def _smooth_noise(rng: np.random.Generator, h: int, w: int, cells: tuple[int, in
 
 
 SCENE_SATURATION = 0.3
-CLUTTER_MUTE = 0.75
+CLUTTER_MUTE = 0.85
 
 
 def _clutter(img: np.ndarray, rng: np.random.Generator, count: int, top: int, bottom: int) -> None:
@@ -130,8 +130,8 @@ def make_scene(kind: str, seed: int, size: tuple[int, int]) -> np.ndarray:
     h, w = size
     rng = np.random.default_rng([seed, 0xB6])
     # built surroundings are mostly greys, beiges and browns: a scene's colour should not outshout a person's
-    c1 = np.array(random_colour(rng, sat=(0.0, SCENE_SATURATION), val=(0.3, 0.8)))
-    c2 = np.array(random_colour(rng, sat=(0.0, SCENE_SATURATION), val=(0.25, 0.7)))
+    c1 = np.array(random_colour(rng, sat=(0.0, SCENE_SATURATION), val=(0.35, 0.75)))
+    c2 = np.array(random_colour(rng, sat=(0.0, SCENE_SATURATION), val=(0.3, 0.65)))
     rows = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
     if kind == "gradient":
         img = c1 * (1 - rows) + c2 * rows + np.zeros((h, w, 1))
