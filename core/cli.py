@@ -261,6 +261,96 @@ def _cmd_train_dgnet(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_dgnet(checkpoint: str, official: str | None = None):
+    """The shipped/registered DG-Net, a file, or an official release folder."""
+    from core.dgnet import api
+
+    if official:
+        return _load_official_dir(Path(official))
+    path = Path(checkpoint)
+    return api.load_file(path) if path.suffix == ".pt" else api.load(checkpoint)
+
+
+def _load_official_dir(folder: Path):
+    """An official DG-Net run folder: config.yaml and checkpoints/gen_*.pt, id_*.pt (the last ones)."""
+    from core.dgnet import load_official
+
+    config = folder / "config.yaml"
+    gens = sorted(folder.glob("checkpoints/gen_*.pt")) or sorted(folder.glob("gen_*.pt"))
+    ids = sorted(folder.glob("checkpoints/id_*.pt")) or sorted(folder.glob("id_*.pt"))
+    if not (config.exists() and gens and ids):
+        raise CliError(f"{folder} is not an official DG-Net run folder: it needs config.yaml and "
+                       "checkpoints/gen_XXXXXXXX.pt, checkpoints/id_XXXXXXXX.pt")  # fmt: skip
+    return load_official(gens[-1], ids[-1], config)
+
+
+def _read_rgb(path: str):
+    """[0, 1] (1, 3, H, W) from an image file, with a clear error for non-images."""
+    import numpy as np
+    import torch
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            rgb = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+    except (FileNotFoundError, UnidentifiedImageError, OSError) as err:
+        raise CliError(f"cannot read {path} as an image ({err.__class__.__name__}); give a JPEG or PNG") from err
+    return torch.from_numpy(rgb).permute(2, 0, 1)[None]
+
+
+def _cmd_swap(args: argparse.Namespace) -> int:
+    from PIL import Image
+
+    from core.dgnet import api
+
+    model = _load_dgnet(args.checkpoint, args.official)
+    out = api.swap(model, _read_rgb(args.appearance), _read_rgb(args.structure))[0]
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray((out.permute(1, 2, 0).numpy() * 255).round().astype("uint8")).save(args.out)
+    print(f"wrote {args.out}: the person of {args.structure} wearing the clothes of {args.appearance}")
+    return 0
+
+
+def _cmd_eval_dgnet(args: argparse.Namespace) -> int:
+    from core.dgnet.evaluate import evaluate_dgnet, format_report
+    from core.reid.train import load_baseline
+
+    model = _load_dgnet(args.checkpoint, args.official)
+    teacher_path = Path(args.teacher)
+    if teacher_path.suffix != ".pt":
+        from core.checkpoints import resolve
+
+        teacher_path = resolve(args.teacher)
+    teacher, _ = load_baseline(teacher_path)
+    pairs = Path(args.pairs)
+    if not (pairs / "pairs.csv").exists():
+        raise CliError(f"no swap pairs at {pairs}: python -m core synth pairs --out {pairs}")
+    report = evaluate_dgnet(model, teacher, _data_root(args.data), pairs)
+    text = format_report(report)
+    print(text)
+    if args.out:
+        import json
+
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _cmd_bench_dgnet(args: argparse.Namespace) -> int:
+    from core.dgnet import bench
+
+    rows = []
+    try:
+        rows.append(bench.bench_grid(_load_dgnet(args.checkpoint)))
+    except (OSError, ValueError, RuntimeError) as err:  # no shipped model yet: say so, bench the rest
+        print(f"(no swap-grid row: {err})")
+    for preset in args.presets:
+        rows.append(bench.bench_train_step(preset, repeats=args.repeats))
+    print(bench.format_rows(rows))
+    return 0
+
+
 def _cmd_checkpoints_verify(args: argparse.Namespace) -> int:
     from core.checkpoints import verify_all
 
@@ -293,6 +383,12 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--batch", type=int, default=4)
     render.add_argument("--repeats", type=int, default=3)
     render.set_defaults(func=_cmd_bench_render)
+
+    bench_dg = bench.add_parser("dgnet", help="DG-Net: 4x4 swap grid (shipped model), one training iteration")
+    bench_dg.add_argument("--checkpoint", default="dgnet", help="registered name or a .pt file")
+    bench_dg.add_argument("--presets", nargs="*", default=["small", "paper"], help="training presets to time")
+    bench_dg.add_argument("--repeats", type=int, default=2)
+    bench_dg.set_defaults(func=_cmd_bench_dgnet)
 
     synth_p = sub.add_parser("synth", help="generate synthetic datasets in the real datasets' layouts")
     kinds = synth_p.add_subparsers(dest="kind", required=True)
@@ -367,6 +463,23 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", default=None, help="run folder (default runs/<model>)")
         p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
         p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+
+    e_dg = evaluate.add_parser("dgnet", help="DG-Net: retrieval vs the teacher, swaps vs the rendered truth")
+    e_dg.add_argument("--checkpoint", default="dgnet", help="registered name or a .pt file (default: shipped)")
+    e_dg.add_argument("--official", default=None, help="an official DG-Net run folder instead")
+    e_dg.add_argument("--teacher", default="dgnet-teacher", help="registered name or a .pt file (judges identity)")
+    e_dg.add_argument("--data", default="data/reid", help="re-ID set (its test split)")
+    e_dg.add_argument("--pairs", default="data/pairs", help="swap pairs with ground truth (python -m core synth pairs)")
+    e_dg.add_argument("--out", default="", help="also write the numbers as JSON here")
+    e_dg.set_defaults(func=_cmd_eval_dgnet)
+
+    swap_p = sub.add_parser("swap", help="DG-Net: the person of B wearing the clothes of A")
+    swap_p.add_argument("appearance", help="image whose clothes are taken (A)")
+    swap_p.add_argument("structure", help="image whose person, pose and background are kept (B)")
+    swap_p.add_argument("-o", "--out", required=True, help="output image (PNG or JPEG)")
+    swap_p.add_argument("--checkpoint", default="dgnet", help="registered name or a .pt file (default: shipped)")
+    swap_p.add_argument("--official", default=None, help="an official DG-Net run folder (config.yaml, checkpoints/)")
+    swap_p.set_defaults(func=_cmd_swap)
 
     assets = sub.add_parser("demo-assets", help="render the README's pictures")
     assets.add_argument("--out", default="docs")
