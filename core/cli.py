@@ -351,6 +351,19 @@ def _cmd_bench_dgnet(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ship_dgnet(args: argparse.Namespace) -> int:
+    from core.dgnet.evaluate import format_report
+    from core.dgnet.ship import ship_dgnet
+
+    for run in (args.teacher_run, args.run):
+        if not (Path(run) / "final.pt").exists():
+            raise CliError(f"no final.pt in {run}: finish its training first (python -m core train ... --resume)")
+    report = ship_dgnet(Path(args.teacher_run), Path(args.run), _data_root(args.data), Path(args.pairs))
+    print(format_report(report))
+    print("wrote checkpoints/dgnet/ and the manifest entries 'dgnet' and 'dgnet-teacher'")
+    return 0
+
+
 def _cmd_checkpoints_verify(args: argparse.Namespace) -> int:
     from core.checkpoints import verify_all
 
@@ -480,6 +493,15 @@ def build_parser() -> argparse.ArgumentParser:
     swap_p.add_argument("--checkpoint", default="dgnet", help="registered name or a .pt file (default: shipped)")
     swap_p.add_argument("--official", default=None, help="an official DG-Net run folder (config.yaml, checkpoints/)")
     swap_p.set_defaults(func=_cmd_swap)
+
+    ship = sub.add_parser("ship", help="export trained runs into checkpoints/ with manifest entries")
+    ship_to = ship.add_subparsers(dest="model", required=True)
+    ship_dg = ship_to.add_parser("dgnet", help="DG-Net and its teacher -> checkpoints/dgnet/")
+    ship_dg.add_argument("--teacher-run", default="runs/reid")
+    ship_dg.add_argument("--run", default="runs/dgnet")
+    ship_dg.add_argument("--data", default="data/reid")
+    ship_dg.add_argument("--pairs", default="data/pairs")
+    ship_dg.set_defaults(func=_cmd_ship_dgnet)
 
     assets = sub.add_parser("demo-assets", help="render the README's pictures")
     assets.add_argument("--out", default="docs")

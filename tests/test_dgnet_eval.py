@@ -97,3 +97,23 @@ def test_eval_and_swap_commands(sets, checkpoint, tmp_path, capsys):
     assert "cannot read" in capsys.readouterr().err
     assert main(["swap", str(a), str(b), "-o", str(tmp_path / "x.png"), "--official", str(tmp_path)]) == 2
     assert "not an official DG-Net run folder" in capsys.readouterr().err
+
+
+def test_ship_exports_registers_and_documents(sets, tmp_path):
+    from core.checkpoints import load_manifest, resolve
+    from core.dgnet.ship import ship_dgnet
+    from core.dgnet.train import train_dgnet
+
+    teacher_run, run = tmp_path / "teacher", tmp_path / "dgnet"
+    train_baseline(sets["reid"], teacher_run, BaselineConfig.tiny(), device="cpu")
+    train_dgnet(sets["reid"], run, preset="tiny", teacher_path=teacher_run / "final.pt", device="cpu", bf16=False,
+                log_every=1)  # fmt: skip
+    manifest = tmp_path / "ckpt" / "manifest.json"
+    report = ship_dgnet(teacher_run, run, sets["reid"], sets["pairs"], tmp_path / "ckpt" / "dgnet", manifest)
+    entries = load_manifest(manifest)
+    assert set(entries) == {"dgnet", "dgnet-teacher"}
+    assert entries["dgnet"]["steps"] == 4 and entries["dgnet"]["metrics"]["swap"] == report["swap"]
+    model = load_file(resolve("dgnet", manifest))  # sha256-checked
+    assert model.config.height == 64
+    for name in ("dgnet_curves.png", "teacher_curves.png", "eval.json", "eval.md"):
+        assert (tmp_path / "ckpt" / "dgnet" / name).exists(), name
