@@ -189,9 +189,10 @@ def test_small_preset() -> None:
     c = DGNetConfig.small(num_classes=37)
     assert (c.height, c.width, c.appearance.backbone) == (128, 64, "resnet18")
     assert (c.gen.id_dim, c.appearance_dim) == (512, 2048)
-    assert c.appearance.num_classes == 37 and c.train.max_iter == 6000
+    assert c.appearance.num_classes == 37 and c.train.max_iter == 3000
+    assert (c.structure_channels, c.structure_size) == (64, (32, 16))
     # Warm-up keeps the paper's proportions: starts at 30% of training and takes 2% (to 1) of it.
-    assert c.loss.warm_iter == 1800 and round(c.loss.max_w / c.loss.warm_scale) == 120
+    assert c.loss.warm_iter == 900 and round(c.loss.max_w / c.loss.warm_scale) == 60
     assert DGNetConfig.from_dict(c.to_dict()) == c
     with pytest.raises(ValueError, match="builds only ResNet-50"):
         c.to_official_yaml()
@@ -240,7 +241,7 @@ def test_small_preset_shapes(small: DGNet, batch: torch.Tensor) -> None:
         s = small.encode_structure(batch)
         y = small.decode(s, code)
     assert code.shape == (2, 2048) and l1.shape == l2.shape == (2, 20)
-    assert s.shape == (2, 128, 32, 16) and y.shape == (2, 3, 128, 64)
+    assert s.shape == (2, 64, 32, 16) and y.shape == (2, 3, 128, 64)
     assert torch.isfinite(y).all()
 
 
@@ -276,7 +277,8 @@ def test_structure_input_is_the_channel_mean(small: DGNet, batch: torch.Tensor) 
 def test_adain_parameters_follow_the_mlp_pairs(small: DGNet, batch: torch.Tensor) -> None:
     batch = batch[:1]  # one image is enough to trace the wiring
     layers = adain_layers(small.gen.dec)
-    assert len(layers) == 8 and all(m.num_features == 128 for m in layers)
+    c = small.config.structure_channels  # 64 in the small preset (128 in the paper)
+    assert len(layers) == 8 and all(m.num_features == c for m in layers)
     captured: list[tuple[torch.Tensor, torch.Tensor]] = []
     hooks = [m.register_forward_hook(lambda m, args, out: captured.append(args[1:3])) for m in layers]
     try:
@@ -296,8 +298,8 @@ def test_adain_parameters_follow_the_mlp_pairs(small: DGNet, batch: torch.Tensor
                 # Residual block k's two AdaIN layers read mlp_w{k+1} / mlp_b{k+1}, first half then second half.
                 w = getattr(small.gen, f"mlp_w{k + 1}")(changed[:, k * quarter : (k + 1) * quarter])
                 b = getattr(small.gen, f"mlp_b{k + 1}")(changed[:, k * quarter : (k + 1) * quarter])
-                assert torch.equal(captured[2 * k][0], w[:, :128]) and torch.equal(captured[2 * k + 1][0], w[:, 128:])
-                assert torch.equal(captured[2 * k][1], b[:, :128]) and torch.equal(captured[2 * k + 1][1], b[:, 128:])
+                assert torch.equal(captured[2 * k][0], w[:, :c]) and torch.equal(captured[2 * k + 1][0], w[:, c:])
+                assert torch.equal(captured[2 * k][1], b[:, :c]) and torch.equal(captured[2 * k + 1][1], b[:, c:])
     finally:
         for h in hooks:
             h.remove()
@@ -329,8 +331,8 @@ def test_clear_errors_on_wrong_inputs(small: DGNet, batch: torch.Tensor) -> None
         small.decode(s, torch.zeros(2, 8192))
     with pytest.raises(ValueError, match="batches differ"):
         small.decode(s, code[:1])
-    with pytest.raises(ValueError, match=r"structure code must have shape \(B, 128, 32, 16\)"):
-        small.decode(s[:, :64], code)
+    with pytest.raises(ValueError, match=r"structure code must have shape \(B, 64, 32, 16\)"):
+        small.decode(s[:, :32], code)
     with pytest.raises(ValueError, match="equal sizes"):
         small.swap(torch.cat([batch, batch[:1]]), batch)
 
