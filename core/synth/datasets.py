@@ -262,7 +262,8 @@ def sample_look(rng: np.random.Generator) -> Look:
 
 def reid_nuisance(spec: CameraSpec, rng: np.random.Generator, look: Look = Look(), clean: bool = False) -> Nuisance:
     """One sighting of a person by a camera: pose, scene crop, detector box, occluder and
-    capture drawn per picture (``clean``: no box jitter, occluder or degradation)."""
+    capture drawn per picture (``clean``: a tight box with no jitter and no occluder; the camera's own
+    resolution, blur and noise stay, as on Market's hand-drawn boxes of the same frames)."""
     pose = str(rng.choice(["walk", "stand", "turn"], p=[0.74, 0.14, 0.12]))
     if rng.random() < look.carries:
         pose = "carry"
