@@ -47,6 +47,18 @@ class Server:
                 return int(line.split()[1]) / 1024
         raise RuntimeError("no VmRSS")
 
+    def oldest_cache_file_s(self, since: float) -> float:
+        """Age in seconds of the oldest file in Gradio's cache written after ``since`` (time.time());
+        files the app wrote at start-up (its pictures and examples) stay and are not counted."""
+        now, oldest = time.time(), 0.0
+        for p in self.gradio_tmp.rglob("*"):
+            try:
+                if p.is_file() and p.stat().st_mtime >= since:
+                    oldest = max(oldest, now - p.stat().st_mtime)
+            except FileNotFoundError:
+                continue
+        return oldest
+
     def disk_mb(self) -> float:
         total = 0
         for folder in (self.gradio_tmp, self.tmp):
@@ -59,6 +71,7 @@ class Server:
 
 
 CACHE_MINUTES = 0.5  # the served app deletes Gradio's cached files older than 30 s (every 10 s)
+CACHE_EVERY_S = 10
 
 
 @pytest.fixture(scope="session")

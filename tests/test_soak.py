@@ -11,6 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from conftest import CACHE_EVERY_S, CACHE_MINUTES
 from PIL import Image
 
 ROUNDS = int(__import__("os").environ.get("SOAK_ROUNDS", 4))
@@ -43,6 +44,7 @@ def test_memory_and_disk_stay_flat(app_server, tmp_path):
                            api_name="/render_person")  # fmt: skip
 
     rss, disk, done = [], [], 0
+    soak_start = time.time()
     with ThreadPoolExecutor(CLIENTS) as pool:
         for _ in range(ROUNDS):
             start, sent = time.monotonic(), 0
@@ -58,6 +60,12 @@ def test_memory_and_disk_stay_flat(app_server, tmp_path):
     assert done >= ROUNDS * CLIENTS
     # after the first round (models loaded, caches warm) memory levels off
     assert max(rss[1:]) - rss[1] < 80, f"server memory keeps growing: {rss}"
-    # files older than the schedule's age are deleted: the last round holds no more than the second
-    assert disk[-1] < disk[1] + 15, f"disk keeps growing: {disk}"
+    # files older than the schedule's age are deleted: nothing in Gradio's cache outlives it by more
+    # than one pass of the schedule (plus slack for a busy machine); judged by age, not by size, so a
+    # slow machine that sends fewer, later requests per round is judged by the same rule
+    oldest = app_server.oldest_cache_file_s(since=soak_start)
+    assert oldest < CACHE_MINUTES * 60 + CACHE_EVERY_S + 20, f"a cached file is {oldest:.0f} s old; disk MB {disk}"
+    # and the level stays bounded by what arrives in about three rounds (the 30 s kept + one pass)
+    per_round = max(d2 - d1 for d1, d2 in zip(disk, disk[1:], strict=False))
+    assert disk[-1] < disk[0] + 3 * max(per_round, 5), f"disk keeps growing: {disk}"
     assert "Traceback" not in app_server.log_text()
