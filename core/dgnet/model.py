@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from core.dgnet.config import DGNetConfig, DiscriminatorConfig, GeneratorConfig
 from core.nn import ASPP, MLP, ClassBlock, Conv2dBlock, ResBlock, ResBlocks, split_adain_params
 from core.reid.backbone import RESNET_CHANNELS, build_resnet, resnet_feature_map
+from core.reid.retrieval import IMAGENET_MEAN, IMAGENET_STD  # one definition for every model
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -38,8 +39,6 @@ __all__ = [
     "to_gray",
 ]
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 _NUM_MLPS = 4  # the official generator has mlp_w1..4 / mlp_b1..4, one pair per quarter of the code
 
 
