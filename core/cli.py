@@ -232,12 +232,13 @@ def _cmd_train_reid(args: argparse.Namespace) -> int:
     cfg = BaselineConfig.from_preset(args.preset)
     if args.steps is not None:
         cfg = replace(cfg, steps=_positive("steps", args.steps))
+    name = "PCB" if cfg.head == "pcb" else "re-ID baseline"
     result = train_baseline(_data_root(args.data), args.out, cfg, resume=args.resume, device=args.device,
-                            progress=_train_progress("re-ID baseline"))  # fmt: skip
+                            progress=_train_progress(name))  # fmt: skip
     m = result["metrics"]
     if os.environ.get("RANK", "0") != "0":
         return 0
-    print(f"re-ID baseline: {result['steps']} steps in {result['seconds'] / 60:.1f} min; "
+    print(f"{name}: {result['steps']} steps in {result['seconds'] / 60:.1f} min; "
           f"Rank-1 {100 * m['rank1']:.1f}%, mAP {100 * m['mAP']:.1f}% -> {result['path']}")  # fmt: skip
     return 0
 
@@ -464,15 +465,22 @@ def build_parser() -> argparse.ArgumentParser:
     trainers = train_p.add_subparsers(dest="model", required=True)
     t_reid = trainers.add_parser("reid", help="the plain re-ID baseline (DG-Net's teacher)")
     t_reid.add_argument("--steps", type=int, default=None, help="override the preset's steps")
-    t_reid.set_defaults(func=_cmd_train_reid, out_default="runs/reid")
+    t_reid.set_defaults(func=_cmd_train_reid, out_default="runs/reid", preset_default="small")
+    t_pcb = trainers.add_parser("pcb", help="PCB, 6 stripes (the re-ID loss of texture generation)")
+    t_pcb.add_argument("--steps", type=int, default=None, help="override the preset's steps")
+    t_pcb.set_defaults(func=_cmd_train_reid, out_default="runs/pcb", preset_default="pcb-small")
     t_dg = trainers.add_parser("dgnet", help="DG-Net (needs a trained teacher: python -m core train reid)")
     t_dg.add_argument("--teacher", default="runs/reid/final.pt", help="teacher's final.pt ('' for none)")
     t_dg.add_argument("--iterations", type=int, default=None, help="stop after this many (default: the preset's)")
     t_dg.add_argument("--no-bf16", action="store_true", help="train in float32")
     t_dg.set_defaults(func=_cmd_train_dgnet, out_default="runs/dgnet")
-    for p in (t_reid, t_dg):
+    for p in (t_reid, t_pcb, t_dg):
         p.add_argument("--data", default="data/reid", help="Market-1501-style root (default data/reid)")
-        p.add_argument("--preset", default="small", help="small (2-core CPU) or paper")
+        p.add_argument(
+            "--preset",
+            default=None,
+            help="small (2-core CPU, the default) or paper; for pcb: pcb-small (default) or pcb",
+        )
         p.add_argument("--out", default=None, help="run folder (default runs/<model>)")
         p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
         p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -517,6 +525,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "out_default", None) and args.out is None:
         args.out = args.out_default
+    if hasattr(args, "preset") and args.preset is None:
+        args.preset = getattr(args, "preset_default", "small")
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

@@ -88,3 +88,25 @@ def test_load_reid_baseline_from_its_files(tmp_path: Path) -> None:
     opts.write_text(yaml.safe_dump({"PCB": True, "nclasses": 7}))
     with pytest.raises(ValueError, match="only the plain ResNet-50 ft_net"):
         load_reid_baseline(weights, opts)
+
+
+def test_pcb_stripes_layers_and_features() -> None:
+    from core.reid.pcb import PCB
+
+    torch.manual_seed(0)
+    model = PCB(num_classes=7, arch="resnet18", parts=6, part_dim=32).eval()
+    x = torch.randn(2, 3, 128, 64)
+    layers = model.layer_features(x)
+    # layer1..4 at 1/4, 1/8, 1/16 and (last stride 1) 1/16 again
+    assert [tuple(t.shape[1:]) for t in layers] == [(64, 32, 16), (128, 16, 8), (256, 8, 4), (512, 8, 4)]
+    assert model(x).shape == (2, 6, 7)
+    f = model.features(x)
+    assert f.shape == (2, 6 * 32)
+    # every stripe is unit length, so the whole feature has length sqrt(6)
+    assert torch.allclose(f.norm(dim=1), torch.full((2,), 6**0.5), atol=1e-4)
+    # stripes are local: changing the bottom of the image moves the bottom stripe more than the top one
+    y = x.clone()
+    y[:, :, 112:] = 5.0
+    top_x, top_y = model.part_features(x)[:, 0], model.part_features(y)[:, 0]
+    bottom_x, bottom_y = model.part_features(x)[:, -1], model.part_features(y)[:, -1]
+    assert (top_x - top_y).norm() < 0.5 * (bottom_x - bottom_y).norm()

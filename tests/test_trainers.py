@@ -149,6 +149,16 @@ def test_baseline_learns_and_resumes(market, tmp_path):
     assert longer["metrics"]["rank1"] > 0.5
 
 
+def test_pcb_trains_with_the_same_trainer(market, tmp_path):
+    from core.reid.pcb import PCB
+
+    cfg = replace(BaselineConfig.from_preset("pcb-tiny"), steps=40, part_dim=32)
+    result = train_baseline(market, tmp_path / "pcb", cfg, device="cpu")
+    model, loaded = load_baseline(result["path"])
+    assert isinstance(model, PCB) and loaded.head == "pcb" and len(model.heads) == 6
+    assert result["metrics"]["rank1"] > 0.5  # 4 test ids: chance is 25 %
+
+
 def test_dgnet_run_resumes_and_writes_final(market, tmp_path):
     teacher = train_baseline(market, tmp_path / "teacher", BaselineConfig.tiny(), device="cpu")["path"]
     run = tmp_path / "dgnet"

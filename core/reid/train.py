@@ -1,6 +1,8 @@
-"""Train the plain re-ID baseline (layumi's ``ft_net``), DG-Net's teacher.
+"""Train the re-ID networks: the plain baseline (layumi's ``ft_net``, DG-Net's teacher) and PCB (the
+re-ID loss of texture generation), one trainer for both heads.
 
-``python -m core train reid --data DIR [--preset small] [--resume]``; runs unchanged under torchrun.
+``python -m core train reid|pcb --data DIR [--preset small|pcb-small] [--resume]``; runs unchanged under
+torchrun.
 The trained model scores the Market protocol on the data's query/gallery at the end and writes
 ``runs/<name>/final.pt`` ({"config", "model", "metrics", "classes"}), which DG-Net's trainer reads.
 """
@@ -20,6 +22,7 @@ import torch.nn.functional as F
 from core.data.market import load_market
 from core.reid.backbone import ReidBaseline
 from core.reid.data import ReidTrainSet, random_erasing
+from core.reid.pcb import PCB
 from core.reid.retrieval import evaluate_market, imagenet_normalise
 from core.train import (
     Checkpointer,
@@ -34,7 +37,7 @@ from core.train import (
     wrap_ddp,
 )  # fmt: skip
 
-__all__ = ["BaselineConfig", "train_baseline"]
+__all__ = ["BaselineConfig", "build_model", "load_baseline", "train_baseline"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,9 @@ class BaselineConfig:
     bottleneck: int = 512
     erasing_p: float = 0.0
     label_smoothing: float = 0.0
+    head: str = "global"  # "global": layumi's ft_net (DG-Net's teacher); "pcb": 6 stripes (texture re-ID loss)
+    parts: int = 6
+    part_dim: int = 256
     pad: int = 10
     bf16: bool = True
     seed: int = 0
@@ -82,11 +88,44 @@ class BaselineConfig:
                        bf16=False)  # fmt: skip
 
     @classmethod
+    def pcb(cls) -> BaselineConfig:
+        """PCB as its paper trains it: ResNet-50, last stride 1, 384x128, batch 64, SGD lr 0.1, 60 epochs of
+        Market (about 12,000 steps), lr x 0.1 after 40 epochs; 6 stripes of 256 dimensions."""
+        return cls(head="pcb", last_stride=1, height=384, width=128, batch_size=64, lr=0.1, steps=12000)
+
+    @classmethod
+    def pcb_small(cls) -> BaselineConfig:
+        """PCB on a 2-core CPU: the small baseline's ResNet-18 at 128x64 (an 8x4 map cut into 6 stripes)."""
+        return replace(cls.small(), head="pcb")
+
+    @classmethod
+    def pcb_tiny(cls) -> BaselineConfig:
+        return replace(cls.tiny(), head="pcb")
+
+    @classmethod
     def from_preset(cls, name: str) -> BaselineConfig:
-        presets = {"paper": cls, "small": cls.small, "tiny": cls.tiny}
+        presets = {"paper": cls, "small": cls.small, "tiny": cls.tiny, "pcb": cls.pcb, "pcb-small": cls.pcb_small,
+                   "pcb-tiny": cls.pcb_tiny}  # fmt: skip
         if name not in presets:
             raise ValueError(f"unknown preset {name!r}; choose one of {sorted(presets)}")
         return presets[name]()
+
+
+def build_model(cfg: BaselineConfig, num_classes: int) -> ReidBaseline | PCB:
+    """The network ``cfg.head`` names, randomly initialised."""
+    if cfg.head == "global":
+        return ReidBaseline(num_classes, cfg.arch, cfg.last_stride, cfg.dropout, cfg.bottleneck)
+    if cfg.head == "pcb":
+        return PCB(num_classes, cfg.arch, cfg.parts, cfg.part_dim, cfg.dropout)
+    raise ValueError(f"unknown head {cfg.head!r}; choose 'global' or 'pcb'")
+
+
+def classification_loss(logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float) -> torch.Tensor:
+    """Cross-entropy of (B, C) logits, or the sum over stripes of (B, P, C) part logits (PCB)."""
+    if logits.dim() == 3:
+        return sum(F.cross_entropy(logits[:, p], labels, label_smoothing=label_smoothing)
+                   for p in range(logits.shape[1]))  # fmt: skip
+    return F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
 
 
 def lr_factor(step: int, cfg: BaselineConfig) -> float:
@@ -127,7 +166,7 @@ def _train(
     gen = torch.Generator().manual_seed(cfg.seed * 1000 + rt.rank)
     market = load_market(data, (cfg.height, cfg.width))
     train = ReidTrainSet(market["train"])
-    model = ReidBaseline(train.num_classes, cfg.arch, cfg.last_stride, cfg.dropout, cfg.bottleneck).to(rt.device)
+    model = build_model(cfg, train.num_classes).to(rt.device)
     model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
                           nesterov=True)  # fmt: skip
@@ -157,13 +196,14 @@ def _train(
         x = x.to(rt.device).contiguous(memory_format=torch.channels_last)
         with autocast(rt.device, cfg.bf16):
             logits = net(x)
-        loss = F.cross_entropy(logits.float(), batch.labels.to(rt.device), label_smoothing=cfg.label_smoothing)
+        loss = classification_loss(logits.float(), batch.labels.to(rt.device), cfg.label_smoothing)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         done = step + 1
         if done % cfg.log_every == 0 or done == cfg.steps:
-            acc = (logits.argmax(1).cpu() == batch.labels).float().mean()
+            scores = logits.float().softmax(-1).mean(1) if logits.dim() == 3 else logits
+            acc = (scores.argmax(1).cpu() == batch.labels).float().mean()
             values = {"loss": all_reduce_mean(loss, rt), "accuracy": all_reduce_mean(acc, rt)}
             log.write(done, lr=opt.param_groups[0]["lr"], **values)
             if progress and rt.is_main:
@@ -182,10 +222,11 @@ def _train(
     return {"metrics": metrics, "steps": stop, "seconds": seconds, "path": str(path)}
 
 
-def load_baseline(path: str | Path, device: str | torch.device = "cpu") -> tuple[ReidBaseline, BaselineConfig]:
-    """A trained baseline (``final.pt`` of :func:`train_baseline`, or a shipped checkpoint) in eval mode."""
+def load_baseline(path: str | Path, device: str | torch.device = "cpu") -> tuple[ReidBaseline | PCB, BaselineConfig]:
+    """A trained re-ID model (``final.pt`` of :func:`train_baseline`, or a shipped checkpoint) in eval mode:
+    a :class:`ReidBaseline` or a :class:`PCB`, as its config's ``head`` says."""
     state = torch.load(path, map_location=device, weights_only=True)
     cfg = BaselineConfig(**state["config"])
-    model = ReidBaseline(int(state["num_classes"]), cfg.arch, cfg.last_stride, cfg.dropout, cfg.bottleneck)
+    model = build_model(cfg, int(state["num_classes"]))
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["model"].items()})
     return model.to(device).eval(), cfg
