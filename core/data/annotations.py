@@ -7,6 +7,7 @@ Re-ID and face sets: ``annotations.jsonl`` at the set's root, one JSON object pe
      "global_orient": [0, 0, 0], "transl": [0, 0, 0],        # the body stands at the origin, facing +Z
      "R": [[3x3]], "T": [3],                                  # PyTorch3D camera, world -> view (row vectors)
      "fov": float,                                            # degrees, over the shorter image side
+     "aspect_ratio": float,                                   # PyTorch3D's pixel aspect (a stretched box)
      "image_size": [H, W],
      "box_zoom": float, "box_shift": [dx, dy]}                # detector box after projection (see below)
 
@@ -42,6 +43,7 @@ class Annotation:
     T: np.ndarray
     fov: float
     image_size: tuple[int, int]
+    aspect_ratio: float = 1.0
     box_zoom: float = 1.0
     box_shift: tuple[float, float] = (0.0, 0.0)
 
@@ -52,6 +54,7 @@ class Annotation:
             betas=f32("betas", (-1,)), body_pose=f32("body_pose", (69,)), global_orient=f32("global_orient", (3,)),
             transl=f32("transl", (3,)), R=f32("R", (3, 3)), T=f32("T", (3,)), fov=float(row["fov"]),
             image_size=(int(row["image_size"][0]), int(row["image_size"][1])),
+            aspect_ratio=float(row.get("aspect_ratio", 1.0)),
             box_zoom=float(row.get("box_zoom", 1.0)), box_shift=tuple(float(v) for v in row.get("box_shift", (0, 0))),
         )  # fmt: skip
 

@@ -1,0 +1,64 @@
+"""Configuration of re-ID supervised texture generation (Wang et al., CVPR 2019).
+
+Defaults are the paper's and its released code's (jianwang-mpi/TextureGenerate, ``config.py`` and
+``scripts/train.sh``; see ../shared/reference/drgan_texture_gradio.md section 2): a 5-level U-Net of
+64-128-256-512-512 channels from the 128x64 crop to a 64x64 UV texture, the re-ID loss on PCB's
+layer1..4 features of both images upsampled to 384x128 with weight 5000, the face/hand prior with
+weight 1, Adam lr 1e-4 and weight decay 1e-5, batches of 16 (4 images of each of 4 people), 120 epochs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+__all__ = ["TexGenConfig"]
+
+
+@dataclass(frozen=True)
+class TexGenConfig:
+    """Networks, losses and schedule. ``small`` is the 2-core CPU preset, ``tiny`` the tests'."""
+
+    height: int = 128  # input crop (H, W), Market-1501's size
+    width: int = 64
+    unet_widths: tuple[int, ...] = (64, 128, 256, 512, 512)
+    texture_size: int = 64  # side of the UV texture the U-Net's output is resized to
+    reid_height: int = 384  # both images are resized to this before PCB (the paper's PCB input)
+    reid_width: int = 128
+    reid_weight: float = 5000.0
+    reid_layer_weights: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
+    other_view_weight: float = 1.0  # the texture rendered in another image of the same person vs that image
+    face_weight: float = 1.0  # MSE to a random real texture inside the face and hand UV regions
+    background: str = "random"  # what the render is composited over: "random" scenes (paper) or "target"
+    lr: float = 1e-4
+    weight_decay: float = 1e-5
+    people_per_batch: int = 4
+    images_per_person: int = 4
+    steps: int = 270_000  # 120 epochs of Market's train + query + gallery (36,000 images) at batch 16
+    bf16: bool = True
+    seed: int = 0
+    checkpoint_every_s: float = 180.0
+    log_every: int = 20
+    sample_every: int = 500
+
+    @property
+    def batch_size(self) -> int:
+        return self.people_per_batch * self.images_per_person
+
+    @classmethod
+    def small(cls) -> TexGenConfig:
+        """A 2-core CPU in about an hour: a U-Net a quarter as wide, PCB at the crop's own 128x64."""
+        return cls(unet_widths=(16, 32, 64, 128, 128), reid_height=128, reid_width=64, steps=6000)
+
+    @classmethod
+    def tiny(cls) -> TexGenConfig:
+        """For tests: small images, a few steps."""
+        return replace(cls.small(), height=64, width=32, unet_widths=(8, 8, 16, 16, 16), texture_size=32,
+                       reid_height=64, reid_width=32, people_per_batch=2, images_per_person=2, steps=6,
+                       bf16=False, log_every=1, sample_every=0)  # fmt: skip
+
+    @classmethod
+    def from_preset(cls, name: str) -> TexGenConfig:
+        presets = {"paper": cls, "small": cls.small, "tiny": cls.tiny}
+        if name not in presets:
+            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(presets)}")
+        return presets[name]()
