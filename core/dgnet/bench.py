@@ -6,12 +6,10 @@ reference machine (2 CPU cores).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
-
 import numpy as np
 import torch
 
+from core.benchmark import best_of, format_rows
 from core.dgnet.api import swap_grid
 from core.dgnet.config import DGNetConfig
 from core.dgnet.model import DGNet
@@ -24,22 +22,12 @@ __all__ = ["GRID_TARGET_S", "bench_grid", "bench_train_step", "format_rows"]
 GRID_TARGET_S = 1.0
 
 
-def _best_of(fn, repeats: int) -> float:
-    fn()  # warm-up: first calls allocate and pick kernels
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def bench_grid(model: DGNet, size: int = 4, repeats: int = 3) -> dict:
     """Seconds for a ``size`` x ``size`` swap grid (encode both sides, decode every pair)."""
     h, w = model.config.height, model.config.width
     gen = torch.Generator().manual_seed(0)
     apps, structs = torch.rand(size, 3, h, w, generator=gen), torch.rand(size, 3, h, w, generator=gen)
-    seconds = _best_of(lambda: swap_grid(model, apps, structs), repeats)
+    seconds = best_of(lambda: swap_grid(model, apps, structs), repeats)
     return {"what": f"{size}x{size} swap grid ({h}x{w})", "seconds": seconds, "target": GRID_TARGET_S}
 
 
@@ -62,19 +50,7 @@ def bench_train_step(preset: str, num_classes: int = 150, repeats: int = 2, bf16
                          torch.randint(0, num_classes, (b,), generator=gen))  # fmt: skip
 
     late = cfg.loss.warm_teacher_iter + 10**6  # every loss on, at full weight
-    seconds = _best_of(lambda: trainer.step(batch(), batch(), late, gen, rng), repeats)
+    seconds = best_of(lambda: trainer.step(batch(), batch(), late, gen, rng), repeats)
     what = (f"training iteration, {preset} preset ({cfg.height}x{cfg.width}, batch {b}, {cfg.appearance.backbone}, "
             f"{'bf16' if bf16 else 'fp32'})")  # fmt: skip
     return {"what": what, "seconds": seconds, "target": None}
-
-
-def format_rows(rows: Sequence[dict]) -> str:
-    lines = ["| what | seconds | target |", "|---|---|---|"]
-    for r in rows:
-        target = (
-            ""
-            if r["target"] is None
-            else f"<= {r['target']:.1f} s " + ("ok" if r["seconds"] <= r["target"] else "MISSED")
-        )
-        lines.append(f"| {r['what']} | {r['seconds']:.3f} | {target} |")
-    return "\n".join(lines)

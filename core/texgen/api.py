@@ -34,6 +34,7 @@ from core.texgen.render import UVRaster, orbit_annotation, pose_bodies, rasteriz
 __all__ = [
     "ExamplePicture",
     "TextureModel",
+    "default_annotation",
     "example_picture",
     "export",
     "load",
@@ -182,6 +183,26 @@ def export(texture: Tensor, annotation: Annotation, folder: str | Path, stem: st
     vertices = pose_bodies(body, [annotation])[0]
     glb = export_glb(folder / f"{stem}.glb", vertices, body.faces, body.verts_uvs, body.faces_uvs, tex)
     return png, glb
+
+
+def default_annotation(size: tuple[int, int] = (128, 64), azimuth: float = 0.0) -> Annotation:
+    """A mean-shape body in an A-pose seen from the front, filling the picture: where a photo without a
+    body fit is shown (the U-Net needs no fit; the orbit and the GLB need some body)."""
+    from core.body.poses import a_pose
+    from core.render.scene import fit_distance, make_cameras
+
+    body = _body()
+    pose = a_pose(60.0)
+    with torch.no_grad():
+        verts = body(body_pose=pose).vertices[0]
+    lo, hi = verts.min(0).values, verts.max(0).values
+    fov = 20.0
+    distance = fit_distance(float(hi[1] - lo[1]), fov, size, margin=1.08)
+    cams = make_cameras(azimuth=azimuth, distance=distance, look_at=((lo + hi) / 2).tolist(), fov=fov)
+    zeros = np.zeros(3, np.float32)
+    return Annotation(betas=np.zeros(10, np.float32), body_pose=pose[0].numpy().astype(np.float32),
+                      global_orient=zeros, transl=zeros, R=cams.R[0].numpy(), T=cams.T[0].numpy(), fov=fov,
+                      image_size=(int(size[0]), int(size[1])))  # fmt: skip
 
 
 @dataclass

@@ -91,7 +91,7 @@ def optimize_texture(
         if target is not None:
             value = reid_loss(composite(render, raster.mask, back), target).mean()
             if scale is None:
-                scale = 1.0 / max(float(value), 1e-8)
+                scale = 1.0 / max(float(value.detach()), 1e-8)
             values["reid"] = value
         total = sum((reid_weight * scale * v if k == "reid" else l1_weight * v) for k, v in values.items())
         opt.zero_grad(set_to_none=True)

@@ -153,6 +153,7 @@ def _rot_y(degrees: float) -> np.ndarray:
 def orbit_annotation(annotation: Annotation, degrees: float) -> Annotation:
     """The same picture with the camera moved ``degrees`` around the body's vertical axis (the body
     stands at the origin): 180 shows the back of the view the annotation had. No box jitter."""
-    # world -> view is x R + T (row vectors); turning the camera about Y by a is turning the world by -a
-    rotated = (_rot_y(degrees) @ annotation.R).astype(np.float32)
+    # world -> view is x R + T (row vectors): moving the camera by +a about Y (the body's left comes
+    # into view, as a larger azimuth does) is turning the world by -a before the old camera sees it
+    rotated = (_rot_y(degrees).T @ annotation.R).astype(np.float32)
     return replace(annotation, R=rotated, box_zoom=1.0, box_shift=(0.0, 0.0))

@@ -104,8 +104,8 @@ class TexGenTrainer:
         self.opt.step()
         with torch.no_grad():
             l1 = masked_l1(own, images, raster.mask).mean()
-        return {"loss": float(loss), "reid": float(reid_own.mean()), "reid_other": float(reid_other.mean()),
-                "face": float(face.mean()), "l1": float(l1)}  # fmt: skip
+        values = {"loss": loss, "reid": reid_own.mean(), "reid_other": reid_other.mean(), "face": face.mean(), "l1": l1}
+        return {k: float(v.detach()) for k, v in values.items()}
 
     def state(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict()}
