@@ -384,10 +384,12 @@ class Form:
         """
         wants_progress = "progress" in inspect.signature(fn).parameters
 
-        def run(*raw: Any, progress: gr.Progress | None = None) -> Any:
-            values = self._parse_or_refuse(raw, what)
+        def call(values: list[Any], progress: gr.Progress | None) -> Any:
+            return fn(*values, progress=progress) if wants_progress else fn(*values)
+
+        def guarded(body: Callable[[], Any]) -> Any:
             try:
-                return fn(*values, progress=progress) if wants_progress else fn(*values)
+                return body()
             except InputError as err:
                 raise _refuse(what, str(err)) from None
             except ValueError as err:  # core's own checks: plain sentences meant for the user
@@ -402,6 +404,21 @@ class Form:
                     "kept: try again, or change an input.",
                     print_exception=False,
                 ) from None
+
+        if inspect.isgeneratorfunction(fn):  # streamed results (progress, loss curves): same guard per item
+
+            def run(*raw: Any, progress: gr.Progress | None = None) -> Any:
+                values = self._parse_or_refuse(raw, what)
+                items = guarded(lambda: call(values, progress))
+                done = object()
+                while (item := guarded(lambda: next(items, done))) is not done:
+                    yield item
+
+        else:
+
+            def run(*raw: Any, progress: gr.Progress | None = None) -> Any:
+                values = self._parse_or_refuse(raw, what)
+                return guarded(lambda: call(values, progress))
 
         params = [
             inspect.Parameter(c.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None if c.optional else

@@ -1,0 +1,287 @@
+"""Texture tab: a full-body texture from one photo, by the U-Net or by optimisation, seen from any side.
+
+The callback :func:`make_texture` (a generator: optimisation streams its progress and loss curve) takes
+the gate's checked values; the tests call it directly. The shipped model is the manifest's ``texgen``
+(U-Net) and ``texgen-pcb`` (the re-ID network of the loss), or the files the environment variables
+``DISENTANGLE_TEXGEN_CHECKPOINT`` / ``DISENTANGLE_TEXGEN_PCB`` name. Without them every run answers with
+what to do, and still shows the projection baseline and the ground truth.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import torch
+
+from core.dgnet.examples import EXAMPLE_COUNT, FIRST_TEST_PERSON, to_picture
+from core.texgen import api
+from core.texgen.figures import how_it_works_diagram, loss_curve, orbit_picture, texture_picture
+from demos.gate import Choice, Form, Number, Upload
+
+log = logging.getLogger("disentangle.app")
+
+TITLE = "3D texture (Re-ID supervised)"
+CHECKPOINT_ENV, PCB_ENV = "DISENTANGLE_TEXGEN_CHECKPOINT", "DISENTANGLE_TEXGEN_PCB"
+PEOPLE = tuple(f"person {FIRST_TEST_PERSON + k}" for k in range(EXAMPLE_COUNT))
+YOUR_PHOTO = "your photo"
+UNET, OPTIMISE = "U-Net (instant)", "optimisation"
+LOSSES = {"re-ID": "reid", "L1 (pixels)": "l1", "both": "both"}
+INITS = {"the U-Net's texture": "unet", "flat grey": "grey"}
+
+NOT_SHIPPED = (
+    "The texture model is not shipped yet: train it with `python -m core train pcb` and `python -m core train "
+    "texgen`, then `python -m core ship texgen`; or point `DISENTANGLE_TEXGEN_CHECKPOINT` (and "
+    "`DISENTANGLE_TEXGEN_PCB`) to the files. Shown meanwhile: the projection baseline."
+)
+
+INTRO = """\
+Re-identification supervised texture generation (Wang et al., CVPR 2019) puts a **full-body texture** on a
+3D body from **one photo**. No texture ground truth exists for real photos, so the paper's trick is to ask a
+**re-identification network**: render the textured body in the photo's pose and camera, and make the
+render look like *the same person* to it. Our body is an open SMPL-compatible model rendered with
+**PyTorch3D**; our people are synthetic, so the texture can be checked from sides the photo never showed.
+"""
+
+HOW_IT_WORKS = """\
+**The factors.** *Texture* (a UV map: what the clothes and skin look like), *geometry* (body shape and pose),
+*view* (the camera). Geometry and view come from the photo's body fit (for our synthetic people: the body and
+camera they were rendered with); the texture is what is learnt.
+
+**Two ways to get the texture.**
+- *U-Net* (instant): photo -> 5-level U-Net -> a 64 x 64 UV texture. Trained on other people with the
+  losses below; one forward pass.
+- *Optimisation*: the texture itself is fitted to this one photo (the body is rasterised **once**, then
+  only re-shaded at every step), starting from the U-Net's texture or from grey.
+
+**What each loss does.**
+- *Re-ID loss* (weight 5000 in training): a frozen **PCB** re-ID network reads the render and the photo; the
+  outputs of its 4 ResNet stages, each L2-normalised, must match. It forgives small misalignments that a
+  pixel loss punishes. In training the texture is also rendered in **another photo of the same person**
+  (another camera), so it learns the sides this photo does not show.
+- *Face/hand prior* (weight 1): low-resolution crops show no face detail, so the face and hand texels are
+  pulled towards a real texture's.
+- *L1* (the paper's ablation, optimisation only): pixel differences on the body.
+
+**What to look for.** The orbit strip turns the body: the first view is the photo's; the back (180 deg) was
+never seen. The row underneath is the truth for our synthetic people.
+"""
+
+_MODEL_LOCK = threading.Lock()
+_MODEL: dict[tuple, api.TextureModel] = {}
+
+
+class ModelUnavailable(Exception):
+    """No shipped model; the message says what to do."""
+
+
+def _key(path: Path) -> tuple:
+    stat = path.stat()
+    return (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+def shipped_model() -> api.TextureModel:
+    """The U-Net + PCB named by the environment variables, else the registered ``texgen`` / ``texgen-pcb``."""
+    from core.checkpoints import CheckpointError, resolve
+
+    try:
+        named, named_pcb = os.environ.get(CHECKPOINT_ENV, "").strip(), os.environ.get(PCB_ENV, "").strip()
+        unet = Path(named).expanduser() if named else resolve("texgen", verify=False)
+        pcb = Path(named_pcb).expanduser() if named_pcb else (None if named else resolve("texgen-pcb", verify=False))
+    except CheckpointError as err:
+        raise ModelUnavailable(NOT_SHIPPED if "unknown checkpoint" in str(err) else f"{err} {NOT_SHIPPED}") from None
+    for path in (unet, pcb):
+        if path is not None and not path.is_file():
+            raise ModelUnavailable(f"`{path}` is not a file. {NOT_SHIPPED}")
+    key = (_key(unet), _key(pcb) if pcb else None)
+    with _MODEL_LOCK:
+        if key not in _MODEL:
+            try:
+                _MODEL.clear()
+                _MODEL[key] = api.load_files(unet, pcb)
+            except (ValueError, RuntimeError, OSError, KeyError) as err:
+                raise ModelUnavailable(f"the texture model could not be loaded ({err}). {NOT_SHIPPED}") from None
+        return _MODEL[key]
+
+
+# ---------------------------------------------------------------------------------------------- inputs
+
+
+def _photo_tensor(photo: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(photo.astype(np.float32) / 255.0).permute(2, 0, 1)[None].contiguous()
+
+
+def _fit_photo(photo: np.ndarray) -> tuple[object, np.ndarray | None, list[str]]:
+    """(annotation, overlay picture or None, notes) for an uploaded photo: a body fitted to it when the
+    'photo' extra is installed and a person is found, else a default standing body."""
+    notes = []
+    try:
+        from core.texgen import fit as photo_fit
+
+        fitted = photo_fit.fit_body(photo_fit.detect_person(photo), photo.shape[:2])
+        overlay = photo_fit.overlay_fit(photo, fitted)
+        notes.append(f"Body fitted to your photo (keypoint error {fitted.keypoint_error:.1f} px, silhouette IoU "
+                     f"{fitted.mask_iou:.2f}); the picture shows what the texture was lifted onto.")  # fmt: skip
+        notes.extend(fitted.warnings)
+        return fitted.annotation(), overlay, notes
+    except ImportError:
+        notes.append("No body fit: the photo extra is not installed (`pip install -e '.[photo]'`, mediapipe). The "
+                     "texture is shown on a default standing body.")  # fmt: skip
+    except Exception as err:  # no person found, or the fit failed: say so, keep going where we can
+        log.info("photo fit failed: %s", err)
+        notes.append(f"No body fit: {err} The texture is shown on a default standing body.")
+    return None, None, notes
+
+
+def _save(texture: torch.Tensor, note, stem: str) -> tuple[str, list[str]]:
+    folder = Path(tempfile.mkdtemp(prefix="texgen_"))
+    png, glb = api.export(texture, note, folder, stem=stem)
+    return str(glb), [str(png), str(glb)]
+
+
+# ---------------------------------------------------------------------------------------------- action
+
+
+def make_texture(person: str, photo: np.ndarray | None, method: str, loss: str, steps: int, init: str,
+                 progress: Callable | None = None) -> Iterator[tuple]:  # fmt: skip
+    """Yields (texture map, orbit strip, GLB path, download files, loss curve, body-fit picture, note)."""
+    step = progress or (lambda *a, **k: None)
+    notes: list[str] = []
+    truth, fit_picture = None, None
+    step(0.05, desc="preparing the input")
+    if person == YOUR_PHOTO:
+        if photo is None:
+            raise CHECKS[1].fail("'your photo' is chosen but none was uploaded", "Upload a photo, or pick a person")
+        image = _photo_tensor(photo)
+        note, fit_picture, fit_notes = _fit_photo(photo)
+        notes.extend(fit_notes)
+        h, w = photo.shape[:2]
+        notes.append(f"Your photo: {w} x {h} px, resized to 64 x 128 for the network; the shipped model was "
+                     "trained on rendered people, so real photos are harder for it.")  # fmt: skip
+        if note is None:
+            if method == OPTIMISE:
+                raise CHECKS[2].fail("optimisation needs the body in the photo, and none could be fitted",
+                                     "Choose the U-Net, or install the photo extra and upload a photo of one "
+                                     "whole, standing person")  # fmt: skip
+            note = api.default_annotation()
+        label = "your photo"
+    else:
+        example = api.example_picture(PEOPLE.index(person))
+        image, note, truth, label = example.image, example.annotation, example.truth, person
+    model = None
+    try:
+        model = shipped_model()
+    except ModelUnavailable as err:
+        notes.insert(0, str(err))
+        gr.Warning(str(err).replace("`", ""), title="No model")
+    start = time.perf_counter()
+    curve = None
+    if model is None:
+        texture = api.projection_baseline(image, note)
+        what = "projection baseline (no model)"
+    elif method == UNET:
+        texture = api.texture_unet(model, image)
+        what = "U-Net"
+    else:
+        if LOSSES[loss] != "l1" and model.pcb is None:
+            raise CHECKS[3].fail("this model has no re-ID network", "Choose the L1 loss")
+        what = f"optimisation, {loss} loss, {steps} steps from {init}"
+        texture = None
+        for report in api.optimize(model, image, note, loss=LOSSES[loss], steps=steps, init=INITS[init],
+                                   report_every=max(1, steps // 20)):  # fmt: skip
+            texture = report.texture
+            curve = loss_curve(report.history)
+            step(report.step / steps, desc=f"optimising: step {report.step} of {steps}")
+            yield (texture_picture(texture), None, None, None, curve, fit_picture,
+                   f"Optimising: step {report.step} of {steps} ({report.seconds:.1f} s).")  # fmt: skip
+    seconds = time.perf_counter() - start
+    step(0.9, desc="rendering the views")
+    strip = api.orbit(texture, note)
+    true_strip = api.orbit(truth, note) if truth is not None else None
+    picture = orbit_picture(strip, true_strip, image[0] if person != YOUR_PHOTO else None,
+                            f"{label}: {what}")  # fmt: skip
+    glb, files = _save(texture, note, label.replace(" ", "_"))
+    notes.insert(1 if model is None else 0, f"**{what}**: {seconds:.2f} s.")
+    if truth is None and person == YOUR_PHOTO:
+        notes.append("No ground truth: it exists only for the example people.")
+    step(1.0, desc="done")
+    yield texture_picture(texture), picture, glb, files, curve, fit_picture, "\n\n".join(notes)
+
+
+# ---------------------------------------------------------------------------------------------- the tab
+
+CHECKS = (
+    Choice("person", "Person", options=(*PEOPLE, YOUR_PHOTO), value=PEOPLE[0], widget="dropdown",
+           info="test people of the synthetic re-ID set (never trained on), or your photo"),
+    Upload("photo", "Your photo (used when the person is 'your photo')", optional=True,
+           only_if=("person", YOUR_PHOTO)),
+    Choice("method", "Method", options=(UNET, OPTIMISE), value=UNET),
+    Choice("loss", "Optimisation loss", options=tuple(LOSSES), value="re-ID"),
+    Number("steps", "Optimisation steps", lo=10, hi=500, value=200, whole=True, step=10),
+    Choice("init", "Optimisation starts from", options=tuple(INITS), value="the U-Net's texture"),
+)  # fmt: skip
+
+EXAMPLES = [
+    ("U-Net, instant", [PEOPLE[0], UNET, "re-ID", 200, "the U-Net's texture"]),
+    ("optimise with the re-ID loss", [PEOPLE[1], OPTIMISE, "re-ID", 200, "the U-Net's texture"]),
+    ("optimise with L1 only (the ablation)", [PEOPLE[1], OPTIMISE, "L1 (pixels)", 200, "the U-Net's texture"]),
+    ("optimise from grey: unseen sides stay grey", [PEOPLE[2], OPTIMISE, "both", 200, "flat grey"]),
+]
+
+
+def _preview() -> list[tuple[np.ndarray, str]]:
+    try:
+        return [(np.asarray(to_picture(api.example_picture(k).image[0], 192)), p) for k, p in enumerate(PEOPLE)]
+    except Exception:  # the tab works without its preview
+        log.exception("could not render the texture example people")
+        return []
+
+
+def build() -> None:
+    """Lay out the tab inside the current gr.Blocks context."""
+    form = Form(*CHECKS)
+    gr.Markdown(INTRO)
+    with gr.Accordion("How it works", open=True):
+        with gr.Row(equal_height=False):
+            gr.Markdown(HOW_IT_WORKS)
+            gr.Image(how_it_works_diagram(), label="Re-ID supervised texture generation at a glance",
+                     show_label=False, interactive=False, format="png", elem_id="tx-diagram")  # fmt: skip
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2):
+            person = form.add("person", elem_id="tx-person")
+            form.add("photo", height=200, elem_id="tx-photo")
+            method = form.add("method", elem_id="tx-method")
+            with gr.Accordion("Optimisation settings", open=True):
+                loss = form.add("loss", elem_id="tx-loss")
+                steps = form.add("steps", elem_id="tx-steps")
+                init = form.add("init", elem_id="tx-init")
+            run = gr.Button("Make the texture", variant="primary", elem_id="tx-run")
+            examples = gr.Examples(examples=[row for _, row in EXAMPLES], example_labels=[k for k, _ in EXAMPLES],
+                                   inputs=[person, method, loss, steps, init], cache_examples=False,
+                                   label="Examples (click one: it runs)")  # fmt: skip
+        with gr.Column(scale=3):
+            gr.Gallery(_preview(), label="The example people", columns=8, height=220, format="png",
+                       object_fit="contain", elem_id="tx-people")  # fmt: skip
+            with gr.Row(equal_height=False):
+                texture = gr.Image(label="Texture (UV map)", type="numpy", format="png", interactive=False,
+                                   height=256, elem_id="tx-texture")  # fmt: skip
+                curve = gr.Image(label="Loss curve (optimisation)", type="numpy", format="png", interactive=False,
+                                 height=256, elem_id="tx-curve")  # fmt: skip
+                fit = gr.Image(label="Body fitted to your photo", type="numpy", format="png", interactive=False,
+                               height=256, elem_id="tx-fit")  # fmt: skip
+    orbit = gr.Image(label="Orbit", show_label=False, type="numpy", format="png", interactive=False,
+                     elem_id="tx-orbit")  # fmt: skip
+    with gr.Row(equal_height=False):
+        viewer = gr.Model3D(label="3D body (drag to turn)", height=420, elem_id="tx-model3d")
+        with gr.Column():
+            files = gr.File(label="Downloads: texture PNG and GLB", file_count="multiple", elem_id="tx-files")
+            note = gr.Markdown(elem_id="tx-note")
+    form.wire([run.click, examples.load_input_event], make_texture, [texture, orbit, viewer, files, curve, fit, note],
+              api_name="texgen_texture", what="making the texture", concurrency_id="texgen")  # fmt: skip
