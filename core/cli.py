@@ -491,6 +491,22 @@ def _cmd_bench_texgen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ship_texgen(args: argparse.Namespace) -> int:
+    from core.texgen.evaluate import TexGenEvalConfig, format_report
+    from core.texgen.ship import ship_texgen
+
+    for run in (args.pcb_run, args.run):
+        if not (Path(run) / "final.pt").exists():
+            raise CliError(f"no final.pt in {run}: finish its training first (python -m core train ... --resume)")
+    cfg = TexGenEvalConfig(people=_positive("people", args.people), steps=_positive("steps", args.steps))
+    report = ship_texgen(Path(args.pcb_run), Path(args.run), _data_root(args.data), cfg,
+                         progress=lambda i, n: print(f"  person {i}/{n}", end="\r", flush=True))  # fmt: skip
+    print()
+    print(format_report(report))
+    print("wrote checkpoints/texgen/ and the manifest entries 'texgen' and 'texgen-pcb'")
+    return 0
+
+
 def _cmd_checkpoints_verify(args: argparse.Namespace) -> int:
     from core.checkpoints import verify_all
 
@@ -665,6 +681,14 @@ def build_parser() -> argparse.ArgumentParser:
     ship_dg.add_argument("--data", default="data/reid")
     ship_dg.add_argument("--pairs", default="data/pairs")
     ship_dg.set_defaults(func=_cmd_ship_dgnet)
+
+    ship_tex = ship_to.add_parser("texgen", help="the texture U-Net and its PCB -> checkpoints/texgen/")
+    ship_tex.add_argument("--pcb-run", default="runs/pcb")
+    ship_tex.add_argument("--run", default="runs/texgen")
+    ship_tex.add_argument("--data", default="data/reid")
+    ship_tex.add_argument("--people", type=int, default=24, help="held-out people in the evaluation")
+    ship_tex.add_argument("--steps", type=int, default=100, help="optimisation steps per person and loss")
+    ship_tex.set_defaults(func=_cmd_ship_texgen)
 
     assets = sub.add_parser("demo-assets", help="render the README's pictures")
     assets.add_argument("--out", default="docs")

@@ -1,0 +1,67 @@
+"""Ship the trained texture U-Net and its PCB: half-precision files in checkpoints/texgen/, manifest
+entries (sha256, config, data, steps, metrics), training curves and ``python -m core eval texgen``'s table.
+
+``python -m core ship texgen --pcb-run runs/pcb --run runs/texgen --data data/reid``
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from core.checkpoints import CHECKPOINT_DIR, MANIFEST, save_entry, sha256_of
+from core.texgen.api import load_files
+from core.texgen.evaluate import TexGenEvalConfig, evaluate_texgen, format_report
+from core.train import MetricLog, plot_curves
+
+__all__ = ["ship_texgen"]
+
+
+def _half(final: Path, out: Path) -> Path:
+    state = torch.load(final, map_location="cpu", weights_only=True)
+    state["model"] = {k: v.half() if v.is_floating_point() else v for k, v in state["model"].items()}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, out)
+    return out
+
+
+def _data_summary(data: Path) -> dict[str, Any]:
+    meta = json.loads((data / "meta.json").read_text()) if (data / "meta.json").exists() else {}
+    return {"root": str(data), "kind": meta.get("kind", "market"), "counts": meta.get("counts"),
+            "config": meta.get("config")}  # fmt: skip
+
+
+def ship_texgen(pcb_run: Path, run: Path, data: Path, eval_cfg: TexGenEvalConfig = TexGenEvalConfig(),
+                out_dir: Path = CHECKPOINT_DIR / "texgen", manifest: Path = MANIFEST, progress=None) -> dict:  # fmt: skip
+    """Export, evaluate, register and plot; returns the eval report (with the PCB's retrieval scores)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pcb_file = _half(pcb_run / "final.pt", out_dir / "pcb.pt")
+    unet_file = _half(run / "final.pt", out_dir / "unet.pt")
+    pcb_state = torch.load(pcb_run / "final.pt", map_location="cpu", weights_only=True)
+    unet_state = torch.load(run / "final.pt", map_location="cpu", weights_only=True)
+    model = load_files(unet_file, pcb_file)
+    report = evaluate_texgen(model.unet, model.reid_loss(), data, eval_cfg, progress=progress)
+    report["pcb"] = pcb_state["metrics"]
+    data_info = _data_summary(data)
+    rel = manifest.parent
+    save_entry({"name": "texgen-pcb", "method": "reid-pcb", "file": str(pcb_file.relative_to(rel)),
+                "sha256": sha256_of(pcb_file), "config": pcb_state["config"], "data": data_info,
+                "steps": int(pcb_state["steps"]), "seconds": round(float(pcb_state["seconds"]), 1),
+                "metrics": pcb_state["metrics"]}, manifest)  # fmt: skip
+    save_entry({"name": "texgen", "method": "texgen", "file": str(unet_file.relative_to(rel)),
+                "sha256": sha256_of(unet_file), "config": unet_state["config"], "data": data_info,
+                "steps": int(unet_state["steps"]), "seconds": round(float(unet_state["seconds"]), 1),
+                "metrics": report["methods"]}, manifest)  # fmt: skip
+    rows = MetricLog(run / "log.jsonl").rows()
+    if rows:
+        plot_curves(rows, ("loss", "reid", "reid_other", "face", "l1"), out_dir / "unet_curves.png",
+                    title="Texture U-Net training (small preset)")  # fmt: skip
+    prows = MetricLog(pcb_run / "log.jsonl").rows()
+    if prows:
+        plot_curves(prows, ("loss", "accuracy", "lr"), out_dir / "pcb_curves.png", title="PCB (re-ID loss network)")
+    (out_dir / "eval.json").write_text(json.dumps(report, indent=1) + "\n")
+    (out_dir / "eval.md").write_text(format_report(report) + "\n")
+    return report
