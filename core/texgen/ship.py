@@ -34,8 +34,15 @@ def _data_summary(data: Path) -> dict[str, Any]:
             "config": meta.get("config")}  # fmt: skip
 
 
-def ship_texgen(pcb_run: Path, run: Path, data: Path, eval_cfg: TexGenEvalConfig = TexGenEvalConfig(),
-                out_dir: Path = CHECKPOINT_DIR / "texgen", manifest: Path = MANIFEST, progress=None) -> dict:  # fmt: skip
+def ship_texgen(
+    pcb_run: Path,
+    run: Path,
+    data: Path,
+    eval_cfg: TexGenEvalConfig | None = None,
+    out_dir: Path = CHECKPOINT_DIR / "texgen",
+    manifest: Path = MANIFEST,
+    progress=None,
+) -> dict:
     """Export, evaluate, register and plot; returns the eval report (with the PCB's retrieval scores)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     pcb_file = _half(pcb_run / "final.pt", out_dir / "pcb.pt")
@@ -43,7 +50,7 @@ def ship_texgen(pcb_run: Path, run: Path, data: Path, eval_cfg: TexGenEvalConfig
     pcb_state = torch.load(pcb_run / "final.pt", map_location="cpu", weights_only=True)
     unet_state = torch.load(run / "final.pt", map_location="cpu", weights_only=True)
     model = load_files(unet_file, pcb_file)
-    report = evaluate_texgen(model.unet, model.reid_loss(), data, eval_cfg, progress=progress)
+    report = evaluate_texgen(model.unet, model.reid_loss(), data, eval_cfg or TexGenEvalConfig(), progress=progress)
     report["pcb"] = pcb_state["metrics"]
     data_info = _data_summary(data)
     rel = manifest.parent
