@@ -149,7 +149,7 @@ def _save(texture: torch.Tensor, note, stem: str) -> tuple[str, list[str]]:
 # ---------------------------------------------------------------------------------------------- action
 
 
-def make_texture(person: str, photo: np.ndarray | None, method: str, loss: str, steps: int, init: str,
+def make_texture(person: str, method: str, loss: str, steps: int, init: str, photo: np.ndarray | None,
                  progress: Callable | None = None) -> Iterator[tuple]:  # fmt: skip
     """Yields (texture map, orbit strip, GLB path, download files, loss curve, body-fit picture, note)."""
     step = progress or (lambda *a, **k: None)
@@ -158,7 +158,7 @@ def make_texture(person: str, photo: np.ndarray | None, method: str, loss: str, 
     step(0.05, desc="preparing the input")
     if person == YOUR_PHOTO:
         if photo is None:
-            raise CHECKS[1].fail("'your photo' is chosen but none was uploaded", "Upload a photo, or pick a person")
+            raise CHECKS[5].fail("'your photo' is chosen but none was uploaded", "Upload a photo, or pick a person")
         image = _photo_tensor(photo)
         note, fit_picture, fit_notes = _fit_photo(photo)
         notes.extend(fit_notes)
@@ -167,7 +167,7 @@ def make_texture(person: str, photo: np.ndarray | None, method: str, loss: str, 
                      "trained on rendered people, so real photos are harder for it.")  # fmt: skip
         if note is None:
             if method == OPTIMISE:
-                raise CHECKS[2].fail("optimisation needs the body in the photo, and none could be fitted",
+                raise CHECKS[1].fail("optimisation needs the body in the photo, and none could be fitted",
                                      "Choose the U-Net, or install the photo extra and upload a photo of one "
                                      "whole, standing person")  # fmt: skip
             note = api.default_annotation()
@@ -191,7 +191,7 @@ def make_texture(person: str, photo: np.ndarray | None, method: str, loss: str, 
         what = "U-Net"
     else:
         if LOSSES[loss] != "l1" and model.pcb is None:
-            raise CHECKS[3].fail("this model has no re-ID network", "Choose the L1 loss")
+            raise CHECKS[2].fail("this model has no re-ID network", "Choose the L1 loss")
         what = f"optimisation, {loss} loss, {steps} steps from {init}"
         texture = None
         for report in api.optimize(model, image, note, loss=LOSSES[loss], steps=steps, init=INITS[init],
@@ -220,12 +220,12 @@ def make_texture(person: str, photo: np.ndarray | None, method: str, loss: str, 
 CHECKS = (
     Choice("person", "Person", options=(*PEOPLE, YOUR_PHOTO), value=PEOPLE[0], widget="dropdown",
            info="test people of the synthetic re-ID set (never trained on), or your photo"),
-    Upload("photo", "Your photo (used when the person is 'your photo')", optional=True,
-           only_if=("person", YOUR_PHOTO)),
     Choice("method", "Method", options=(UNET, OPTIMISE), value=UNET),
     Choice("loss", "Optimisation loss", options=tuple(LOSSES), value="re-ID"),
     Number("steps", "Optimisation steps", lo=10, hi=500, value=200, whole=True, step=10),
     Choice("init", "Optimisation starts from", options=tuple(INITS), value="the U-Net's texture"),
+    Upload("photo", "Your photo (used when the person is 'your photo')", optional=True,
+           only_if=("person", YOUR_PHOTO)),
 )  # fmt: skip
 
 EXAMPLES = [
