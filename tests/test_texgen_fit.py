@@ -149,8 +149,9 @@ def test_unusable_keypoints_say_what_is_wrong():
 
 def test_missing_extra_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "mediapipe", None)  # as if the 'photo' extra were not installed
-    with pytest.raises(PhotoFitError, match=r"pip install -e '\.\[photo\]'"):
+    with pytest.raises(PhotoFitError, match=r"pip install -e '\.\[photo\]'") as err:
         detect_person(np.zeros((128, 64, 3), np.uint8))
+    assert isinstance(err.value, ImportError)  # callers that fall back on a missing extra catch it
 
 
 def test_bad_photo_is_refused_before_detection():

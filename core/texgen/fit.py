@@ -90,6 +90,11 @@ class PhotoFitError(ValueError):
     """A photo that cannot be fitted, or a missing extra; the message says what to do."""
 
 
+class PhotoExtraMissing(PhotoFitError, ImportError):
+    """MediaPipe (the 'photo' extra) is not installed; also an ImportError, so callers that fall
+    back when an optional dependency is missing catch it as one."""
+
+
 # --- detection ---------------------------------------------------------------------------------
 
 
@@ -111,7 +116,7 @@ def _import_mediapipe():
     try:
         import mediapipe
     except ImportError as err:
-        raise PhotoFitError("real photos need the 'photo' extra: pip install -e '.[photo]'") from err
+        raise PhotoExtraMissing("real photos need the 'photo' extra: pip install -e '.[photo]'") from err
     return mediapipe
 
 
