@@ -123,10 +123,12 @@ def _fit_photo(photo: np.ndarray) -> tuple[object, np.ndarray | None, list[str]]
     'photo' extra is installed and a person is found, else a default standing body."""
     notes = []
     try:
+        from core.synth.datasets import shared_renderer
         from core.texgen import fit as photo_fit
 
-        fitted = photo_fit.fit_body(photo_fit.detect_person(photo), photo.shape[:2])
-        overlay = photo_fit.overlay_fit(photo, fitted)
+        body = shared_renderer().body  # the process's body model: loading one costs seconds
+        fitted = photo_fit.fit_body(photo_fit.detect_person(photo), photo.shape[:2], body=body)
+        overlay = photo_fit.overlay_fit(photo, fitted, body=body)
         notes.append(f"Body fitted to your photo (keypoint error {fitted.keypoint_error:.1f} px, silhouette IoU "
                      f"{fitted.mask_iou:.2f}); the picture shows what the texture was lifted onto.")  # fmt: skip
         notes.extend(fitted.warnings)
