@@ -15,11 +15,14 @@ from playwright.sync_api import sync_playwright
 FLAGS = ["--no-sandbox", "--enable-unsafe-swiftshader", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
 TABS = {"Body & Renderer": ("body", "#body-render", "#body-image img"),
-        "Data Studio": ("data_studio", "#ds-render", "#ds-image img")}  # fmt: skip
+        "Data Studio": ("data_studio", "#ds-render", "#ds-image img"),
+        "Appearance <-> Structure (DG-Net)": ("dgnet", "#dg-swap", "#dg-grid img"),
+        "3D texture (Re-ID supervised)": ("texgen", "#tx-run", "#tx-orbit img")}  # fmt: skip
 VIEWPORTS = {"desktop": (1280, 900), "phone": (390, 844)}
 
 
-def shoot(url: str, out: Path, chromium: str = "/usr/bin/chromium") -> list[Path]:
+def shoot(url: str, out: Path, chromium: str = "/usr/bin/chromium", only: list[str] | None = None) -> list[Path]:
+    """Screenshots of the tabs whose short names (body, data_studio, dgnet, texgen) are in ``only`` (all if None)."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
     with sync_playwright() as p:
@@ -29,6 +32,8 @@ def shoot(url: str, out: Path, chromium: str = "/usr/bin/chromium") -> list[Path
                 page = browser.new_page(viewport={"width": w, "height": h})
                 page.goto(url, wait_until="networkidle")
                 for tab, (name, button, result) in TABS.items():
+                    if only and name not in only:
+                        continue
                     page.get_by_role("tab", name=tab).click()
                     page.locator(button).click()
                     page.locator(result).wait_for(state="visible", timeout=120_000)
@@ -47,8 +52,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="http://127.0.0.1:7860/")
     parser.add_argument("--out", type=Path, default=Path("docs"))
+    parser.add_argument("--tabs", nargs="*", default=None, help="short names: body data_studio dgnet texgen")
     args = parser.parse_args()
-    for path in shoot(args.url, args.out):
+    for path in shoot(args.url, args.out, only=args.tabs):
         print(f"wrote {path}")
 
 
