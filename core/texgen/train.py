@@ -77,24 +77,23 @@ class TexGenTrainer:
         raster.grid, raster.mask = raster.grid.to(dev), raster.mask.to(dev)
         other = batch.other.to(dev)
         b = images.shape[0]
-        with torch.no_grad():
+        with torch.no_grad(), autocast(dev, cfg.bf16):
             targets = self.reid.features(images)
         self.net.train()
         with autocast(dev, cfg.bf16):
             texture = self.net(images.contiguous(memory_format=torch.channels_last)).float()
-        own = shade(texture, raster)
         if cfg.background == "target":
             back_own, back_other = images, images[other]
         else:
             pick = torch.from_numpy(rng.integers(len(self.backgrounds), size=2 * b)).to(dev)
             back_own, back_other = self.backgrounds[pick[:b]], self.backgrounds[pick[b:]]
         other_raster = raster[other.tolist()]
-        seen_elsewhere = shade(texture, other_raster)
-        with autocast(dev, cfg.bf16):
-            reid_own = self.reid(composite(own, raster.mask, back_own), targets)
-            reid_other = self.reid(
-                composite(seen_elsewhere, other_raster.mask, back_other), [t[other] for t in targets]
-            )
+        own = shade(texture, raster)
+        renders = torch.cat([composite(own, raster.mask, back_own),
+                             composite(shade(texture, other_raster), other_raster.mask, back_other)])  # fmt: skip
+        with autocast(dev, cfg.bf16):  # one PCB pass over both views: the same work in larger matrices
+            reid = self.reid(renders, [torch.cat([t, t[other]]) for t in targets]).float()
+        reid_own, reid_other = reid[:b], reid[b:]
         prior = self.priors[torch.from_numpy(rng.integers(len(self.priors), size=b)).to(dev)]
         face = masked_mse(texture, prior, self.skin_mask)
         loss = (cfg.reid_weight * (reid_own.float() + cfg.other_view_weight * reid_other.float())
