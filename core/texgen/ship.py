@@ -71,4 +71,30 @@ def ship_texgen(
         plot_curves(prows, ("loss", "accuracy", "lr"), out_dir / "pcb_curves.png", title="PCB (re-ID loss network)")
     (out_dir / "eval.json").write_text(json.dumps(report, indent=1) + "\n")
     (out_dir / "eval.md").write_text(format_report(report) + "\n")
+    example_figure(model, out_dir / "examples.png")
     return report
+
+
+def example_figure(model, path: Path, people: tuple[int, ...] = (0, 3)) -> Path:
+    """Orbit strips of example test people: the U-Net's and the optimised (re-ID, 200 steps) textures, with
+    the ground truth under them, for the model card."""
+    import numpy as np
+    from PIL import Image
+
+    from core.texgen import api
+    from core.texgen.figures import orbit_picture
+
+    rows = []
+    for index in people:
+        ex = api.example_picture(index)
+        unet = api.texture_unet(model, ex.image)
+        optimised = None
+        for report in api.optimize(model, ex.image, ex.annotation, loss="reid", steps=200, report_every=200):
+            optimised = report.texture
+        rows.append(orbit_picture(api.orbit(unet, ex.annotation), None, ex.image[0], f"{ex.label}: U-Net"))
+        rows.append(orbit_picture(api.orbit(optimised, ex.annotation), api.orbit(ex.truth, ex.annotation),
+                                  ex.image[0], f"{ex.label}: optimised, re-ID loss, 200 steps"))  # fmt: skip
+    width = max(r.shape[1] for r in rows)
+    picture = np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows])
+    Image.fromarray(picture).save(path)
+    return path
