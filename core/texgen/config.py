@@ -46,8 +46,9 @@ class TexGenConfig:
 
     @classmethod
     def small(cls) -> TexGenConfig:
-        """A 2-core CPU in about an hour: a U-Net a quarter as wide, PCB at the crop's own 128x64."""
-        return cls(unet_widths=(16, 32, 64, 128, 128), reid_height=128, reid_width=64, steps=6000)
+        """A 2-core CPU in well under an hour: a U-Net a quarter as wide, PCB (ResNet-18) at the crop's own
+        128x64, 3,000 steps at 3x the paper's learning rate (the paper takes 90x more steps)."""
+        return cls(unet_widths=(16, 32, 64, 128, 128), reid_height=128, reid_width=64, steps=3000, lr=3e-4)
 
     @classmethod
     def tiny(cls) -> TexGenConfig:
