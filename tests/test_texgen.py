@@ -189,3 +189,13 @@ def test_texgen_trains_resumes_and_evaluates(tiny_run):
         for view in ("input", "unseen", "back"):
             assert -1 <= scores[view]["ssim"] <= 1 and -1 <= scores[view]["mask_ssim"] <= 1
     assert "| U-Net |" in format_report(report)
+
+
+def test_annotations_attach_with_a_relative_root(tiny_run, monkeypatch):
+    """python -m core train texgen --data data/reid passes a relative root: every training image keeps its body."""
+    from core.data.market import read_market
+
+    data, _, _ = tiny_run
+    monkeypatch.chdir(data.parent)
+    samples = read_market(data.name, annotations=True)["train"]
+    assert samples and all(s.annotation is not None for s in samples)

@@ -81,7 +81,11 @@ def with_annotations(samples: list[Sample], root: str | Path) -> list[Sample]:
     table = read_annotations(root)
     out = []
     for s in samples:
-        rel = Path(s.path).relative_to(root).as_posix() if Path(s.path).is_absolute() else Path(s.path).as_posix()
+        path = Path(s.path)
+        try:  # sample paths carry the root they were read with, relative or absolute
+            rel = path.relative_to(root).as_posix()
+        except ValueError:
+            rel = path.as_posix()
         if rel.startswith("gt_bbox/"):  # hand-drawn boxes: the same picture without the box jitter
             name = rel.split("/", 1)[1]
             match = table.get(f"bounding_box_test/{name}") or table.get(f"query/{name}")
