@@ -34,7 +34,7 @@ def build_demo(cache_schedule: tuple[int, int] = CACHE_SCHEDULE) -> gr.Blocks:
     """
     with StudioBlocks(title="Disentangle Studio", analytics_enabled=False, delete_cache=cache_schedule) as demo:
         gr.Markdown(HEADER)
-        with gr.Tabs():
+        with gr.Tabs(overflow_behavior="wrap"):  # every tab stays visible (a menu hides the later ones)
             for tab in TABS:
                 with gr.Tab(tab.TITLE):
                     tab.build()

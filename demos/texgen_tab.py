@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +23,7 @@ import torch
 from core.dgnet.examples import EXAMPLE_COUNT, FIRST_TEST_PERSON, to_picture
 from core.texgen import api
 from core.texgen.figures import how_it_works_diagram, loss_curve, orbit_picture, texture_picture
+from demos.files import OutputFolder
 from demos.gate import Choice, Form, Number, Upload
 
 log = logging.getLogger("disentangle.app")
@@ -142,9 +142,11 @@ def _fit_photo(photo: np.ndarray) -> tuple[object, np.ndarray | None, list[str]]
     return None, None, notes
 
 
+OUTPUTS = OutputFolder("disentangle-texgen-", keep=32)  # one sub-folder per result, the newest kept
+
+
 def _save(texture: torch.Tensor, note, stem: str) -> tuple[str, list[str]]:
-    folder = Path(tempfile.mkdtemp(prefix="texgen_"))
-    png, glb = api.export(texture, note, folder, stem=stem)
+    png, glb = api.export(texture, note, OUTPUTS.new_dir(), stem=stem)
     return str(glb), [str(png), str(glb)]
 
 
@@ -281,7 +283,8 @@ def build() -> None:
     orbit = gr.Image(label="Orbit", show_label=False, type="numpy", format="png", interactive=False,
                      elem_id="tx-orbit")  # fmt: skip
     with gr.Row(equal_height=False):
-        viewer = gr.Model3D(label="3D body (drag to turn)", height=420, elem_id="tx-model3d")
+        viewer = gr.Model3D(label="3D body (drag to turn)", clear_color=(0.95, 0.95, 0.95, 1.0), height=420,
+                            elem_id="tx-model3d")  # fmt: skip
         with gr.Column():
             files = gr.File(label="Downloads: texture PNG and GLB", file_count="multiple", elem_id="tx-files")
             note = gr.Markdown(elem_id="tx-note")

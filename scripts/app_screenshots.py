@@ -19,6 +19,7 @@ TABS = {"Body & Renderer": ("body", "#body-render", "#body-image img"),
         "Appearance <-> Structure (DG-Net)": ("dgnet", "#dg-swap", "#dg-grid img"),
         "3D texture (Re-ID supervised)": ("texgen", "#tx-run", "#tx-orbit img")}  # fmt: skip
 VIEWPORTS = {"desktop": (1280, 900), "phone": (390, 844)}
+FULL_PAGE = {"dgnet", "texgen"}  # their results sit below the "How it works" panel
 
 
 def shoot(url: str, out: Path, chromium: str = "/usr/bin/chromium", only: list[str] | None = None) -> list[Path]:
@@ -37,10 +38,10 @@ def shoot(url: str, out: Path, chromium: str = "/usr/bin/chromium", only: list[s
                     page.get_by_role("tab", name=tab).click()
                     page.locator(button).click()
                     page.locator(result).wait_for(state="visible", timeout=120_000)
-                    page.wait_for_timeout(1500)  # let the 3D viewer draw
+                    page.wait_for_timeout(5000 if name in FULL_PAGE else 1500)  # let the 3D viewer draw
                     page.evaluate("window.scrollTo(0, 0)")
                     path = out / f"app_{name}_{view}.png"
-                    page.screenshot(path=str(path), full_page=view == "phone")
+                    page.screenshot(path=str(path), full_page=view == "phone" or name in FULL_PAGE)
                     written.append(path)
                 page.close()
         finally:
