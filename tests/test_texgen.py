@@ -199,3 +199,20 @@ def test_annotations_attach_with_a_relative_root(tiny_run, monkeypatch):
     monkeypatch.chdir(data.parent)
     samples = read_market(data.name, annotations=True)["train"]
     assert samples and all(s.annotation is not None for s in samples)
+
+
+def test_texgen_trains_as_two_gloo_processes_under_torchrun(tiny_run, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    data, _, pcb_path = tiny_run
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "core",
+           "train", "texgen", "--preset", "tiny", "--data", str(data), "--pcb", str(pcb_path), "--out", "x",
+           "--device", "cpu"]  # fmt: skip
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    final = torch.load(tmp_path / "x" / "final.pt", weights_only=True)
+    assert final["steps"] == TexGenConfig.tiny().steps

@@ -126,14 +126,15 @@ def test_a_photo_without_a_person(model_env, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def texgen_server(tmp_path_factory, checkpoints):
+def texgen_server(tmp_path_factory):
+    """``python app.py`` on the shipped checkpoints (no environment variables)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     root = tmp_path_factory.mktemp("texgen-server")
     log = root / "app.log"
-    env = dict(os.environ, GRADIO_TEMP_DIR=str(root), PYTHONUNBUFFERED="1",
-               **{tab.CHECKPOINT_ENV: str(checkpoints[0]), tab.PCB_ENV: str(checkpoints[1])})  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k not in (tab.CHECKPOINT_ENV, tab.PCB_ENV)}
+    env.update(GRADIO_TEMP_DIR=str(root), PYTHONUNBUFFERED="1")
     with log.open("w") as out:
         proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
@@ -161,7 +162,7 @@ def texgen_server(tmp_path_factory, checkpoints):
 
 
 @pytest.mark.browser
-def test_texgen_tab_in_a_real_browser(texgen_server, tmp_path):
+def test_texgen_tab_in_a_real_browser_with_the_shipped_model(texgen_server, tmp_path):
     from tests.test_app import _browser_page
 
     url, log = texgen_server

@@ -168,7 +168,13 @@ def _train(data: Path, run_dir: Path, cfg: TexGenConfig, pcb_path: Path, resume:
     from core.synth.datasets import shared_renderer
 
     rng = seed_everything(cfg.seed, rt.rank)
-    train = load_person_images(data, "train", (cfg.height, cfg.width), cache_dir=run_dir / "cache")
+    size, cache = (cfg.height, cfg.width), run_dir / "cache"
+    if rt.is_main:  # rank 0 rasterises and writes the cache; the others wait, then read it
+        train = load_person_images(data, "train", size, cache_dir=cache)
+    if rt.distributed:
+        torch.distributed.barrier()
+    if not rt.is_main:
+        train = load_person_images(data, "train", size, cache_dir=cache)
     pcb = load_pcb(pcb_path, rt.device)
     trainer = TexGenTrainer(
         cfg, pcb, prior_textures(train, cfg.texture_size, seed=cfg.seed), background_bank(64, (cfg.height, cfg.width)),
