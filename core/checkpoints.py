@@ -20,6 +20,24 @@ class CheckpointError(RuntimeError):
     """A checkpoint is unknown, missing or does not match its manifest entry."""
 
 
+def half_precision_copy(final: Path, out: Path) -> Path:
+    """Copy a trainer's ``final.pt`` ({"model": state_dict, ...}) to ``out`` with float weights in fp16."""
+    import torch
+
+    state = torch.load(final, map_location="cpu", weights_only=True)
+    state["model"] = {k: v.half() if v.is_floating_point() else v for k, v in state["model"].items()}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, out)
+    return out
+
+
+def data_summary(data: Path) -> dict[str, Any]:
+    """What a manifest entry records of a dataset: its root, kind, counts and generator config (meta.json)."""
+    meta = json.loads((data / "meta.json").read_text()) if (data / "meta.json").exists() else {}
+    return {"root": str(data), "kind": meta.get("kind", "market"), "counts": meta.get("counts"),
+            "config": meta.get("config")}  # fmt: skip
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:

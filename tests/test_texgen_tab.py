@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -125,48 +119,11 @@ def test_a_photo_without_a_person(model_env, tmp_path):
 # ---------------------------------------------------------------------------------------------- browser
 
 
-@pytest.fixture(scope="module")
-def texgen_server(tmp_path_factory):
-    """``python app.py`` on the shipped checkpoints (no environment variables)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    root = tmp_path_factory.mktemp("texgen-server")
-    log = root / "app.log"
-    env = {k: v for k, v in os.environ.items() if k not in (tab.CHECKPOINT_ENV, tab.PCB_ENV)}
-    env.update(GRADIO_TEMP_DIR=str(root), PYTHONUNBUFFERED="1")
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        import httpx
-
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(url, timeout=10).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the app did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(1)
-        yield url, log
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
 @pytest.mark.browser
-def test_texgen_tab_in_a_real_browser_with_the_shipped_model(texgen_server, tmp_path):
+def test_texgen_tab_in_a_real_browser_with_the_shipped_model(app_server, tmp_path):
     from tests.test_app import _browser_page
 
-    url, log = texgen_server
-    with _browser_page(url, 1400) as page:
+    with _browser_page(app_server.url, 1400) as page:
         page.get_by_role("tab", name=tab.TITLE).click()
         page.locator("#tx-run").click()
         orbit = page.locator("#tx-orbit img")
@@ -176,4 +133,4 @@ def test_texgen_tab_in_a_real_browser_with_the_shipped_model(texgen_server, tmp_
         page.screenshot(path=str(tmp_path / "texgen_tab.png"), full_page=True)
         size = orbit.evaluate("(img) => [img.naturalHeight, img.naturalWidth]")
     assert size[0] > 2 * 192
-    assert "Traceback" not in log.read_text()
+    assert "Traceback" not in app_server.log_text()

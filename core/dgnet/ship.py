@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from core.checkpoints import CHECKPOINT_DIR, MANIFEST, save_entry, sha256_of
+from core.checkpoints import CHECKPOINT_DIR, MANIFEST, data_summary, half_precision_copy, save_entry, sha256_of
 from core.dgnet.api import export_checkpoint, load_file
 from core.dgnet.evaluate import evaluate_dgnet, format_report
 from core.reid.train import load_baseline
@@ -24,32 +24,18 @@ __all__ = ["ship_dgnet"]
 GEN_CURVES = ("recon_x", "recon_xp", "recon_s", "recon_cyc", "gan", "dis", "id", "recon_id", "teacher_kl", "fine")
 
 
-def _export_teacher(final: Path, out: Path) -> Path:
-    state = torch.load(final, map_location="cpu", weights_only=True)
-    state["model"] = {k: v.half() if v.is_floating_point() else v for k, v in state["model"].items()}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(state, out)
-    return out
-
-
-def _data_summary(data: Path) -> dict[str, Any]:
-    meta = json.loads((data / "meta.json").read_text()) if (data / "meta.json").exists() else {}
-    return {"root": str(data), "kind": meta.get("kind", "market"), "counts": meta.get("counts"),
-            "config": meta.get("config")}  # fmt: skip
-
-
 def ship_dgnet(teacher_run: Path, run: Path, data: Path, pairs: Path, out_dir: Path = CHECKPOINT_DIR / "dgnet",
                manifest: Path = MANIFEST) -> dict[str, Any]:  # fmt: skip
     """Export, register, evaluate and document; returns the eval report."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    teacher_file = _export_teacher(teacher_run / "final.pt", out_dir / "teacher.pt")
+    teacher_file = half_precision_copy(teacher_run / "final.pt", out_dir / "teacher.pt")
     model_file = export_checkpoint(run / "final.pt", out_dir / "dgnet.pt")
     teacher_state = torch.load(teacher_run / "final.pt", map_location="cpu", weights_only=True)
     dg_state = torch.load(run / "final.pt", map_location="cpu", weights_only=True)
     model = load_file(model_file)
     teacher, teacher_cfg = load_baseline(teacher_file)
     report = evaluate_dgnet(model, teacher, data, pairs)
-    data_info = _data_summary(data)
+    data_info = data_summary(data)
     rel = manifest.parent
     save_entry({"name": "dgnet-teacher", "method": "reid-baseline", "file": str(teacher_file.relative_to(rel)),
                 "sha256": sha256_of(teacher_file), "config": teacher_state["config"], "data": data_info,

@@ -8,30 +8,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import torch
 
-from core.checkpoints import CHECKPOINT_DIR, MANIFEST, save_entry, sha256_of
+from core.checkpoints import CHECKPOINT_DIR, MANIFEST, data_summary, half_precision_copy, save_entry, sha256_of
 from core.texgen.api import load_files
 from core.texgen.evaluate import TexGenEvalConfig, evaluate_texgen, format_report
 from core.train import MetricLog, plot_curves
 
 __all__ = ["ship_texgen"]
-
-
-def _half(final: Path, out: Path) -> Path:
-    state = torch.load(final, map_location="cpu", weights_only=True)
-    state["model"] = {k: v.half() if v.is_floating_point() else v for k, v in state["model"].items()}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(state, out)
-    return out
-
-
-def _data_summary(data: Path) -> dict[str, Any]:
-    meta = json.loads((data / "meta.json").read_text()) if (data / "meta.json").exists() else {}
-    return {"root": str(data), "kind": meta.get("kind", "market"), "counts": meta.get("counts"),
-            "config": meta.get("config")}  # fmt: skip
 
 
 def ship_texgen(
@@ -45,14 +30,14 @@ def ship_texgen(
 ) -> dict:
     """Export, evaluate, register and plot; returns the eval report (with the PCB's retrieval scores)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    pcb_file = _half(pcb_run / "final.pt", out_dir / "pcb.pt")
-    unet_file = _half(run / "final.pt", out_dir / "unet.pt")
+    pcb_file = half_precision_copy(pcb_run / "final.pt", out_dir / "pcb.pt")
+    unet_file = half_precision_copy(run / "final.pt", out_dir / "unet.pt")
     pcb_state = torch.load(pcb_run / "final.pt", map_location="cpu", weights_only=True)
     unet_state = torch.load(run / "final.pt", map_location="cpu", weights_only=True)
     model = load_files(unet_file, pcb_file)
     report = evaluate_texgen(model.unet, model.reid_loss(), data, eval_cfg or TexGenEvalConfig(), progress=progress)
     report["pcb"] = pcb_state["metrics"]
-    data_info = _data_summary(data)
+    data_info = data_summary(data)
     rel = manifest.parent
     save_entry({"name": "texgen-pcb", "method": "reid-pcb", "file": str(pcb_file.relative_to(rel)),
                 "sha256": sha256_of(pcb_file), "config": pcb_state["config"], "data": data_info,
