@@ -224,6 +224,14 @@ def _data_root(text: str) -> Path:
     return root
 
 
+def _face_root(text: str) -> Path:
+    root = Path(text)
+    if not (root / "labels.csv").is_file() or not (root / "split.json").is_file():
+        raise CliError(f"{root} is not a face set (no labels.csv and split.json): "
+                       "generate one with python -m core synth face --out data/face")  # fmt: skip
+    return root
+
+
 def _cmd_train_reid(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -253,7 +261,7 @@ def _cmd_train_dgnet(args: argparse.Namespace) -> int:
             raise CliError(f"no teacher at {teacher}: train one with python -m core train reid --data DIR")
     result = train_dgnet(_data_root(args.data), args.out, teacher_path=teacher, preset=args.preset,
                          resume=args.resume, device=args.device, bf16=not args.no_bf16, max_iter=args.iterations,
-                         progress=_train_progress("DG-Net"))  # fmt: skip
+                         progress=_train_progress("DG-Net"), warm_start=args.warm_start)  # fmt: skip
     m = result["metrics"]
     if os.environ.get("RANK", "0") != "0":
         return 0
@@ -390,6 +398,155 @@ def _cmd_train_texgen(args: argparse.Namespace) -> int:
                           progress=_train_progress("texture U-Net"))  # fmt: skip
     if os.environ.get("RANK", "0") == "0":
         print(f"texture U-Net: {result['steps']} steps in {result['seconds'] / 60:.1f} min -> {result['path']}")
+    return 0
+
+
+def _cmd_train_drgan(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from core.drgan.config import DRGANConfig
+    from core.drgan.train import train_drgan
+
+    cfg = DRGANConfig.from_preset(args.preset, multi=args.multi)
+    if args.steps is not None:
+        cfg = replace(cfg, steps=_positive("steps", args.steps))
+    warm = args.warm_start
+    if warm is None and args.multi and not args.resume:
+        warm = "runs/drgan/final.pt"
+    if warm is not None and not Path(warm).is_file():
+        raise CliError(f"no DR-GAN at {warm} to start from: train the single-image model first "
+                       "(python -m core train drgan), or pass --warm-start ''")  # fmt: skip
+    out = args.out if args.out != "runs/drgan" or not args.multi else "runs/drgan-multi"
+    result = train_drgan(_face_root(args.data), out, cfg, resume=args.resume, device=args.device,
+                         progress=_train_progress("DR-GAN" + (" multi" if args.multi else "")),
+                         warm_start=warm or None)  # fmt: skip
+    if os.environ.get("RANK", "0") == "0":
+        print(f"DR-GAN: {result['steps']} steps in {result['seconds'] / 60:.1f} min -> {result['path']}")
+    return 0
+
+
+def _drgan_model(checkpoint: str, multi: str | None):
+    """The shipped/registered DR-GAN (+ multi-image DR-GAN), or files."""
+    from core.checkpoints import resolve
+    from core.drgan import api
+
+    def path(name: str) -> Path:
+        return Path(name) if name.endswith(".pt") else resolve(name)
+
+    return api.load_files(path(checkpoint), path(multi) if multi else None)
+
+
+def _cmd_train_drgan_judge(args: argparse.Namespace) -> int:
+    from core.drgan.judge import train_judge
+
+    result = train_judge(_face_root(args.data), Path(args.out) / "final.pt", progress=_train_progress("judge"))
+    print(f"judge: {result['seconds'] / 60:.1f} min; yaw-bin accuracy on held-out faces "
+          f"{100 * result['test_pose_accuracy']:.1f}% -> {result['path']}")  # fmt: skip
+    return 0
+
+
+def _cmd_eval_drgan(args: argparse.Namespace) -> int:
+    import json
+
+    from core.checkpoints import resolve
+    from core.drgan.evaluate import evaluate_drgan, format_report
+    from core.drgan.judge import load_judge
+
+    model = _drgan_model(args.checkpoint, args.multi)
+    judge, jcfg = load_judge(Path(args.judge) if args.judge.endswith(".pt") else resolve(args.judge))
+    report = evaluate_drgan(model.single, judge, jcfg.image_size, _face_root(args.data), multi_model=model.multi,
+                            progress=lambda text: print(f"  {text}", flush=True))  # fmt: skip
+    print(format_report(report))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _load_face_picture(path: str, model, align: str):
+    """(1, 3, S, S) in [-1, 1] from an image file: aligned with the face detector (the 'photo' extra) or
+    taken as it is; prints the notes."""
+    from core.drgan import api
+
+    image = _read_rgb(path)[0]
+    if align != "none":
+        from core.drgan.align import FaceNotFound, PhotoExtraMissing, align_face
+
+        photo = (image.permute(1, 2, 0).numpy() * 255).round().astype("uint8")
+        try:
+            aligned = align_face(photo, model.config.load_size)
+            image = aligned.crop
+            for note in aligned.notes:
+                print(f"note: {note}")
+        except FaceNotFound as err:
+            if align == "face":
+                raise CliError(f"{err} (or pass --align none to use the picture as it is)") from err
+            print(f"note: {err}; using the picture as it is")
+        except PhotoExtraMissing as err:
+            if align == "face":
+                raise CliError(str(err)) from err
+            print(f"note: {err}; using the picture as it is")
+    x, notes = api.prepare_face(image, model)
+    for note in notes:
+        print(f"note: {note}")
+    return x
+
+
+def _cmd_rotate(args: argparse.Namespace) -> int:
+    import torch
+    from PIL import Image
+
+    from core.drgan import api
+
+    model = _drgan_model(args.checkpoint, None)
+    x = _load_face_picture(args.image, model, args.align)
+    yaw_est, _ = api.estimate_yaw(model, x)
+    if args.all:
+        strip = api.all_poses(model, x, seed=args.seed)
+        picture = torch.cat(list(strip), 2)
+        what = "all 13 yaw bins, -90 to 90 degrees"
+    else:
+        try:
+            picture, yaw = api.rotate(model, x, args.yaw, seed=args.seed)
+        except ValueError as err:
+            raise CliError(str(err)) from err
+        what = f"yaw {yaw:+d} degrees" + (f" (the bin nearest {args.yaw:g})" if yaw != args.yaw else "")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray((picture.permute(1, 2, 0).numpy() * 255).round().astype("uint8")).save(out)
+    print(f"the discriminator puts the input at yaw {yaw_est:+.0f} degrees; wrote {out} ({what})")
+    return 0
+
+
+def _cmd_bench_drgan(args: argparse.Namespace) -> int:
+    from core.benchmark import format_rows
+    from core.drgan import bench
+
+    rows = []
+    try:
+        rows.extend(bench.bench_drgan(_drgan_model(args.checkpoint, args.multi), repeats=args.repeats))
+    except (OSError, ValueError, RuntimeError) as err:  # no shipped model yet: say so, bench the rest
+        print(f"(no inference rows: {err})")
+    for preset in args.presets:
+        rows.append(bench.bench_train_step(preset, repeats=args.repeats))
+    print(format_rows(rows))
+    return 0
+
+
+def _cmd_ship_drgan(args: argparse.Namespace) -> int:
+    from core.drgan.evaluate import format_report
+    from core.drgan.ship import ship_drgan
+
+    for run in (args.run, args.multi_run):
+        if not (Path(run) / "final.pt").exists():
+            raise CliError(f"no final.pt in {run}: finish its training first (python -m core train drgan ... --resume)")
+    if not Path(args.judge).is_file():
+        raise CliError(f"no judge at {args.judge}: python -m core train drgan-judge")
+    report = ship_drgan(Path(args.run), Path(args.multi_run), Path(args.judge), _face_root(args.data),
+                        progress=lambda text: print(f"  {text}", flush=True))  # fmt: skip
+    print(format_report(report))
+    print("wrote checkpoints/drgan/ and the manifest entries 'drgan', 'drgan-multi' and 'drgan-judge'")
     return 0
 
 
@@ -552,6 +709,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench_tex.add_argument("--repeats", type=int, default=3)
     bench_tex.set_defaults(func=_cmd_bench_texgen)
     bench_dg.set_defaults(func=_cmd_bench_dgnet)
+    bench_dr = bench.add_parser("drgan", help="DR-GAN: the 13-pose strip (target 0.5 s), fusion, training steps")
+    bench_dr.add_argument("--checkpoint", default="drgan", help="registered name or a .pt file")
+    bench_dr.add_argument("--multi", default="drgan-multi", help="registered name or a .pt file ('' for none)")
+    bench_dr.add_argument("--repeats", type=int, default=5)
+    bench_dr.add_argument("--presets", nargs="*", default=["small", "paper"], help="training presets to time")
+    bench_dr.set_defaults(func=_cmd_bench_drgan)
 
     synth_p = sub.add_parser("synth", help="generate synthetic datasets in the real datasets' layouts")
     kinds = synth_p.add_subparsers(dest="kind", required=True)
@@ -622,13 +785,26 @@ def build_parser() -> argparse.ArgumentParser:
     t_dg.add_argument("--teacher", default="runs/reid/final.pt", help="teacher's final.pt ('' for none)")
     t_dg.add_argument("--iterations", type=int, default=None, help="stop after this many (default: the preset's)")
     t_dg.add_argument("--no-bf16", action="store_true", help="train in float32")
+    t_dg.add_argument("--warm-start", default=None, help="continue another run's last.pt on this preset's schedule "
+                      "(e.g. --preset small-long --warm-start runs/dgnet/last.pt)")  # fmt: skip
     t_dg.set_defaults(func=_cmd_train_dgnet, out_default="runs/dgnet")
     t_tex = trainers.add_parser("texgen", help="the texture U-Net (needs a trained PCB: python -m core train pcb)")
     t_tex.add_argument("--pcb", default="runs/pcb/final.pt", help="the PCB whose features are the re-ID loss")
     t_tex.add_argument("--steps", type=int, default=None, help="override the preset's steps")
     t_tex.set_defaults(func=_cmd_train_texgen, out_default="runs/texgen", preset_default="small")
-    for p in (t_reid, t_pcb, t_dg, t_tex):
-        p.add_argument("--data", default="data/reid", help="Market-1501-style root (default data/reid)")
+    t_dr = trainers.add_parser("drgan", help="DR-GAN on a face set (--multi: the multi-image model)")
+    t_dr.add_argument("--multi", action="store_true", help="the multi-image model (starts from runs/drgan/final.pt)")
+    t_dr.add_argument("--warm-start", default=None, help="a trained DR-GAN's final.pt to start from")
+    t_dr.add_argument("--steps", type=int, default=None, help="override the preset's steps")
+    t_dr.add_argument("--data", default="data/face", help="face folder with labels.csv (default data/face)")
+    t_dr.set_defaults(func=_cmd_train_drgan, out_default="runs/drgan", preset_default="small")
+    t_judge = trainers.add_parser("drgan-judge", help="the independent yaw/identity classifier of the DR-GAN eval")
+    t_judge.add_argument("--data", default="data/face", help="face folder with labels.csv (default data/face)")
+    t_judge.add_argument("--out", default="runs/drgan-judge", help="run folder")
+    t_judge.set_defaults(func=_cmd_train_drgan_judge)
+    for p in (t_reid, t_pcb, t_dg, t_tex, t_dr):
+        if p is not t_dr:
+            p.add_argument("--data", default="data/reid", help="Market-1501-style root (default data/reid)")
         p.add_argument(
             "--preset",
             default=None,
@@ -655,6 +831,29 @@ def build_parser() -> argparse.ArgumentParser:
     e_tex.add_argument("--steps", type=int, default=100, help="optimisation steps per person and loss")
     e_tex.add_argument("--out", default="", help="also write the numbers as JSON here")
     e_tex.set_defaults(func=_cmd_eval_texgen)
+
+    e_dr = evaluate.add_parser("drgan", help="DR-GAN: recognition per yaw, rotations vs the rendered truth, fusion")
+    e_dr.add_argument("--checkpoint", default="drgan", help="registered name or a .pt file (default: shipped)")
+    e_dr.add_argument("--multi", default="drgan-multi", help="multi-image model, name or .pt ('' for none)")
+    e_dr.add_argument("--judge", default="drgan-judge", help="the independent judge, name or .pt")
+    e_dr.add_argument("--data", default="data/face", help="face set (its held-out people)")
+    e_dr.add_argument("--out", default="", help="also write the numbers as JSON here")
+    e_dr.set_defaults(func=_cmd_eval_drgan)
+
+    rot_p = sub.add_parser("rotate", help="DR-GAN: a face turned to another yaw")
+    rot_p.add_argument("image", help="a face picture (a photo is aligned with the face detector when it is installed)")
+    rot_p.add_argument("--yaw", type=float, default=0.0, help="target yaw in degrees, -90..90 (the nearest of 13 bins)")
+    rot_p.add_argument("--all", action="store_true", help="write the strip of all 13 yaws instead")
+    rot_p.add_argument("--seed", type=int, default=0, help="noise seed")
+    rot_p.add_argument(
+        "--align",
+        default="auto",
+        choices=("auto", "face", "none"),
+        help="auto: detect the face when mediapipe is installed; face: require it; none: as it is",
+    )
+    rot_p.add_argument("-o", "--out", required=True, help="output image (PNG or JPEG)")
+    rot_p.add_argument("--checkpoint", default="drgan", help="registered name or a .pt file (default: shipped)")
+    rot_p.set_defaults(func=_cmd_rotate)
 
     tex_p = sub.add_parser("texture", help="re-ID supervised texture of the body in a person photo")
     tex_p.add_argument("image", help="a person photo (a synthetic set's image uses its own body and camera)")
@@ -690,6 +889,13 @@ def build_parser() -> argparse.ArgumentParser:
     ship_tex.add_argument("--people", type=int, default=24, help="held-out people in the evaluation")
     ship_tex.add_argument("--steps", type=int, default=100, help="optimisation steps per person and loss")
     ship_tex.set_defaults(func=_cmd_ship_texgen)
+
+    ship_dr = ship_to.add_parser("drgan", help="the single- and multi-image DR-GAN and the judge -> checkpoints/drgan/")
+    ship_dr.add_argument("--run", default="runs/drgan")
+    ship_dr.add_argument("--multi-run", default="runs/drgan-multi")
+    ship_dr.add_argument("--judge", default="runs/drgan-judge/final.pt")
+    ship_dr.add_argument("--data", default="data/face")
+    ship_dr.set_defaults(func=_cmd_ship_drgan)
 
     assets = sub.add_parser("demo-assets", help="render the README's pictures")
     assets.add_argument("--out", default="docs")

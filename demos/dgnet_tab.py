@@ -33,16 +33,13 @@ from core.dgnet.examples import (
     FIRST_TEST_PERSON,
     RENDER_SIZE,
     ExamplePerson,
-    bordered,
     example_people,
     how_it_works_diagram,
-    labelled_grid,
-    labelled_strip,
     render_people,
     retrieval_gallery,
-    to_picture,
     truth_grid,
 )
+from core.figures import bordered, labelled_grid, labelled_strip, to_picture
 from demos.gate import Choice, Form, Number, Upload
 
 log = logging.getLogger("disentangle.app")

@@ -20,7 +20,8 @@ import gradio as gr
 import numpy as np
 import torch
 
-from core.dgnet.examples import EXAMPLE_COUNT, FIRST_TEST_PERSON, to_picture
+from core.dgnet.examples import EXAMPLE_COUNT, FIRST_TEST_PERSON
+from core.figures import to_picture
 from core.texgen import api
 from core.texgen.figures import how_it_works_diagram, loss_curve, orbit_picture, texture_picture
 from demos.files import OutputFolder

@@ -19,6 +19,7 @@ import pytest
 import torch
 from PIL import Image
 
+from core import figures
 from core.dgnet import DGNet, DGNetConfig, save_official
 from core.dgnet import examples as ex
 from demos import dgnet_tab as tab
@@ -69,9 +70,17 @@ def no_model(monkeypatch):
 
 def _grid_shape(rows: int, cols: int, tile_w: int = 80) -> tuple[int, int, int]:
     """Size of labelled_grid's picture for 2:1 tiles at the default display height."""
-    h = ex.TILE_H
-    width = ex.GAP + tile_w + ex.HEADER_GAP + cols * (tile_w + ex.GAP)
-    height = ex.TITLE_H + h + ex.LABEL_H + ex.GAP + ex.HEADER_GAP + rows * (h + ex.GAP) + ex.GAP
+    h = figures.TILE_H
+    width = figures.GAP + tile_w + figures.HEADER_GAP + cols * (tile_w + figures.GAP)
+    height = (
+        figures.TITLE_H
+        + h
+        + figures.LABEL_H
+        + figures.GAP
+        + figures.HEADER_GAP
+        + rows * (h + figures.GAP)
+        + figures.GAP
+    )
     return height, width, 3
 
 
@@ -155,8 +164,8 @@ def test_uploads_through_the_gate(model_env, tmp_path):
 def test_interpolation_strip_has_k_steps(model_env, steps):
     strip, note = tab.interpolate(tab.SHIPPED, P[0], P[1], P[4], steps, None, None)
     tiles = steps + 3  # the structure person, A, the k steps, B
-    width = ex.GAP + tiles * (80 + ex.GAP) + 3 * (ex.HEADER_GAP - ex.GAP)
-    assert strip.shape == (ex.TITLE_H + ex.TILE_H + ex.LABEL_H + ex.GAP, width, 3)
+    width = figures.GAP + tiles * (80 + figures.GAP) + 3 * (figures.HEADER_GAP - figures.GAP)
+    assert strip.shape == (figures.TITLE_H + figures.TILE_H + figures.LABEL_H + figures.GAP, width, 3)
 
 
 def test_interpolation_with_an_upload_choice(model_env):

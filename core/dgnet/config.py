@@ -25,7 +25,7 @@ __all__ = [
     "TrainConfig",
 ]
 
-PRESETS = ("paper", "small", "tiny")
+PRESETS = ("paper", "small", "small-long", "tiny")
 
 # The official decoder feeds 4 AdaIN residual blocks (8 AdaIN layers) from 4 MLP pairs, one per quarter of
 # the appearance code, and the appearance encoder pools 4 horizontal parts; both numbers are fixed there.
@@ -264,6 +264,18 @@ class DGNetConfig:
         )
 
     @classmethod
+    def small_long(cls, num_classes: int, max_iter: int = 8000) -> DGNetConfig:
+        """:meth:`small` with a longer schedule: ``max_iter`` iterations, the LR step scaled with it
+        (the warm-up is the small preset's). Meant to continue a finished small run
+        (``python -m core train dgnet --preset small-long --warm-start runs/dgnet/last.pt``): the 3000-step
+        schedule ends with blurry swaps on CPU, and the paper's generator trains for 100k iterations."""
+        base = cls.small(num_classes)
+        return replace(
+            base,
+            train=replace(base.train, max_iter=max_iter, step_size=round(60000 * max_iter / 100000)),
+        )
+
+    @classmethod
     def tiny(cls, num_classes: int) -> DGNetConfig:
         """For tests only: 64x32 images, narrow networks, batch 2, 4 iterations with every loss on from
         iteration 2 (so a short run exercises the whole objective)."""
@@ -285,6 +297,8 @@ class DGNetConfig:
             return cls.paper(num_classes)
         if name == "small":
             return cls.small(num_classes)
+        if name == "small-long":
+            return cls.small_long(num_classes)
         if name == "tiny":
             return cls.tiny(num_classes)
         raise ValueError(f"unknown preset {name!r}; choose one of {PRESETS}")

@@ -261,6 +261,7 @@ def train_dgnet(
     max_iter: int | None = None,
     init_from_teacher: bool = True,
     progress: Callable[[int, int, dict[str, float]], None] | None = None,
+    warm_start: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train DG-Net on ``data`` (a Market-1501-style root) and write ``run_dir/final.pt``.
 
@@ -268,18 +269,36 @@ def train_dgnet(
     teacher_path: a trained baseline (:func:`core.reid.train.train_baseline`'s ``final.pt``) with
         the same classes; None trains without the teacher terms.
     max_iter: stop early (for tests and benchmarks; the schedule still follows the config).
+    warm_start: another run's ``last.pt``: its networks, optimisers and iteration count are the start of
+        this run, whose config may differ from that run's only in ``train`` (a longer schedule). Ignored
+        when ``resume`` finds a checkpoint in ``run_dir``.
     Returns {"iterations", "seconds", "path", "metrics"} (Market-protocol retrieval of DG-Net's features).
     """
     rt = setup_runtime(device)
     try:
         return _train(Path(data), Path(run_dir), config, teacher_path, preset, resume, rt, bf16, seed,
-                      checkpoint_every_s, log_every, max_iter, init_from_teacher, progress)  # fmt: skip
+                      checkpoint_every_s, log_every, max_iter, init_from_teacher, progress, warm_start)  # fmt: skip
     finally:
         teardown(rt)
 
 
+def _load_warm_start(path: Path, cfg: DGNetConfig) -> dict[str, Any]:
+    """A finished or interrupted run's checkpoint whose networks match ``cfg`` (only ``train`` may differ)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint to warm-start from at {path}")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if "trainer" not in state:
+        raise ValueError(f"{path} is not a training checkpoint (use the run's last.pt, not final.pt)")
+    theirs = {k: v for k, v in state["config"].items() if k != "train"}
+    ours = {k: v for k, v in cfg.to_dict().items() if k != "train"}
+    if theirs != ours:
+        differ = sorted(k for k in ours if theirs.get(k) != ours[k])
+        raise ValueError(f"{path} has other networks or losses ({', '.join(differ)}); only the schedule may change")
+    return state
+
+
 def _train(data, run_dir, config, teacher_path, preset, resume, rt, bf16, seed, every_s, log_every, max_iter,
-           init_from_teacher, progress) -> dict[str, Any]:  # fmt: skip
+           init_from_teacher, progress, warm_start=None) -> dict[str, Any]:  # fmt: skip
     torch.manual_seed(seed)  # the same initial weights on every rank (then broadcast, to be sure)
     probe = config or DGNetConfig.from_preset(preset, 2)  # only its image size is used here
     market = load_market(data, (probe.height, probe.width))
@@ -315,6 +334,12 @@ def _train(data, run_dir, config, teacher_path, preset, resume, rt, bf16, seed, 
         rng = seed_everything(seed + start, rt.rank)
         gen.manual_seed(seed * 1000 + rt.rank + start)
         log.truncate_after(start)
+    elif warm_start is not None:
+        state = _load_warm_start(Path(warm_start), cfg)
+        trainer.load_state_dict(state["trainer"])
+        start, elapsed = int(state["iteration"]), float(state["seconds"])
+        rng = seed_everything(seed + start, rt.rank)
+        gen.manual_seed(seed * 1000 + rt.rank + start)
     total = cfg.train.max_iter if max_iter is None else min(max_iter, cfg.train.max_iter)
     show_a = torch.stack([augment_free(train, i) for i in range(0, len(train), max(1, len(train) // 8))][:8])
     show_b = show_a.roll(1, 0)

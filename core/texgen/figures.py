@@ -10,15 +10,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from core.dgnet.examples import (  # the drawing helpers both demos share
-    BACKGROUND,
-    INK,
-    _arrow,
-    _box,
-    _font,
-    labelled_strip,
-    to_picture,
-)
+from core.figures import BACKGROUND, INK, arrow, box, font, labelled_strip, to_picture
 
 __all__ = ["how_it_works_diagram", "loss_curve", "orbit_picture", "texture_picture"]
 
@@ -32,27 +24,29 @@ def how_it_works_diagram() -> np.ndarray:
     w, h = 1000, 330
     canvas = Image.new("RGB", (w, h), BACKGROUND)
     d = ImageDraw.Draw(canvas)
-    _box(d, (20, 60, 130, 130), "photo\n128 x 64", _GREY)
-    _box(d, (165, 60, 320, 130), "U-Net\n5 levels, skips,\ntanh", _BLUE)
-    _box(d, (355, 60, 490, 130), "UV texture\n64 x 64", _GREEN)
-    _box(d, (525, 50, 720, 140), "PyTorch3D render\nbody + camera of the photo\n(rasterise once, re-shade)", _ORANGE)
-    _box(d, (755, 60, 880, 130), "render over\na background", _GREY)
-    _box(d, (590, 215, 880, 290), "PCB re-ID network (frozen)\nlayer1..4 features, L2-normalised", _PURPLE)
-    _box(d, (165, 215, 470, 290), "face & hand texels\n<- a real texture (MSE prior)", _PURPLE)
-    _box(d, (905, 60, 990, 130), "same\nperson?", _PURPLE)
-    _arrow(d, [(130, 95), (165, 95)])
-    _arrow(d, [(320, 95), (355, 95)])
-    _arrow(d, [(490, 95), (525, 95)])
-    _arrow(d, [(720, 95), (755, 95)])
-    _arrow(d, [(880, 95), (905, 95)])
-    _arrow(d, [(815, 130), (815, 215)], dashed=True)
-    _arrow(d, [(75, 130), (75, 180), (650, 180), (650, 215)], dashed=True)
-    _arrow(d, [(420, 130), (420, 215)], dashed=True)
+    box(d, (20, 60, 130, 130), "photo\n128 x 64", _GREY)
+    box(d, (165, 60, 320, 130), "U-Net\n5 levels, skips,\ntanh", _BLUE)
+    box(d, (355, 60, 490, 130), "UV texture\n64 x 64", _GREEN)
+    box(d, (525, 50, 720, 140), "PyTorch3D render\nbody + camera of the photo\n(rasterise once, re-shade)", _ORANGE)
+    box(d, (755, 60, 880, 130), "render over\na background", _GREY)
+    box(d, (590, 215, 880, 290), "PCB re-ID network (frozen)\nlayer1..4 features, L2-normalised", _PURPLE)
+    box(d, (165, 215, 470, 290), "face & hand texels\n<- a real texture (MSE prior)", _PURPLE)
+    box(d, (905, 60, 990, 130), "same\nperson?", _PURPLE)
+    arrow(d, [(130, 95), (165, 95)])
+    arrow(d, [(320, 95), (355, 95)])
+    arrow(d, [(490, 95), (525, 95)])
+    arrow(d, [(720, 95), (755, 95)])
+    arrow(d, [(880, 95), (905, 95)])
+    arrow(d, [(815, 130), (815, 215)], dashed=True)
+    arrow(d, [(75, 130), (75, 180), (650, 180), (650, 215)], dashed=True)
+    arrow(d, [(420, 130), (420, 215)], dashed=True)
     d.text((w / 2, 18), "Re-ID supervised texture generation: a texture the re-ID network cannot tell from the photo",
-           fill=INK, font=_font(16), anchor="mm")  # fmt: skip
-    legend = ("loss = 5000 x MSE(PCB features of render, of photo) in the photo's view and in another view of the "
-              "same person + 1 x face/hand prior; dashed: training only")
-    d.text((20, 305), legend, fill=(90, 90, 90), font=_font(12))
+           fill=INK, font=font(16), anchor="mm")  # fmt: skip
+    legend = (
+        "loss = 5000 x MSE(PCB features of render, of photo) in the photo's view and in another view of the "
+        "same person + 1 x face/hand prior; dashed: training only"
+    )
+    d.text((20, 305), legend, fill=(90, 90, 90), font=font(12))
     return np.asarray(canvas)
 
 

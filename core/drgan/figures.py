@@ -1,0 +1,142 @@
+"""Pictures for the face-pose demo and the model card (no UI code): the 13-pose strip with its ground
+truth, the confidence bars of a multi-image fusion, the similarity matrix and the "how it works" diagram."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+from torch import Tensor
+
+from core.data.face import YAW_BINS
+from core.figures import BACKGROUND, BLUE, GREEN, GREY, INK, ORANGE, PURPLE, arrow, box, font, to_picture
+
+__all__ = ["how_it_works_diagram", "omega_bars", "pose_strip_figure", "similarity_picture", "to_unit"]
+
+TILE = 80  # display size of a face tile
+
+
+def to_unit(images: Tensor) -> Tensor:
+    """[-1, 1] -> [0, 1], clamped."""
+    return ((images.float() + 1) / 2).clamp(0, 1)
+
+
+def pose_strip_figure(inputs: Tensor, strips: Tensor, truth: Tensor | None = None, path: str | Path | None = None,
+                      labels: Sequence[str] | None = None, tile: int = TILE) -> np.ndarray:  # fmt: skip
+    """Rows of people: the input face, then the generated face at every yaw bin; the rendered truth
+    under each generated row when ``truth`` is given.
+
+    inputs (P, 3, S, S), strips (P, N^p, 3, S, S), truth (P, N^p, 3, S, S) or None, all in [-1, 1].
+    Returns (H, W, 3) uint8 and writes it to ``path`` when given.
+    """
+    p, n = strips.shape[:2]
+    gap, head, label_w = 4, 22, 12
+    rows_per = 2 if truth is not None else 1
+    width = label_w + (n + 1) * (tile + gap) + 10
+    height = head + p * rows_per * (tile + gap) + (p - 1) * 8 + gap
+    canvas = Image.new("RGB", (width, height), BACKGROUND)
+    d = ImageDraw.Draw(canvas)
+    x0 = label_w + tile + gap + 10
+    d.text((label_w + tile / 2, head / 2), "input", fill=INK, font=font(12), anchor="mm")
+    yaws = YAW_BINS if n == len(YAW_BINS) else tuple(range(n))
+    for k in range(n):
+        d.text((x0 + k * (tile + gap) + tile / 2, head / 2), f"{yaws[k]:+d}°" if n == len(YAW_BINS) else str(k),
+               fill=INK, font=font(12), anchor="mm")  # fmt: skip
+    y = head
+    for i in range(p):
+        canvas.paste(to_picture(to_unit(inputs[i])).resize((tile, tile)), (label_w, y))
+        if labels:
+            d.text((label_w + tile / 2, y + tile + 8), labels[i][:14], fill=INK, font=font(10), anchor="mm")
+        for row, images, name in ((0, strips[i], "G"), (1, truth[i] if truth is not None else None, "truth")):
+            if images is None:
+                continue
+            yy = y + row * (tile + gap)
+            d.text((x0 - 6, yy + tile / 2), name, fill=(90, 90, 90), font=font(10), anchor="rm")
+            for k in range(n):
+                canvas.paste(to_picture(to_unit(images[k])).resize((tile, tile)), (x0 + k * (tile + gap), yy))
+        y += rows_per * (tile + gap) + 8
+    out = np.asarray(canvas)
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(out).save(path)
+    return out
+
+
+def omega_bars(omega: Sequence[float], inputs: Tensor, tile: int = TILE) -> np.ndarray:
+    """The multi-image confidences: each input face with a bar of its omega and its share of the fusion."""
+    omega = [float(w) for w in omega]
+    total = sum(omega) or 1.0
+    gap, bar_h = 8, 90
+    width = gap + len(omega) * (tile + gap)
+    height = tile + bar_h + 46
+    canvas = Image.new("RGB", (width, height), BACKGROUND)
+    d = ImageDraw.Draw(canvas)
+    for k, w in enumerate(omega):
+        x = gap + k * (tile + gap)
+        canvas.paste(to_picture(to_unit(inputs[k])).resize((tile, tile)), (x, 4))
+        top = tile + 10
+        d.rectangle((x + 10, top, x + tile - 10, top + bar_h), outline=(170, 170, 170))
+        d.rectangle((x + 10, top + bar_h * (1 - w), x + tile - 10, top + bar_h), fill=(80, 130, 200))
+        d.text((x + tile / 2, top + bar_h + 10), f"ω {w:.2f}", fill=INK, font=font(12), anchor="mm")
+        d.text((x + tile / 2, top + bar_h + 26), f"{100 * w / total:.0f}% of f", fill=(90, 90, 90), font=font(11),
+               anchor="mm")  # fmt: skip
+    return np.asarray(canvas)
+
+
+def similarity_picture(matrix: np.ndarray, row_images: Tensor, col_images: Tensor, tile: int = 56) -> np.ndarray:
+    """A cosine-similarity matrix with the faces as row and column headers; each cell shows its value."""
+    r, c = matrix.shape
+    cell = tile
+    width, height = (c + 1) * cell + 8, (r + 1) * cell + 8
+    canvas = Image.new("RGB", (width, height), BACKGROUND)
+    d = ImageDraw.Draw(canvas)
+    for j in range(c):
+        canvas.paste(to_picture(to_unit(col_images[j])).resize((cell - 4, cell - 4)), ((j + 1) * cell + 2, 2))
+    for i in range(r):
+        canvas.paste(to_picture(to_unit(row_images[i])).resize((cell - 4, cell - 4)), (2, (i + 1) * cell + 2))
+        for j in range(c):
+            v = float(matrix[i, j])
+            t = max(0.0, min(1.0, (v + 1) / 2))
+            colour = (int(255 - 160 * t), int(255 - 90 * t), 255)
+            box_xy = ((j + 1) * cell + 2, (i + 1) * cell + 2, (j + 2) * cell - 2, (i + 2) * cell - 2)
+            d.rectangle(box_xy, fill=colour)
+            d.text(((box_xy[0] + box_xy[2]) / 2, (box_xy[1] + box_xy[3]) / 2), f"{v:.2f}", fill=INK, font=font(12),
+                   anchor="mm")  # fmt: skip
+    return np.asarray(canvas)
+
+
+@lru_cache(maxsize=1)
+def how_it_works_diagram() -> np.ndarray:
+    """DR-GAN's data flow as a (H, W, 3) uint8 picture."""
+    w, h = 1000, 330
+    canvas = Image.new("RGB", (w, h), BACKGROUND)
+    d = ImageDraw.Draw(canvas)
+    box(d, (15, 40, 120, 110), "face x\nany yaw", GREY)
+    box(d, (150, 40, 300, 110), "encoder G_enc\n14 convs, BN+ELU", BLUE)
+    box(d, (330, 30, 480, 120), "identity f(x)\n320-d\n(+ confidence ω)", GREEN)
+    box(d, (330, 150, 480, 200), "pose code c\none-hot, 13 yaws", ORANGE)
+    box(d, (330, 220, 480, 270), "noise z\n50-d, U(-1, 1)", GREY)
+    box(d, (510, 100, 660, 170), "decoder G_dec\nFC + 14 FConvs", BLUE)
+    box(d, (690, 100, 790, 170), "G(x, c, z)\nface at yaw c", GREY)
+    box(d, (820, 60, 990, 210), "discriminator D\nidentity: N^d + fake\npose: 13 yaws\n(real: true labels)",
+        PURPLE)  # fmt: skip
+    arrow(d, [(120, 75), (150, 75)])
+    arrow(d, [(300, 75), (330, 75)])
+    arrow(d, [(480, 75), (495, 75), (495, 125), (510, 125)])
+    arrow(d, [(480, 175), (495, 175), (495, 145), (510, 145)])
+    arrow(d, [(480, 245), (500, 245), (500, 160), (510, 160)])
+    arrow(d, [(660, 135), (690, 135)])
+    arrow(d, [(790, 135), (820, 135)])
+    d.text(
+        (500, 300),
+        "G wants D to see the source identity and the requested yaw; D also learns to call G's faces"
+        " 'fake'. So f(x) must carry who it is, and c where the face looks.",
+        fill=INK,
+        font=font(12),
+        anchor="mm",
+    )
+    d.text((410, 15), "multi-image: f = Σ ω_i f_i / Σ ω_i", fill=(90, 90, 90), font=font(12), anchor="mm")
+    return np.asarray(canvas)

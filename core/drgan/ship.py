@@ -1,0 +1,73 @@
+"""Ship the trained DR-GANs and their judge: half-precision files in checkpoints/drgan/, manifest entries
+(sha256, config, data, steps, metrics), training curves, the example figure and ``python -m core eval
+drgan``'s tables.
+
+``python -m core ship drgan --run runs/drgan --multi-run runs/drgan-multi --judge runs/drgan-judge/final.pt``
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from core.checkpoints import CHECKPOINT_DIR, MANIFEST, data_summary, half_precision_copy, save_entry, sha256_of
+from core.drgan import api
+from core.drgan.evaluate import evaluate_drgan, format_report
+from core.drgan.judge import load_judge
+from core.train import MetricLog, plot_curves
+
+__all__ = ["example_figure", "ship_drgan"]
+
+
+def ship_drgan(run: Path, multi_run: Path, judge_path: Path, data: Path, out_dir: Path = CHECKPOINT_DIR / "drgan",
+               manifest: Path = MANIFEST, progress=None) -> dict:  # fmt: skip
+    """Export, evaluate, register and plot; returns the eval report."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    single_file = half_precision_copy(run / "final.pt", out_dir / "drgan.pt")
+    multi_file = half_precision_copy(multi_run / "final.pt", out_dir / "drgan_multi.pt")
+    judge_file = half_precision_copy(judge_path, out_dir / "judge.pt")
+    model = api.load_files(single_file, multi_file)
+    judge, jcfg = load_judge(judge_file)
+    report = evaluate_drgan(model.single, judge, jcfg.image_size, data, multi_model=model.multi, progress=progress)
+    info = data_summary(data)
+    rel = manifest.parent
+    for name, file, src, metrics in (
+        ("drgan", single_file, run / "final.pt", {k: report[k] for k in ("recognition", "rotation")}),
+        ("drgan-multi", multi_file, multi_run / "final.pt", report["multi_image"]),
+        ("drgan-judge", judge_file, judge_path, None),
+    ):
+        state = torch.load(src, map_location="cpu", weights_only=True)
+        if metrics is None:
+            metrics = {"test_pose_accuracy": state["test_pose_accuracy"]}
+        save_entry({"name": name, "method": name, "file": str(file.relative_to(rel)), "sha256": sha256_of(file),
+                    "config": state["config"], "data": info, "steps": int(state["steps"]),
+                    "seconds": round(float(state["seconds"]), 1), "metrics": metrics}, manifest)  # fmt: skip
+    keys = ("g_loss", "g_id", "g_pose", "pair_l1", "d_loss", "d_acc_id", "d_acc_pose", "d_acc_fake")
+    plots = ((run, "curves.png", "DR-GAN, single image (small preset)"),
+             (multi_run, "curves_multi.png", "DR-GAN, multi-image (from the single-image model)"))  # fmt: skip
+    for src, png, title in plots:
+        rows = MetricLog(src / "log.jsonl").rows()
+        if rows:
+            plot_curves(rows, [k for k in keys + ("omega_mean",) if k in rows[-1]], out_dir / png, title=title)
+    (out_dir / "eval.json").write_text(json.dumps(report, indent=1) + "\n")
+    (out_dir / "eval.md").write_text(format_report(report) + "\n")
+    example_figure(model, out_dir / "examples.png")
+    return report
+
+
+def example_figure(model: api.FaceModel, path: Path, examples: tuple[int, ...] = (0, 1, 2, 4)) -> Path:
+    """13-pose strips of held-out example faces with the rendered truth under each, for the model card."""
+    from core.drgan.figures import pose_strip_figure
+
+    inputs, strips, truths, labels = [], [], [], []
+    for k in examples:
+        ex = api.example_face(k)
+        x, _ = api.prepare_face(ex.image, model)
+        inputs.append(x[0])
+        strips.append(api.all_poses(model, x) * 2 - 1)
+        truths.append(torch.cat([api.prepare_face(t, model)[0] for t in ex.truth]))
+        labels.append(ex.label)
+    pose_strip_figure(torch.stack(inputs), torch.stack(strips), torch.stack(truths), path, labels)
+    return path

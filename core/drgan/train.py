@@ -1,0 +1,231 @@
+"""Train DR-GAN: ``python -m core train drgan --data data/face [--multi] [--preset small] [--resume]``.
+
+One step (the authors' schedule, G updated ``g_steps_per_d`` times per D update): encode a batch, ask the
+decoder for each face at a random target yaw bin with fresh noise; on D's steps, D learns real identities
+and poses and calls the syntheses "fake"; then G learns to make D see the source identity and the target
+pose. The multi-image model (``multi=True``) takes P people x n images, fuses each person's features
+with the predicted confidences (omega dropout leaves random images out) and adds the fused syntheses to
+both losses: 2(n + 1) generator terms per person. It starts from a trained single-image model
+(``warm_start``), as the confidence branch is the only new part. Runs unchanged under torchrun.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from core.drgan.config import DRGANConfig
+from core.drgan.data import FaceBatch, FaceSet, load_face_set
+from core.drgan.losses import accuracy, discriminator_loss, generator_loss
+from core.drgan.model import DRGAN
+from core.train import (
+    Checkpointer,
+    MetricLog,
+    Runtime,
+    all_reduce_mean,
+    autocast,
+    rng_state,
+    seed_everything,
+    set_rng_state,
+    setup_runtime,
+    teardown,
+    wrap_ddp,
+)  # fmt: skip
+
+__all__ = ["DRGANTrainer", "load_drgan", "train_drgan"]
+
+
+class DRGANTrainer:
+    """A DR-GAN, its two Adam optimisers and :meth:`step`."""
+
+    def __init__(self, cfg: DRGANConfig, num_ids: int, device: torch.device, runtime: Runtime | None = None) -> None:
+        self.cfg, self.device = cfg, device
+        self.model = DRGAN(cfg, num_ids).to(device)
+        self.gen = wrap_ddp(self.model.generator, runtime) if runtime is not None else self.model.generator
+        self.dis = wrap_ddp(self.model.discriminator, runtime) if runtime is not None else self.model.discriminator
+        betas = (cfg.beta1, cfg.beta2)
+        self.opt_g = torch.optim.Adam(self.model.generator.parameters(), lr=cfg.lr, betas=betas)
+        self.opt_d = torch.optim.Adam(self.model.discriminator.parameters(), lr=cfg.lr, betas=betas)
+
+    def batch(self, data: FaceSet, rng: np.random.Generator) -> FaceBatch:
+        cfg = self.cfg
+        if cfg.multi:
+            people = max(1, cfg.batch_size // cfg.images_per_person)
+            return data.sample_people(people, cfg.images_per_person, cfg.image_size, rng, cfg.flip)
+        return data.sample(cfg.batch_size, cfg.image_size, rng, cfg.flip)
+
+    def step(self, batch: FaceBatch, step: int, rng: np.random.Generator) -> dict[str, float]:
+        cfg, dev = self.cfg, self.device
+        x, ids, poses = batch.images.to(dev), batch.ids.to(dev), batch.poses.to(dev)
+        targets, truth = batch.targets.to(dev), batch.truth.to(dev)
+        b = x.shape[0]
+        noise = self.model.noise(b).to(dev)
+        kwargs: dict[str, Any] = {}
+        fake_ids, fake_targets, fake_truth = ids, targets, truth
+        if cfg.multi:
+            n = cfg.images_per_person
+            people = b // n
+            keep = torch.from_numpy(rng.random((people, n)) < cfg.omega_keep).float()
+            keep[torch.arange(people), torch.from_numpy(rng.integers(0, n, people))] = 1.0  # never an empty set
+            kwargs = {"images_per_person": n, "fused_target": targets[::n], "keep": keep.to(dev),
+                      "fused_noise": self.model.noise(people).to(dev)}  # fmt: skip
+            fake_ids, fake_targets = torch.cat([ids, ids[::n]]), torch.cat([targets, targets[::n]])
+            fake_truth = torch.cat([truth, truth[::n]])
+        self.gen.train()
+        self.dis.train()
+        with autocast(dev, cfg.bf16):
+            fakes, _, omega = self.gen(x, targets, noise, **kwargs)
+        values: dict[str, torch.Tensor] = {}
+        if step % cfg.g_steps_per_d == 0:
+            with autocast(dev, cfg.bf16):  # real and fake batches keep their own BN statistics, as in G's step
+                both_id, both_pose = self.dis(torch.cat([x, fakes.detach().to(x.dtype)]), split=b)
+            real_id, real_pose, fake_id = both_id[:b], both_pose[:b], both_id[b:]
+            d = discriminator_loss(real_id, real_pose, fake_id, ids, poses)
+            self.opt_d.zero_grad(set_to_none=True)
+            d["d_loss"].backward()
+            self.opt_d.step()
+            values.update(d)
+            values["d_acc_id"] = accuracy(real_id[:, :-1], ids)
+            values["d_acc_pose"] = accuracy(real_pose, poses)
+            values["d_acc_fake"] = (fake_id.argmax(1) == fake_id.shape[1] - 1).float().mean()
+        with autocast(dev, cfg.bf16):
+            fake_id, fake_pose = self.dis(fakes)
+        g = generator_loss(fake_id, fake_pose, fake_ids, fake_targets)
+        loss = g["g_loss"]
+        if cfg.pair_l1_weight > 0:
+            g["pair_l1"] = F.l1_loss(fakes.float(), fake_truth)
+            loss = loss + cfg.pair_l1_weight * g["pair_l1"]
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        values.update(g)
+        values["g_acc_pose"] = accuracy(fake_pose, fake_targets)
+        if omega is not None:
+            values["omega_mean"] = omega.mean()
+        return {k: float(v.detach()) for k, v in values.items()}
+
+    def state(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict()}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+
+    def warm_start(self, path: str | Path) -> list[str]:
+        """Networks from a trained DR-GAN (final.pt) with the same sizes; returns the keys it lacked
+        (the confidence branch when a single-image model starts a multi-image one)."""
+        model, _ = load_drgan(path, "cpu")
+        if model.num_ids != self.model.num_ids:
+            raise ValueError(f"{path} knows {model.num_ids} identities, this data {self.model.num_ids}")
+        missing, unexpected = self.model.load_state_dict(model.state_dict(), strict=False)
+        if unexpected or any(not k.startswith("generator.encoder.confidence") for k in missing):
+            raise ValueError(f"{path} has other networks: missing {missing[:4]}, unexpected {unexpected[:4]}")
+        return list(missing)
+
+
+def _save_samples(model: DRGAN, data: FaceSet, cfg: DRGANConfig, path: Path, people: int = 4) -> None:
+    """Each row: an input face, then the person at all 13 yaw bins (the real ones underneath)."""
+    from core.drgan.figures import pose_strip_figure
+
+    rows = [
+        data.row(label, 3, min(1, data.num_lights - 1))
+        for label in range(0, data.num_ids, max(1, data.num_ids // people))
+    ][:people]
+    x = data.crop(np.array(rows), cfg.image_size, None, np.zeros(len(rows), bool))
+    model.eval()
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        f = model.encode(x)[0]
+        strips = torch.stack([model.all_poses(fi, model.noise(1, gen)[0]) for fi in f])
+    model.train()
+    truth = torch.stack([data.person_strip(r, cfg.image_size) for r in rows])
+    pose_strip_figure(x, strips, truth, path)
+
+
+def train_drgan(
+    data: str | Path,
+    run_dir: str | Path,
+    cfg: DRGANConfig,
+    resume: bool = False,
+    device: str = "auto",
+    progress: Callable[[int, int, dict[str, float]], None] | None = None,
+    max_steps: int | None = None,
+    warm_start: str | Path | None = None,
+) -> dict[str, Any]:
+    """Train on ``data``'s training identities; write ``run_dir/final.pt`` ({"config", "model", "num_ids",
+    "steps", "seconds"}). ``max_steps`` stops early with a checkpoint (resume continues). ``warm_start``:
+    a trained model's final.pt whose networks start this run (a single-image model for ``--multi``)."""
+    runtime = setup_runtime(device)
+    try:
+        return _train(Path(data), Path(run_dir), cfg, resume, runtime, progress, max_steps, warm_start)
+    finally:
+        teardown(runtime)
+
+
+def _train(data: Path, run_dir: Path, cfg: DRGANConfig, resume: bool, rt: Runtime, progress, max_steps,
+           warm_start) -> dict[str, Any]:  # fmt: skip
+    rng = seed_everything(cfg.seed, rt.rank)
+    train = load_face_set(data, "train", cfg.load_size)
+    if cfg.num_poses != train.num_poses:
+        raise ValueError(f"the config has {cfg.num_poses} yaw bins, {data} has {train.num_poses}")
+    trainer = DRGANTrainer(cfg, train.num_ids, rt.device, rt)
+    ckpt = Checkpointer(run_dir, cfg.checkpoint_every_s)
+    log = MetricLog(run_dir / "log.jsonl", enabled=rt.is_main)
+    start, elapsed = 0, 0.0
+    if resume and (state := ckpt.load()) is not None:
+        if state["config"] != cfg.to_dict():
+            raise ValueError(f"{ckpt.path} was trained with another config; start a new run folder or drop --resume")
+        trainer.load_state(state["trainer"])
+        start, elapsed = int(state["step"]), float(state["seconds"])
+        if "rng" in state and rt.world_size == 1:
+            set_rng_state(state["rng"])
+        rng = np.random.default_rng([cfg.seed, rt.rank, start])
+        log.truncate_after(start)
+    elif warm_start is not None:
+        trainer.warm_start(warm_start)
+    t0 = time.monotonic()
+    stop = cfg.steps if max_steps is None else min(cfg.steps, max_steps)
+    sums: dict[str, list[float]] = {}
+    for step in range(start, stop):
+        values = trainer.step(trainer.batch(train, rng), step, rng)
+        for k, v in values.items():
+            sums.setdefault(k, []).append(v)
+        done = step + 1
+        if done % cfg.log_every == 0 or done == stop:
+            means = {k: all_reduce_mean(float(np.mean(v)), rt) for k, v in sums.items()}
+            sums = {}
+            log.write(done, **means)
+            if progress and rt.is_main:
+                progress(done, cfg.steps, means)
+        if rt.is_main and cfg.sample_every and done % cfg.sample_every == 0:
+            _save_samples(trainer.model, train, cfg, run_dir / "images" / f"step_{done:06d}.png")
+        if ckpt.due() or done == stop:
+            ckpt.save({"config": cfg.to_dict(), "trainer": trainer.state(), "step": done, "rng": rng_state(),
+                       "seconds": elapsed + time.monotonic() - t0}, rt)  # fmt: skip
+    seconds = elapsed + time.monotonic() - t0
+    path = run_dir / "final.pt"
+    if rt.is_main and stop == cfg.steps:
+        torch.save({"config": cfg.to_dict(), "model": trainer.model.state_dict(), "num_ids": train.num_ids,
+                    "steps": stop, "seconds": seconds, "warm_start": str(warm_start) if warm_start else None},
+                   path)  # fmt: skip
+        if cfg.sample_every:
+            _save_samples(trainer.model, train, cfg, run_dir / "images" / "final.png")
+    return {"steps": stop, "seconds": seconds, "path": str(path)}
+
+
+def load_drgan(path: str | Path, device: str | torch.device = "cpu") -> tuple[DRGAN, DRGANConfig]:
+    """A trained DR-GAN (``final.pt`` or a shipped file, float32 on load), eval mode."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if "config" not in state or "model" not in state:
+        raise ValueError(f"{path} is not a DR-GAN checkpoint (python -m core train drgan writes one)")
+    cfg = DRGANConfig.from_dict(state["config"])
+    model = DRGAN(cfg, int(state["num_ids"]))
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["model"].items()})
+    return model.to(device).eval(), cfg

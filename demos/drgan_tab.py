@@ -1,0 +1,370 @@
+"""Face-pose tab: turn a face to any yaw (DR-GAN), from one picture or from several fused.
+
+The callbacks :func:`turn_face` and :func:`fuse_faces` take the gate's checked values; the tests call
+them directly. The shipped models are the manifest's ``drgan`` and ``drgan-multi``, or the files the
+environment variables ``DISENTANGLE_DRGAN_CHECKPOINT`` / ``DISENTANGLE_DRGAN_MULTI`` name. Without them
+every run answers with what to do and still shows the input and its rendered truth.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import torch
+
+from core.data.face import YAW_BINS
+from core.drgan import api
+from core.drgan.figures import how_it_works_diagram, omega_bars, pose_strip_figure, similarity_picture, to_unit
+from core.figures import to_picture
+from demos.gate import Choice, Form, Number, Upload
+
+log = logging.getLogger("disentangle.app")
+
+TITLE = "Face pose (DR-GAN)"
+CHECKPOINT_ENV, MULTI_ENV = "DISENTANGLE_DRGAN_CHECKPOINT", "DISENTANGLE_DRGAN_MULTI"
+PEOPLE = tuple(f"person {api.FIRST_TEST_PERSON + k}" for k in range(api.EXAMPLE_COUNT))
+YOUR_PHOTO = "your photo"
+YOUR_PHOTOS = "your photos"
+YAW_NAMES = tuple(f"{y:+d}°" for y in YAW_BINS)
+INPUT_SETS = {
+    "two: -90°, -45°": (0, 3),
+    "three: -60°, 0°, +60°": (2, 6, 10),
+    "four: -75°, -30°, +30°, +75°": (1, 4, 8, 11),
+    "four profiles: -90°, -75°, +75°, +90°": (0, 1, 11, 12),
+}
+STRIP_YAWS = (0, 3, 6, 9, 12)  # the outputs of the similarity matrix: -90, -45, 0, 45, 90
+
+NOT_SHIPPED = (
+    "The DR-GAN model is not shipped yet: train it with `python -m core train drgan` (and `--multi`), then "
+    "`python -m core ship drgan`; or point `DISENTANGLE_DRGAN_CHECKPOINT` (and `DISENTANGLE_DRGAN_MULTI`) to "
+    "the files. Shown meanwhile: the input and its rendered truth."
+)
+RENDERED_ONLY = ("The shipped model was trained on **rendered** faces (60 synthetic people): on a real photo "
+                 "expect the pose to follow and the likeness to be rough.")  # fmt: skip
+
+INTRO = """\
+DR-GAN (Tran, Yin & Liu, CVPR 2017) learns a face's **identity apart from its pose**. An encoder turns a
+face into an identity code f(x); a decoder draws that identity at **any of 13 yaws** (-90° to +90°) from a
+one-hot pose code and noise. The identity code is also a **pose-invariant face-recognition feature**, and
+several photos of one person can be **fused** into one, better code.
+"""
+
+HOW_IT_WORKS = """\
+**The codes.** *Identity* f(x): 320 numbers from the encoder (14 convolutions, BN + ELU). *Pose* c: a one-hot
+code over 13 yaw bins, chosen by you. *Noise* z: 50 numbers in [-1, 1] (the seed) for what neither fixes.
+
+**What each loss does.**
+- *Discriminator D* is a classifier with N^d + 1 identity outputs (the extra one is **"fake"**) and 13 pose
+  outputs. On real faces it learns who and which yaw; on generated faces it learns to answer "fake".
+- *Generator* wants D to see, on each generated face, **the input's identity** and **the requested yaw**.
+  Since D must read the identity from f(x) alone while c says the pose, f(x) is pushed to hold who it
+  is and not where the face looks. The generator is updated twice per D update (the authors' schedule).
+- *Pixel L1 (our CPU preset only, not the paper's)*: the synthetic set has each person at every yaw, so
+  the small model also learns from the true face at the target yaw (weight 20); without it the small
+  model fooled D's pose head with noise patterns instead of faces.
+
+**Several photos.** Each photo also gets a confidence ω in (0, 1); the fused code is Σ ω_i f_i / Σ ω_i.
+The multi-image model is trained on random subsets of a person's faces and learns which ones to trust.
+
+**What to look for.** The strip under the generated faces is the rendered truth (for the example people):
+the same person, light and yaw. The **yaw estimate** is D's own pose head reading your input.
+"""
+
+_MODEL_LOCK = threading.Lock()
+_MODEL: dict[tuple, api.FaceModel] = {}
+
+
+class ModelUnavailable(Exception):
+    """No shipped model; the message says what to do."""
+
+
+def _key(path: Path | None) -> tuple | None:
+    if path is None:
+        return None
+    stat = path.stat()
+    return (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+def shipped_model() -> api.FaceModel:
+    """The DR-GANs named by the environment variables, else the registered ``drgan`` / ``drgan-multi``."""
+    from core.checkpoints import CheckpointError, resolve
+
+    try:
+        named, named_multi = os.environ.get(CHECKPOINT_ENV, "").strip(), os.environ.get(MULTI_ENV, "").strip()
+        single = Path(named).expanduser() if named else resolve("drgan", verify=False)
+        if named_multi:
+            multi = Path(named_multi).expanduser()
+        else:
+            try:
+                multi = None if named else resolve("drgan-multi", verify=False)
+            except CheckpointError:
+                multi = None
+    except CheckpointError as err:
+        raise ModelUnavailable(NOT_SHIPPED if "unknown checkpoint" in str(err) else f"{err} {NOT_SHIPPED}") from None
+    for path in (single, multi):
+        if path is not None and not path.is_file():
+            raise ModelUnavailable(f"`{path}` is not a file. {NOT_SHIPPED}")
+    key = (_key(single), _key(multi))
+    with _MODEL_LOCK:
+        if key not in _MODEL:
+            try:
+                _MODEL.clear()
+                _MODEL[key] = api.load_files(single, multi)
+            except (ValueError, RuntimeError, OSError, KeyError) as err:
+                raise ModelUnavailable(f"the DR-GAN model could not be loaded ({err}). {NOT_SHIPPED}") from None
+        return _MODEL[key]
+
+
+def _default_config():
+    from core.drgan.config import DRGANConfig
+
+    return DRGANConfig.small()
+
+
+# ---------------------------------------------------------------------------------------------- inputs
+
+
+def _photo_face(photo: np.ndarray, check, cfg) -> tuple[torch.Tensor, list[str]]:
+    """An uploaded photo -> (1, 3, S, S) in [-1, 1] and notes: the face found and cropped like the
+    training faces when the photo extra is installed; a refusal naming ``check`` when there is no face."""
+    notes = []
+    image = torch.from_numpy(photo).permute(2, 0, 1).float() / 255
+    try:
+        from core.drgan.align import FaceNotFound, PhotoExtraMissing, align_face
+
+        try:
+            aligned = align_face(photo, cfg.load_size)
+            image = aligned.crop
+            x0, y0, x1, y1 = aligned.box
+            notes.append(f"Face found (detector score {aligned.score:.2f}) and cropped like the training faces: "
+                         f"a {x1 - x0:.0f} px square around it.")  # fmt: skip
+            notes.extend(aligned.notes)
+        except FaceNotFound as err:
+            raise check.fail(str(err).split(": ", 1)[0], str(err).split(": ", 1)[-1].capitalize()) from None
+    except (ImportError, PhotoExtraMissing):
+        notes.append("No face detection: the photo extra is not installed (`pip install -e '.[photo]'`); the "
+                     "picture is used as it is, so crop it tightly around the head.")  # fmt: skip
+    x, crop_notes = api.prepare_face(image, cfg)
+    notes.extend(n[0].upper() + n[1:] + "." for n in crop_notes)
+    return x, notes
+
+
+def _example(person: str, yaw_bin: int) -> api.ExampleFace:
+    return api.example_face(PEOPLE.index(person), yaw_bin)
+
+
+def _yaw_text(model: api.FaceModel | None, x: torch.Tensor) -> str:
+    if model is None:
+        return ""
+    yaw, probs = api.estimate_yaw(model, x)
+    top = int(probs.argmax())
+    return (f"D's yaw estimate of the input: **{yaw:+.0f}°** (most likely bin {YAW_BINS[top]:+d}°, "
+            f"p = {float(probs[top]):.2f}).")  # fmt: skip
+
+
+def _similarity(model: api.FaceModel, inputs: torch.Tensor, outputs01: torch.Tensor) -> np.ndarray:
+    """Matrix picture: inputs (n, 3, S, S) in [-1, 1] x outputs (m, 3, S, S) in [0, 1]."""
+    outputs = outputs01 * 2 - 1
+    return similarity_picture(api.similarity_matrix(model, inputs, outputs), inputs, outputs)
+
+
+# ---------------------------------------------------------------------------------------------- actions
+
+
+def turn_face(person: str, input_yaw: str, yaw: float, seed: int, photo: np.ndarray | None,
+              progress: Callable | None = None) -> tuple:  # fmt: skip
+    """(input picture, turned face, 13-pose strip picture, similarity matrix picture, note)."""
+    step = progress or (lambda *a, **k: None)
+    step(0.1, desc="preparing the face")
+    notes: list[str] = []
+    model = None
+    try:
+        model = shipped_model()
+    except ModelUnavailable as err:
+        notes.append(str(err))
+        gr.Warning(str(err).replace("`", ""), title="No model")
+    cfg = model.config if model is not None else _default_config()
+    truth = None
+    if person == YOUR_PHOTO:
+        if photo is None:
+            raise CHECKS[4].fail("'your photo' is chosen but none was uploaded", "Upload a face, or pick a person")
+        x, photo_notes = _photo_face(photo, CHECKS[4], cfg)
+        notes.extend(photo_notes)
+        notes.append(RENDERED_ONLY)
+        label = "your photo"
+    else:
+        ex = _example(person, YAW_NAMES.index(input_yaw))
+        x, _ = api.prepare_face(ex.image, cfg)
+        truth = torch.cat([api.prepare_face(t, cfg)[0] for t in ex.truth])
+        label = ex.label
+    input_picture = np.asarray(to_picture(to_unit(x[0]), 192))
+    if model is None:
+        blank = torch.full((1, 13, *x.shape[1:]), -1.0)
+        strip = pose_strip_figure(x, blank, truth[None] if truth is not None else None, labels=[label])
+        return input_picture, None, strip, None, "\n\n".join(notes)
+    step(0.4, desc="turning the face")
+    start = time.perf_counter()
+    turned, got = api.rotate(model, x, yaw, seed=seed)
+    strip01 = api.all_poses(model, x, seed=seed)
+    seconds = time.perf_counter() - start
+    strip = pose_strip_figure(x, (strip01 * 2 - 1)[None], truth[None] if truth is not None else None, labels=[label])
+    matrix = _similarity(model, x, strip01[list(STRIP_YAWS)])
+    notes.insert(0, f"**Turned to {got:+d}°**" + (f" (the bin nearest {yaw:g}°)" if got != yaw else "")
+                 + f"; the 13-pose strip took {seconds:.2f} s. " + _yaw_text(model, x))  # fmt: skip
+    if truth is None:
+        notes.append("No ground truth: it exists only for the example people.")
+    step(1.0, desc="done")
+    return input_picture, np.asarray(to_picture(turned, 192)), strip, matrix, "\n\n".join(notes)
+
+
+def fuse_faces(person: str, input_set: str, seed: int, photo_1: np.ndarray | None, photo_2: np.ndarray | None,
+               photo_3: np.ndarray | None, photo_4: np.ndarray | None,
+               progress: Callable | None = None) -> tuple:  # fmt: skip
+    """(confidence bars, fused 13-pose strip, similarity matrix, note)."""
+    step = progress or (lambda *a, **k: None)
+    step(0.1, desc="preparing the faces")
+    notes: list[str] = []
+    try:
+        model = shipped_model()
+    except ModelUnavailable as err:
+        raise gr.Error(str(err).replace("`", ""), title="No model", print_exception=False) from None
+    cfg = model.config
+    truth = None
+    if person == YOUR_PHOTOS:
+        photos = [(p, c) for p, c in zip((photo_1, photo_2, photo_3, photo_4), MULTI_CHECKS[3:], strict=True)
+                  if p is not None]  # fmt: skip
+        if len(photos) < 2:
+            raise MULTI_CHECKS[3].fail(f"{len(photos)} photo(s) uploaded", "Upload at least two photos of one person")
+        faces = []
+        for photo, check in photos:
+            x, photo_notes = _photo_face(photo, check, cfg)
+            faces.append(x)
+            notes.extend(f"{check.label}: {n}" for n in photo_notes[:1])
+        x = torch.cat(faces)
+        notes.append(RENDERED_ONLY)
+        label = "your photos"
+    else:
+        bins = INPUT_SETS[input_set]
+        examples = [_example(person, b) for b in bins]
+        x = torch.cat([api.prepare_face(ex.image, cfg)[0] for ex in examples])
+        truth = torch.cat([api.prepare_face(t, cfg)[0] for t in examples[0].truth])
+        label = f"{person}, {input_set.split(': ')[1]}"
+    step(0.5, desc="fusing")
+    omega, strip01 = api.fuse(model, x, seed=seed)
+    bars = omega_bars(omega.tolist(), x)
+    strip = pose_strip_figure(x[:1], (strip01 * 2 - 1)[None], truth[None] if truth is not None else None,
+                              labels=[label])  # fmt: skip
+    matrix = _similarity(model, x, strip01[list(STRIP_YAWS)])
+    which = (
+        "multi-image model" if model.multi is not None else "single-image model (equal weights: no multi-image model)"
+    )
+    notes.insert(0, f"**Fused {len(x)} faces** with the {which}; the strip starts from the first input. Rows of "
+                    "the matrix: your inputs; columns: the fused face at -90°, -45°, 0°, 45°, 90°.")  # fmt: skip
+    step(1.0, desc="done")
+    return bars, strip, matrix, "\n\n".join(notes)
+
+
+# ---------------------------------------------------------------------------------------------- the tab
+
+CHECKS = (
+    Choice("person", "Face", options=(*PEOPLE, YOUR_PHOTO), value=PEOPLE[0], widget="dropdown",
+           info="held-out people of the synthetic face set (never trained on), or your photo"),
+    Choice("input_yaw", "Example's input yaw", options=YAW_NAMES, value="+0°", widget="dropdown",
+           info="the yaw the example person is shown at (not used for your photo)"),
+    Number("yaw", "Target yaw (degrees)", lo=-90, hi=90, value=45, step=15),
+    Number("seed", "Noise seed", lo=0, hi=2**31 - 1, value=0, whole=True, widget="number"),
+    Upload("photo", "Your photo (used when the face is 'your photo')", optional=True,
+           only_if=("person", YOUR_PHOTO)),
+)  # fmt: skip
+
+MULTI_CHECKS = (
+    Choice("person", "Faces", options=(*PEOPLE, YOUR_PHOTOS), value=PEOPLE[1], widget="dropdown",
+           info="an example person at several yaws, or 2-4 photos of one person"),
+    Choice("input_set", "Example inputs", options=tuple(INPUT_SETS), value="four: -75°, -30°, +30°, +75°"),
+    Number("seed", "Noise seed", lo=0, hi=2**31 - 1, value=0, whole=True, widget="number"),
+    *(Upload(f"photo_{k}", f"Photo {k}", optional=True) for k in range(1, 5)),
+)  # fmt: skip
+
+EXAMPLES = [
+    ("frontal -> +45°", [PEOPLE[0], "+0°", 45, 0]),
+    ("profile -> frontal", [PEOPLE[1], "-90°", 0, 0]),
+    ("+60° -> -60°", [PEOPLE[2], "+60°", -60, 1]),
+    ("-30° -> +90°", [PEOPLE[3], "-30°", 90, 2]),
+]
+
+
+def _preview() -> list[tuple[np.ndarray, str]]:
+    try:
+        return [(np.asarray(to_picture(api.example_face(k).image, 110)), p) for k, p in enumerate(PEOPLE)]
+    except Exception:  # the tab works without its preview
+        log.exception("could not render the face example people")
+        return []
+
+
+def build() -> None:
+    """Lay out the tab inside the current gr.Blocks context."""
+    form = Form(*CHECKS)
+    gr.Markdown(INTRO)
+    with gr.Accordion("How it works", open=True):
+        with gr.Row(equal_height=False):
+            gr.Markdown(HOW_IT_WORKS)
+            gr.Image(how_it_works_diagram(), label="DR-GAN at a glance", show_label=False, interactive=False,
+                     format="png", elem_id="dr-diagram")  # fmt: skip
+    gr.Gallery(_preview(), label="The example people (held out from training)", columns=6, height=150,
+               format="png", object_fit="contain", elem_id="dr-people")  # fmt: skip
+    gr.Markdown("### One face, any yaw")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2):
+            person = form.add("person", elem_id="dr-person")
+            input_yaw = form.add("input_yaw", elem_id="dr-input-yaw")
+            form.add("photo", height=200, elem_id="dr-photo")
+            yaw = form.add("yaw", elem_id="dr-yaw")
+            seed = form.add("seed", elem_id="dr-seed")
+            run = gr.Button("Turn the face", variant="primary", elem_id="dr-run")
+            examples = gr.Examples(examples=[row for _, row in EXAMPLES], example_labels=[k for k, _ in EXAMPLES],
+                                   inputs=[person, input_yaw, yaw, seed], cache_examples=False,
+                                   label="Examples (click one: it runs)")  # fmt: skip
+        with gr.Column(scale=3):
+            with gr.Row():
+                shown = gr.Image(label="Input (the crop the network sees)", type="numpy", format="png",
+                                 interactive=False, height=200, elem_id="dr-input")  # fmt: skip
+                turned = gr.Image(label="Turned", type="numpy", format="png", interactive=False, height=200,
+                                  elem_id="dr-turned")  # fmt: skip
+                matrix = gr.Image(label="Identity similarity: input vs outputs at -90, -45, 0, 45, 90°", type="numpy",
+                                  format="png", interactive=False, height=200, elem_id="dr-matrix")  # fmt: skip
+            note = gr.Markdown(elem_id="dr-note")
+    strip = gr.Image(label="All 13 poses (generated; the rendered truth under it)", type="numpy", format="png",
+                     interactive=False, elem_id="dr-strip")  # fmt: skip
+    form.wire([run.click, examples.load_input_event], turn_face, [shown, turned, strip, matrix, note],
+              api_name="drgan_turn", what="turning the face", concurrency_id="drgan")  # fmt: skip
+
+    gr.Markdown("### Several photos of one person (multi-image DR-GAN)")
+    multi = Form(*MULTI_CHECKS)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2):
+            multi.add("person", elem_id="dr-m-person")
+            multi.add("input_set", elem_id="dr-m-set")
+            multi.add("seed", elem_id="dr-m-seed")
+            with gr.Accordion("Your photos (when 'your photos' is chosen)", open=False):
+                with gr.Row():
+                    for k in range(1, 5):
+                        multi.add(f"photo_{k}", height=140, elem_id=f"dr-m-photo{k}")
+            fuse_run = gr.Button("Fuse and turn", variant="primary", elem_id="dr-m-run")
+        with gr.Column(scale=3):
+            with gr.Row():
+                bars = gr.Image(label="Confidences ω of the inputs", type="numpy", format="png", interactive=False,
+                                height=240, elem_id="dr-m-bars")  # fmt: skip
+                m_matrix = gr.Image(label="Identity similarity: inputs vs the fused face", type="numpy", format="png",
+                                    interactive=False, height=240, elem_id="dr-m-matrix")  # fmt: skip
+            m_note = gr.Markdown(elem_id="dr-m-note")
+    m_strip = gr.Image(label="The fused face at all 13 poses", type="numpy", format="png", interactive=False,
+                       elem_id="dr-m-strip")  # fmt: skip
+    multi.wire([fuse_run.click], fuse_faces, [bars, m_strip, m_matrix, m_note], api_name="drgan_fuse",
+               what="fusing the faces", concurrency_id="drgan")  # fmt: skip
