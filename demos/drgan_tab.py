@@ -132,25 +132,25 @@ def _default_config():
 
 
 def _photo_face(photo: np.ndarray, check, cfg) -> tuple[torch.Tensor, list[str]]:
-    """An uploaded photo -> (1, 3, S, S) in [-1, 1] and notes: the face found and cropped like the
-    training faces when the photo extra is installed; a refusal naming ``check`` when there is no face."""
+    """An uploaded photo -> (1, 3, S, S) in [-1, 1] and notes: the face found and cropped like the training
+    faces when the photo extra is installed; without a face (or the extra) the picture's middle square."""
     notes = []
     image = torch.from_numpy(photo).permute(2, 0, 1).float() / 255
     try:
         from core.drgan.align import FaceNotFound, PhotoExtraMissing, align_face
 
-        try:
-            aligned = align_face(photo, cfg.load_size)
-            image = aligned.crop
-            x0, y0, x1, y1 = aligned.box
-            notes.append(f"Face found (detector score {aligned.score:.2f}) and cropped like the training faces: "
-                         f"a {x1 - x0:.0f} px square around it.")  # fmt: skip
-            notes.extend(aligned.notes)
-        except FaceNotFound as err:
-            raise check.fail(str(err).split(": ", 1)[0], str(err).split(": ", 1)[-1].capitalize()) from None
+        aligned = align_face(photo, cfg.load_size)
+        image = aligned.crop
+        x0, y0, x1, y1 = aligned.box
+        notes.append(f"{check.label}: face found (detector score {aligned.score:.2f}) and cropped like the "
+                     f"training faces, a {x1 - x0:.0f} px square around it.")  # fmt: skip
+        notes.extend(aligned.notes)
     except (ImportError, PhotoExtraMissing):
-        notes.append("No face detection: the photo extra is not installed (`pip install -e '.[photo]'`); the "
-                     "picture is used as it is, so crop it tightly around the head.")  # fmt: skip
+        notes.append(f"{check.label}: no face detection, the photo extra is not installed (`pip install -e "
+                     "'.[photo]'`); the picture is used as it is, so crop it tightly around the head.")  # fmt: skip
+    except FaceNotFound as err:
+        notes.append(f"**{check.label}: {err}.** The picture's middle square is used as it is, so the result "
+                     "means little.")  # fmt: skip
     x, crop_notes = api.prepare_face(image, cfg)
     notes.extend(n[0].upper() + n[1:] + "." for n in crop_notes)
     return x, notes
@@ -231,11 +231,13 @@ def fuse_faces(person: str, input_set: str, seed: int, photo_1: np.ndarray | Non
     step = progress or (lambda *a, **k: None)
     step(0.1, desc="preparing the faces")
     notes: list[str] = []
+    model = None
     try:
         model = shipped_model()
     except ModelUnavailable as err:
-        raise gr.Error(str(err).replace("`", ""), title="No model", print_exception=False) from None
-    cfg = model.config
+        notes.append(str(err))
+        gr.Warning(str(err).replace("`", ""), title="No model")
+    cfg = model.config if model is not None else _default_config()
     truth = None
     if person == YOUR_PHOTOS:
         photos = [(p, c) for p, c in zip((photo_1, photo_2, photo_3, photo_4), MULTI_CHECKS[3:], strict=True)
@@ -246,7 +248,7 @@ def fuse_faces(person: str, input_set: str, seed: int, photo_1: np.ndarray | Non
         for photo, check in photos:
             x, photo_notes = _photo_face(photo, check, cfg)
             faces.append(x)
-            notes.extend(f"{check.label}: {n}" for n in photo_notes[:1])
+            notes.extend(photo_notes)
         x = torch.cat(faces)
         notes.append(RENDERED_ONLY)
         label = "your photos"
@@ -256,6 +258,10 @@ def fuse_faces(person: str, input_set: str, seed: int, photo_1: np.ndarray | Non
         x = torch.cat([api.prepare_face(ex.image, cfg)[0] for ex in examples])
         truth = torch.cat([api.prepare_face(t, cfg)[0] for t in examples[0].truth])
         label = f"{person}, {input_set.split(': ')[1]}"
+    if model is None:
+        blank = torch.full((1, 13, *x.shape[1:]), -1.0)
+        strip = pose_strip_figure(x[:1], blank, truth[None] if truth is not None else None, labels=[label])
+        return None, strip, None, "\n\n".join(notes)
     step(0.5, desc="fusing")
     omega, strip01 = api.fuse(model, x, seed=seed)
     bars = omega_bars(omega.tolist(), x)

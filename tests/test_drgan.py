@@ -133,6 +133,8 @@ def test_train_resume_and_multi_warm_start(faces, tmp_path):
     assert fused.shape == (cfg.feature_dim,) and omega.shape == (3,)
     with pytest.raises(ValueError, match="another config"):
         train_drgan(faces, tmp_path / "single", replace(cfg, lr=1e-3), resume=True, device="cpu")
+    longer = train_drgan(faces, tmp_path / "single", replace(cfg, steps=cfg.steps + 2), resume=True, device="cpu")
+    assert longer["steps"] == cfg.steps + 2  # the LR is constant: a session may extend the schedule
 
 
 def test_drgan_trains_as_two_gloo_processes_under_torchrun(faces, tmp_path):
@@ -147,19 +149,17 @@ def test_drgan_trains_as_two_gloo_processes_under_torchrun(faces, tmp_path):
 
 def test_face_masks_match_the_stored_faces(faces):
     """The evaluation re-renders each face for its mask: the re-render must be the stored picture."""
-    from PIL import Image
-
     from core.drgan.evaluate import face_masks
-    from core.synth.datasets import render_faces  # noqa: F401  (imported by face_masks)
 
     test = load_face_set(faces, "test", 40)
     rows = np.array([0, 5, len(test) - 1])
-    masks = face_masks(faces, test, rows, 40)
+    masks, images = face_masks(faces, test, rows, 40, with_images=True)
     assert masks.shape == (3, 1, 40, 40)
+    stored = test.images[rows].float() / 255
+    assert (images - stored).abs().mean() < 0.02  # PNG rounding and resampling only
     for m in masks:
         share = float((m > 0.5).float().mean())
         assert 0.15 < share < 0.9  # a head fills part of the crop, not all of it
-    del Image
 
 
 def test_judge_and_evaluation_report(faces, tmp_path):

@@ -43,8 +43,10 @@ class DRGANEvalConfig:
     seed: int = 0
 
 
-def face_masks(root: str | Path, faces: FaceSet, rows: np.ndarray, load_size: int) -> Tensor:
-    """(len(rows), 1, L, L) in [0, 1]: the rendered person mask of each face (re-rendered from factors.jsonl)."""
+def face_masks(root: str | Path, faces: FaceSet, rows: np.ndarray, load_size: int,
+               with_images: bool = False) -> Tensor | tuple[Tensor, Tensor]:  # fmt: skip
+    """(len(rows), 1, L, L) in [0, 1]: the rendered person mask of each face (re-rendered from factors.jsonl);
+    with ``with_images`` also the re-rendered pictures (len(rows), 3, L, L), which must be the stored ones."""
     from core.synth.datasets import render_faces
     from core.synth.identity import sample_identity
     from core.synth.nuisance import Nuisance
@@ -56,14 +58,18 @@ def face_masks(root: str | Path, faces: FaceSet, rows: np.ndarray, load_size: in
             row = json.loads(line)
             factors[(int(row["id"]), int(row["yaw_bin"]), row["illumination"])] = row
     lights = sorted({k[2] for k in factors})
-    masks = []
+    masks, images = [], []
     for r in rows:
         row = factors[(int(faces.identities[r]), int(faces.poses[r]), lights[int(faces.lights[r])])]
         nuisance = Nuisance(**{k: tuple(v) if isinstance(v, list) else v for k, v in row["nuisance"].items()})
         pic = render_faces([sample_identity(int(row["identity_seed"]))], [nuisance], 110)
         masks.append(pic.mask[0])
-    masks = torch.stack(masks)
-    return F.interpolate(masks, size=(load_size, load_size), mode="bilinear", align_corners=False)
+        images.append(pic.image[0])
+    masks = F.interpolate(torch.stack(masks), size=(load_size, load_size), mode="bilinear", align_corners=False)
+    if with_images:
+        return masks, F.interpolate(torch.stack(images), size=(load_size, load_size), mode="bilinear",
+                                    align_corners=False, antialias=True)  # fmt: skip
+    return masks
 
 
 def _ssim(a: Tensor, b: Tensor) -> Tensor:

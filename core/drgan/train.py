@@ -180,8 +180,11 @@ def _train(data: Path, run_dir: Path, cfg: DRGANConfig, resume: bool, rt: Runtim
     log = MetricLog(run_dir / "log.jsonl", enabled=rt.is_main)
     start, elapsed = 0, 0.0
     if resume and (state := ckpt.load()) is not None:
-        if state["config"] != cfg.to_dict():
+        # the learning rate is constant, so only the number of steps may change between sessions
+        if {**state["config"], "steps": cfg.steps} != cfg.to_dict():
             raise ValueError(f"{ckpt.path} was trained with another config; start a new run folder or drop --resume")
+        if int(state["step"]) > cfg.steps:
+            raise ValueError(f"{ckpt.path} is at step {state['step']}, past the {cfg.steps} steps asked for")
         trainer.load_state(state["trainer"])
         start, elapsed = int(state["step"]), float(state["seconds"])
         if "rng" in state and rt.world_size == 1:
