@@ -17,13 +17,15 @@ FLAGS = ["--no-sandbox", "--enable-unsafe-swiftshader", "--disable-background-ne
 TABS = {"Body & Renderer": ("body", "#body-render", "#body-image img"),
         "Data Studio": ("data_studio", "#ds-render", "#ds-image img"),
         "Appearance <-> Structure (DG-Net)": ("dgnet", "#dg-swap", "#dg-grid img"),
-        "3D texture (Re-ID supervised)": ("texgen", "#tx-run", "#tx-orbit img")}  # fmt: skip
+        "3D texture (Re-ID supervised)": ("texgen", "#tx-run", "#tx-orbit img"),
+        "Face pose (DR-GAN)": ("drgan", "#dr-run", "#dr-strip img")}  # fmt: skip
 VIEWPORTS = {"desktop": (1280, 900), "phone": (390, 844)}
-FULL_PAGE = {"dgnet", "texgen"}  # their results sit below the "How it works" panel
+FULL_PAGE = {"dgnet", "texgen", "drgan"}  # their results sit below the "How it works" panel
 
 
 def shoot(url: str, out: Path, chromium: str = "/usr/bin/chromium", only: list[str] | None = None) -> list[Path]:
-    """Screenshots of the tabs whose short names (body, data_studio, dgnet, texgen) are in ``only`` (all if None)."""
+    """Screenshots of the tabs whose short names (body, data_studio, dgnet, texgen, drgan) are in ``only``
+    (all if None)."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
     with sync_playwright() as p:
@@ -53,7 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="http://127.0.0.1:7860/")
     parser.add_argument("--out", type=Path, default=Path("docs"))
-    parser.add_argument("--tabs", nargs="*", default=None, help="short names: body data_studio dgnet texgen")
+    parser.add_argument("--tabs", nargs="*", default=None, help="short names: body data_studio dgnet texgen drgan")
     args = parser.parse_args()
     for path in shoot(args.url, args.out, only=args.tabs):
         print(f"wrote {path}")

@@ -186,7 +186,7 @@ class ExampleFace:
 
     @property
     def label(self) -> str:
-        return f"person {self.person}, yaw {YAW_BINS[self.yaw_bin]:+d}°"
+        return f"person {self.person}\nyaw {YAW_BINS[self.yaw_bin]:+d}°"
 
 
 EXAMPLE_YAWS = (6, 3, 9, 1, 11, 4)  # the bins the examples are shown at (0, -45, 45, -75, 75, -30 degrees)

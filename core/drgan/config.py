@@ -119,7 +119,8 @@ class DRGANConfig:
         if name not in presets:
             raise ValueError(f"unknown preset {name!r}; choose one of {sorted(presets)}")
         cfg = presets[name]()
-        return replace(cfg, multi=True) if multi else cfg
+        # the multi-image model starts from a trained single-image one: a quarter of its steps
+        return replace(cfg, multi=True, steps=max(1, cfg.steps // 4)) if multi else cfg
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -48,8 +48,9 @@ def pose_strip_figure(inputs: Tensor, strips: Tensor, truth: Tensor | None = Non
     y = head
     for i in range(p):
         canvas.paste(to_picture(to_unit(inputs[i])).resize((tile, tile)), (label_w, y))
-        if labels:
-            d.text((label_w + tile / 2, y + tile + 8), labels[i][:14], fill=INK, font=font(10), anchor="mm")
+        if labels:  # under the input, one or two lines ("\n")
+            for k, line in enumerate(labels[i].split("\n")[:2]):
+                d.text((label_w + tile / 2, y + tile + 8 + 12 * k), line[:16], fill=INK, font=font(10), anchor="mm")
         for row, images, name in ((0, strips[i], "G"), (1, truth[i] if truth is not None else None, "truth")):
             if images is None:
                 continue
