@@ -151,6 +151,10 @@ def _photo_face(photo: np.ndarray, check, cfg) -> tuple[torch.Tensor, list[str]]
     except FaceNotFound as err:
         notes.append(f"**{check.label}: {err}.** The picture's middle square is used as it is, so the result "
                      "means little.")  # fmt: skip
+    except Exception as err:  # the detector failed on this picture: say so and go on without it
+        log.warning("face detection failed: %s", err)
+        notes.append(f"**{check.label}: face detection failed on this picture ({err.__class__.__name__}).** Its "
+                     "middle square is used as it is.")  # fmt: skip
     x, crop_notes = api.prepare_face(image, cfg)
     notes.extend(n[0].upper() + n[1:] + "." for n in crop_notes)
     return x, notes
@@ -243,7 +247,8 @@ def fuse_faces(person: str, input_set: str, seed: int, photo_1: np.ndarray | Non
         photos = [(p, c) for p, c in zip((photo_1, photo_2, photo_3, photo_4), MULTI_CHECKS[3:], strict=True)
                   if p is not None]  # fmt: skip
         if len(photos) < 2:
-            raise MULTI_CHECKS[3].fail(f"{len(photos)} photo(s) uploaded", "Upload at least two photos of one person")
+            notes.append("**Only one photo:** the fusion is that photo's own code. Upload 2-4 photos of one person "
+                         "to compare their confidences.")  # fmt: skip
         faces = []
         for photo, check in photos:
             x, photo_notes = _photo_face(photo, check, cfg)
@@ -295,7 +300,9 @@ MULTI_CHECKS = (
            info="an example person at several yaws, or 2-4 photos of one person"),
     Choice("input_set", "Example inputs", options=tuple(INPUT_SETS), value="four: -75°, -30°, +30°, +75°"),
     Number("seed", "Noise seed", lo=0, hi=2**31 - 1, value=0, whole=True, widget="number"),
-    *(Upload(f"photo_{k}", f"Photo {k}", optional=True) for k in range(1, 5)),
+    # the first photo is needed when "your photos" is chosen; the others are optional
+    Upload("photo_1", "Photo 1", optional=True, only_if=("person", YOUR_PHOTOS)),
+    *(Upload(f"photo_{k}", f"Photo {k}", optional=True) for k in (2, 3, 4)),
 )  # fmt: skip
 
 EXAMPLES = [

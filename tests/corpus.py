@@ -56,11 +56,17 @@ def number_cases(lo: float, hi: float, whole: bool, optional: bool) -> list[Case
 def choice_cases(options: tuple[str, ...], optional: bool) -> list[Case]:
     """Values for a single choice among ``options``."""
     first = options[0]
+    # an option in another letter case (options without letters, like "+0°", get a near miss instead)
+    cased = next((o for o in options if o.upper() != o.lower()), None)
+    if cased is None:
+        other = Case("near miss", first + "0", False)
+    else:
+        other = Case("other case", cased.upper() if cased.upper() != cased else cased.lower(), False)
     return [
         Case("missing (None)", None, optional),
         Case("empty text", "", False),
         Case("unknown choice", "no-such-choice", False),
-        Case("other case", first.upper() if first.upper() != first else first.lower(), False),
+        other,
         Case("padded", f" {first} ", False),
         Case("number", 5, False),
         Case("boolean", True, False),

@@ -92,8 +92,19 @@ def test_bad_inputs_are_refused_with_what_to_do(model_env, tmp_path):
     text.write_text("not an image")
     assert "Your photo" in _refusal(tab.turn_face, tab.CHECKS, tab.YOUR_PHOTO, "+0°", 0, 0, str(text))
     one = _photo(tmp_path / "one.png")
-    assert "at least two photos" in _refusal(tab.fuse_faces, tab.MULTI_CHECKS, tab.YOUR_PHOTOS, "two: -90°, -45°", 0,
-                                             one, None, None, None)  # fmt: skip
+    refusal = _refusal(tab.fuse_faces, tab.MULTI_CHECKS, tab.YOUR_PHOTOS, "two: -90°, -45°", 0, None, one, None, None)
+    assert "Photo 1: no image was uploaded" in refusal
+    fused = Form(*tab.MULTI_CHECKS).action(tab.fuse_faces, "fusing")
+    assert "Only one photo" in fused(tab.YOUR_PHOTOS, "two: -90°, -45°", 0, one, None, None, None)[-1]
+    # photos 3 and 4 are optional, but a broken one is refused, not ignored
+    assert "Photo 3" in _refusal(tab.fuse_faces, tab.MULTI_CHECKS, P[0], "two: -90°, -45°", 0, None, None, str(text),
+                                 None)  # fmt: skip
+    # a 1 x 1 picture: no face can be found in it, the tab says so and answers
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (1, 1), (200, 150, 120)).save(tiny)
+    action = Form(*tab.CHECKS).action(tab.turn_face, "turning the face")
+    note = action(tab.YOUR_PHOTO, "+0°", 0, 0, str(tiny))[-1]
+    assert "too small to find a face" in note
 
 
 def test_a_photo_without_a_face_says_so(model_env, tmp_path):

@@ -57,6 +57,8 @@ def align_face(photo: np.ndarray, out_size: int = 110) -> AlignedFace:
     if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
         raise ValueError(f"expected an (H, W, 3) uint8 photo, got {photo.shape} {photo.dtype}")
     h, w = photo.shape[:2]
+    if min(h, w) < 24:
+        raise FaceNotFound(f"the picture is too small to find a face in ({w}x{h} px): use one at least 64 px high")
     with _detector() as det:
         result = det.process(np.ascontiguousarray(photo))
     if not result.detections:
