@@ -519,19 +519,30 @@ def _cmd_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_bench_drgan(args: argparse.Namespace) -> int:
+def _print_bench(inference, train_step, presets: list[str], repeats: int) -> int:
+    """Print the table of ``inference()``'s rows (skipped, saying why, when no model is shipped) and one
+    ``train_step(preset, repeats=...)`` row per preset."""
     from core.benchmark import format_rows
-    from core.drgan import bench
 
     rows = []
     try:
-        rows.extend(bench.bench_drgan(_drgan_model(args.checkpoint, args.multi), repeats=args.repeats))
+        rows.extend(inference())
     except (OSError, ValueError, RuntimeError) as err:  # no shipped model yet: say so, bench the rest
         print(f"(no inference rows: {err})")
-    for preset in args.presets:
-        rows.append(bench.bench_train_step(preset, repeats=args.repeats))
+    rows.extend(train_step(preset, repeats=repeats) for preset in presets)
     print(format_rows(rows))
     return 0
+
+
+def _cmd_bench_drgan(args: argparse.Namespace) -> int:
+    from core.drgan import bench
+
+    return _print_bench(
+        lambda: bench.bench_drgan(_drgan_model(args.checkpoint, args.multi), repeats=args.repeats),
+        bench.bench_train_step,
+        args.presets,
+        args.repeats,
+    )
 
 
 def _cmd_ship_drgan(args: argparse.Namespace) -> int:
@@ -635,18 +646,14 @@ def _cmd_texture(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench_texgen(args: argparse.Namespace) -> int:
-    from core.benchmark import format_rows
     from core.texgen import bench
 
-    rows = []
-    try:
-        rows.extend(bench.bench_texgen(_texgen_model(args.checkpoint, args.pcb), repeats=args.repeats))
-    except (OSError, ValueError, RuntimeError) as err:  # no shipped model yet: say so, bench the rest
-        print(f"(no inference rows: {err})")
-    for preset in args.presets:
-        rows.append(bench.bench_train_step(preset, repeats=args.repeats))
-    print(format_rows(rows))
-    return 0
+    return _print_bench(
+        lambda: bench.bench_texgen(_texgen_model(args.checkpoint, args.pcb), repeats=args.repeats),
+        bench.bench_train_step,
+        args.presets,
+        args.repeats,
+    )
 
 
 def _cmd_ship_texgen(args: argparse.Namespace) -> int:

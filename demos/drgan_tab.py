@@ -122,10 +122,18 @@ def shipped_model() -> api.FaceModel:
         return _MODEL[key]
 
 
-def _default_config():
+def _model_or_note(notes: list[str]) -> tuple[api.FaceModel | None, object]:
+    """(the shipped model or None, its config or the small preset's); without a model, ``notes`` and a
+    warning say what to do."""
     from core.drgan.config import DRGANConfig
 
-    return DRGANConfig.small()
+    try:
+        model = shipped_model()
+    except ModelUnavailable as err:
+        notes.append(str(err))
+        gr.Warning(str(err).replace("`", ""), title="No model")
+        return None, DRGANConfig.small()
+    return model, model.config
 
 
 # ---------------------------------------------------------------------------------------------- inputs
@@ -188,13 +196,7 @@ def turn_face(person: str, input_yaw: str, yaw: float, seed: int, photo: np.ndar
     step = progress or (lambda *a, **k: None)
     step(0.1, desc="preparing the face")
     notes: list[str] = []
-    model = None
-    try:
-        model = shipped_model()
-    except ModelUnavailable as err:
-        notes.append(str(err))
-        gr.Warning(str(err).replace("`", ""), title="No model")
-    cfg = model.config if model is not None else _default_config()
+    model, cfg = _model_or_note(notes)
     truth = None
     if person == YOUR_PHOTO:
         if photo is None:
@@ -206,7 +208,7 @@ def turn_face(person: str, input_yaw: str, yaw: float, seed: int, photo: np.ndar
     else:
         ex = _example(person, YAW_NAMES.index(input_yaw))
         x, _ = api.prepare_face(ex.image, cfg)
-        truth = torch.cat([api.prepare_face(t, cfg)[0] for t in ex.truth])
+        truth = api.prepare_faces(ex.truth, cfg)
         label = ex.label
     input_picture = np.asarray(to_picture(to_unit(x[0]), 192))
     if model is None:
@@ -235,13 +237,7 @@ def fuse_faces(person: str, input_set: str, seed: int, photo_1: np.ndarray | Non
     step = progress or (lambda *a, **k: None)
     step(0.1, desc="preparing the faces")
     notes: list[str] = []
-    model = None
-    try:
-        model = shipped_model()
-    except ModelUnavailable as err:
-        notes.append(str(err))
-        gr.Warning(str(err).replace("`", ""), title="No model")
-    cfg = model.config if model is not None else _default_config()
+    model, cfg = _model_or_note(notes)
     truth = None
     if person == YOUR_PHOTOS:
         photos = [(p, c) for p, c in zip((photo_1, photo_2, photo_3, photo_4), MULTI_CHECKS[3:], strict=True)
@@ -260,8 +256,8 @@ def fuse_faces(person: str, input_set: str, seed: int, photo_1: np.ndarray | Non
     else:
         bins = INPUT_SETS[input_set]
         examples = [_example(person, b) for b in bins]
-        x = torch.cat([api.prepare_face(ex.image, cfg)[0] for ex in examples])
-        truth = torch.cat([api.prepare_face(t, cfg)[0] for t in examples[0].truth])
+        x = api.prepare_faces([ex.image for ex in examples], cfg)
+        truth = api.prepare_faces(examples[0].truth, cfg)
         label = f"{person}, {input_set.split(': ')[1]}"
     if model is None:
         blank = torch.full((1, 13, *x.shape[1:]), -1.0)

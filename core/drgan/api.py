@@ -37,6 +37,7 @@ __all__ = [
     "load_files",
     "nearest_bin",
     "prepare_face",
+    "prepare_faces",
     "rotate",
     "similarity_matrix",
     "to_tensor",
@@ -117,6 +118,12 @@ def prepare_face(image, model: FaceModel | DRGANConfig) -> tuple[Tensor, list[st
     off = (cfg.load_size - cfg.image_size) // 2
     x = x[:, off : off + cfg.image_size, off : off + cfg.image_size]
     return (x * 2 - 1)[None], notes
+
+
+def prepare_faces(images, model: FaceModel | DRGANConfig) -> Tensor:
+    """Several face pictures (a list, or a (N, 3, H, W) tensor) -> (N, 3, S, S) in [-1, 1], each as
+    :func:`prepare_face` crops it."""
+    return torch.cat([prepare_face(image, model)[0] for image in images])
 
 
 def nearest_bin(yaw: float) -> int:

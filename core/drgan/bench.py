@@ -19,7 +19,7 @@ def bench_drgan(model: api.FaceModel, repeats: int = 5) -> list[dict]:
     """Rows for :func:`core.benchmark.format_rows`, on a synthetic example face."""
     face = api.example_face(0).image
     x, _ = api.prepare_face(face, model)
-    faces = torch.cat([api.prepare_face(api.example_face(0, b).image, model)[0] for b in (2, 5, 8, 11)])
+    faces = api.prepare_faces([api.example_face(0, b).image for b in (2, 5, 8, 11)], model)
     return [
         {"what": "13-pose strip of one face (prepare + encode + decode)", "target": 0.5,
          "seconds": best_of(lambda: api.all_poses(model, api.prepare_face(face, model)[0]), repeats)},

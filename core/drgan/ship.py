@@ -67,7 +67,7 @@ def example_figure(model: api.FaceModel, path: Path, examples: tuple[int, ...] =
         x, _ = api.prepare_face(ex.image, model)
         inputs.append(x[0])
         strips.append(api.all_poses(model, x) * 2 - 1)
-        truths.append(torch.cat([api.prepare_face(t, model)[0] for t in ex.truth]))
+        truths.append(api.prepare_faces(ex.truth, model))
         labels.append(ex.label)
     pose_strip_figure(torch.stack(inputs), torch.stack(strips), torch.stack(truths), path, labels)
     return path
