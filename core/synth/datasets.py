@@ -662,9 +662,61 @@ def masked_rgb(image: torch.Tensor, mask: torch.Tensor, size: tuple[int, int]) -
     return canvas
 
 
-def _gait_task(args) -> tuple[list[dict], list[dict]]:
+@dataclass(frozen=True)
+class GaitWalk:
+    """One rendered walk as the gait set stores it.
+
+    sil: uint8 (T, 64, 64) silhouettes (OpenGait's pretreatment output, from the noisy segmentation).
+    rgb: uint8 (T, 64, 32, 3) the person cut out with the same noisy silhouette.
+    kept: the rendered frame index of each stored frame (frames OpenGait would drop are dropped).
+    params: per kept frame, the body and camera (for the annotation npz).
+    truth: with ``clothes_of``, uint8 (T, 64, 32, 3): the same kept frames of this walk (body, gait,
+        camera) with the other person's clothes, cut out with the clean rendered mask; else None.
+    """
+
+    sil: np.ndarray
+    rgb: np.ndarray
+    kept: list[int]
+    params: list[dict]
+    truth: np.ndarray | None = None
+
+
+def render_gait_walk(
+    cfg: GaitConfig, person: int, condition: str, view: int, clothes_of: int | None = None
+) -> GaitWalk:
+    """Render walk (person, condition, view) exactly as :func:`write_gait` stores it; with ``clothes_of``
+    also the ground truth of an appearance swap: this walk worn in person ``clothes_of``'s clothes."""
     from core.synth.segnoise import segmentation_noise
 
+    ident = gait_walker(sample_identity(identity_seed(cfg.seed, person)), cfg, person, condition)
+    nuisances = gait_nuisances(ident, cfg, person, condition, view)
+    people = [ident] * len(nuisances)
+    if clothes_of is not None:
+        donor = sample_identity(identity_seed(cfg.seed, clothes_of))
+        people = people + [ident.with_clothes_of(donor)] * len(nuisances)
+        nuisances = nuisances + nuisances
+    pic = shared_renderer().render(people, nuisances, cfg.render_size)
+    noise_rng = np.random.default_rng([cfg.seed, person, zlib.crc32(condition.encode()), view])
+    strength = float(noise_rng.uniform(0.0, cfg.silhouette_noise))
+    sils, rgbs, kept = [], [], []
+    for t in range(cfg.frames):
+        seg = segmentation_noise(pic.mask[t, 0].numpy() > 0.5, noise_rng, strength)
+        sil = normalise_silhouette(seg)
+        if sil is None:  # OpenGait drops empty frames too
+            continue
+        sils.append(sil)  # stored 64 x 64 as OpenGait's pretreatment writes; readers cut to 64 x 44
+        rgbs.append(masked_rgb(pic.image[t], torch.from_numpy(seg[None].astype(np.float32)), cfg.rgb_size))
+        kept.append(t)
+    if not sils:
+        raise RuntimeError(f"no frame of walk {person:03d}/{condition}/{view:03d} shows the person; check the camera")
+    truth = None
+    if clothes_of is not None:
+        n = cfg.frames
+        truth = np.stack([masked_rgb(pic.image[n + t], pic.mask[n + t], cfg.rgb_size) for t in kept])
+    return GaitWalk(np.stack(sils), np.stack(rgbs), kept, [pic.params[t] for t in kept], truth)
+
+
+def _gait_task(args) -> tuple[list[dict], list[dict]]:
     out, cfg, person, condition = args
     ident = gait_walker(sample_identity(identity_seed(cfg.seed, person)), cfg, person, condition)
     rows, notes = [], []
@@ -672,24 +724,10 @@ def _gait_task(args) -> tuple[list[dict], list[dict]]:
         rel = f"{person:03d}/{condition}/{view:03d}/{view:03d}.pkl"
         nuisances = gait_nuisances(ident, cfg, person, condition, view)
         if not ((out / "sil" / rel).exists() and (out / "rgb" / rel).exists()):
-            pic = shared_renderer().render([ident] * len(nuisances), nuisances, cfg.render_size)
-            noise_rng = np.random.default_rng([cfg.seed, person, zlib.crc32(condition.encode()), view])
-            strength = float(noise_rng.uniform(0.0, cfg.silhouette_noise))
-            sils, rgbs, kept = [], [], []
-            for t, (img, mask) in enumerate(zip(pic.image, pic.mask, strict=True)):
-                seg = segmentation_noise(mask[0].numpy() > 0.5, noise_rng, strength)
-                sil = normalise_silhouette(seg)
-                if sil is None:  # OpenGait drops empty frames too
-                    continue
-                sils.append(sil)  # stored 64 x 64 as OpenGait's pretreatment writes; readers cut to 64 x 44
-                rgbs.append(masked_rgb(img, torch.from_numpy(seg[None].astype(np.float32)), cfg.rgb_size))
-                kept.append(t)
-            if not sils:
-                raise RuntimeError(f"no frame of {rel} shows the person; check the camera settings")
-            save_sequence(out / "sil" / rel, np.stack(sils))
-            save_sequence(out / "rgb" / rel, np.stack(rgbs))
-            notes.append(_sequence_annotation(out / "annotations" / rel.replace(".pkl", ".npz"),
-                                              [pic.params[t] for t in kept]))  # fmt: skip
+            walk = render_gait_walk(cfg, person, condition, view)
+            save_sequence(out / "sil" / rel, walk.sil)
+            save_sequence(out / "rgb" / rel, walk.rgb)
+            notes.append(_sequence_annotation(out / "annotations" / rel.replace(".pkl", ".npz"), walk.params))
         frames = len(load_sequence(out / "sil" / rel))
         rows.append({"file": rel, "identity_seed": ident.seed, "id": person, "condition": condition, "view": view,
                      "frames": frames, "bag": nuisances[0].bag, "coat": nuisances[0].coat,
