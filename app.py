@@ -10,10 +10,10 @@ import logging
 
 import gradio as gr
 
-from demos import body_tab, data_studio_tab, dgnet_tab, drgan_tab, texgen_tab
+from demos import body_tab, data_studio_tab, dgnet_tab, drgan_tab, gait_tab, texgen_tab
 from demos.gate import StudioBlocks
 
-TABS = [body_tab, data_studio_tab, dgnet_tab, texgen_tab, drgan_tab]
+TABS = [body_tab, data_studio_tab, dgnet_tab, texgen_tab, drgan_tab, gait_tab]
 
 HEADER = """\
 # Disentangle Studio

@@ -207,6 +207,78 @@ class Upload(Check):
         return gr.Image(label=self.label, type="filepath", sources=["upload", "clipboard"], **kwargs)
 
 
+FILES_HINT = "Upload a clip (GIF or MP4), its frames (PNG/JPEG, select them all, or a .zip) or an OpenGait .pkl"
+MAX_FILES = 400
+MAX_BYTES = 200_000_000  # 200 MB in all: a few seconds of video or a few hundred frames
+
+
+@dataclass(frozen=True)
+class Files(Check):
+    """Uploaded files (one clip, or many frames) -> ``decode(paths)``, the decoded content.
+
+    The gate checks what it can without reading content (a list of uploads, their number, that they
+    exist and are not empty, their total size); ``decode`` reads them and raises ValueError with a
+    sentence for content problems (no person, too few frames, a damaged file), which the gate reports
+    under this input's label. The last few decodes are cached, so the check step and the action
+    decode an upload once.
+    """
+
+    decode: Callable[[list[Path]], Any] | None = None
+    hint: str = FILES_HINT
+    file_types: tuple[str, ...] = ()
+    max_files: int = MAX_FILES
+    max_bytes: int = MAX_BYTES
+    cache: _DecodeCache = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.cache is None:
+            object.__setattr__(self, "cache", _DecodeCache())
+
+    def paths(self, raw: Any) -> list[Path] | None:
+        """The uploads' local paths (checked), or None when nothing was sent and that is allowed."""
+        if raw is None or (isinstance(raw, list) and not raw):
+            if self.optional:
+                return None
+            raise self.fail("nothing was uploaded", self.hint)
+        items = raw if isinstance(raw, list) else [raw]
+        paths = [_upload_path(item) for item in items]
+        if any(p is None for p in paths):
+            raise self.fail(f"expected uploaded files, got {_show(raw)}", self.hint)
+        if len(paths) > self.max_files:
+            raise self.fail(f"{len(paths)} files were uploaded, over the limit of {self.max_files}",
+                            "Upload fewer frames, or the clip itself")  # fmt: skip
+        total = 0
+        for path in paths:
+            if not path.is_file():
+                raise self.fail(f"{_escape(path.name)} is gone or is not a file (uploads expire after a while)",
+                                "Upload it again")  # fmt: skip
+            size = path.stat().st_size
+            if size == 0:
+                raise self.fail(f"{_escape(path.name)} is empty (0 bytes)", self.hint)
+            total += size
+        if total > self.max_bytes:
+            raise self.fail(f"the upload is {total / 1e6:.0f} MB, over the limit of {self.max_bytes / 1e6:.0f} MB",
+                            "Upload a shorter clip or fewer frames")  # fmt: skip
+        return paths
+
+    def parse(self, raw: Any) -> Any:
+        paths = self.paths(raw)
+        if paths is None or self.decode is None:
+            return paths
+
+        def decode() -> Any:
+            try:
+                return self.decode(paths)
+            except ValueError as err:
+                raise self.fail(_escape(str(err)), self.hint) from None
+
+        return self.cache.get_many(paths, decode)
+
+    def component(self, **kwargs: Any) -> gr.components.Component:
+        types = list(self.file_types) or None
+        return gr.File(label=self.label, file_count="multiple", file_types=types, type="filepath", **kwargs)
+
+
 def _upload_path(raw: Any) -> Path | None:
     """The local path of an upload: a Gradio FileData dict (what a gated event receives) or a path."""
     if isinstance(raw, dict):
@@ -225,9 +297,11 @@ class _DecodeCache:
         self._lock = threading.Lock()
 
     def get(self, path: Path, decode: Callable[[], np.ndarray]) -> np.ndarray:
+        return self.get_many([path], decode)
+
+    def get_many(self, paths: Sequence[Path], decode: Callable[[], Any]) -> Any:
         try:
-            stat = path.stat()
-            key = (str(path), stat.st_mtime_ns, stat.st_size)
+            key = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
         except OSError:
             return decode()  # decode() reports the missing file
         with self._lock:

@@ -178,3 +178,95 @@ def image_files(folder: Path) -> list[Case]:
         path.write_bytes(data)
         cases.append(Case(kind, path, accept))
     return cases
+
+
+def files_value_cases(optional: bool) -> list[Case]:
+    """Non-file values sent for a files input (a clip or its frames)."""
+    return [
+        Case("missing (None)", None, optional),
+        Case("empty list", [], optional),
+        Case("text", "abc", False),
+        Case("path-like text", "../../etc/passwd", False),
+        Case("absolute path text", "/etc/passwd", False),
+        Case("number", 5, False),
+        Case("boolean", True, False),
+        Case("list of numbers", [1, 2], False),
+    ]
+
+
+def _walker_frames(frames: int = 24, height: int = 120, width: int = 80, colour: bool = True) -> list[np.ndarray]:
+    """A person-like figure walking in place on black: a torso and head, and two legs and arms that swing."""
+    out = []
+    yy, xx = np.mgrid[0:height, 0:width]
+    for t in range(frames):
+        swing = np.sin(2 * np.pi * t / 12)
+        body = np.zeros((height, width), bool)
+        body |= (xx - width / 2) ** 2 / 9**2 + (yy - 45) ** 2 / 22**2 <= 1  # torso
+        body |= (xx - width / 2) ** 2 + (yy - 16) ** 2 <= 8**2  # head
+        for side in (-1, 1):
+            foot = width / 2 + side * swing * 14
+            for k in range(40):
+                y, x = 64 + k, width / 2 + (foot - width / 2) * k / 40
+                body |= (xx - x) ** 2 + (yy - y) ** 2 <= 4**2
+            hand = width / 2 + side * swing * 10
+            for k in range(24):
+                y, x = 30 + k, width / 2 + side * 9 + (hand - width / 2) * k / 24
+                body |= (xx - x) ** 2 + (yy - y) ** 2 <= 3**2
+        pic = np.zeros((height, width, 3), np.uint8)
+        pic[body] = (200, 60, 40) if colour else (255, 255, 255)
+        pic[body & (yy > 64)] = (40, 60, 160) if colour else (255, 255, 255)
+        out.append(pic)
+    return out
+
+
+def clip_files(folder: Path) -> list[Case]:
+    """Files for a walk input (a clip, its frames or an OpenGait pickle): Case.value is a path or a list."""
+    import pickle
+
+    folder.mkdir(parents=True, exist_ok=True)
+    walk = _walker_frames()
+    gif = _encode(Image.fromarray(walk[0]), "GIF", save_all=True,
+                  append_images=[Image.fromarray(f) for f in walk[1:]], duration=80)  # fmt: skip
+    cases: list[Case] = []
+
+    def file(kind: str, name: str, data: bytes, accept: bool) -> None:
+        (folder / name).write_bytes(data)
+        cases.append(Case(kind, folder / name, accept))
+
+    file("walk GIF (person on black)", "walk.gif", gif, True)
+    frames = []
+    for t, frame in enumerate(_walker_frames(12, colour=False)):
+        frames.append(folder / f"sil_{t:02d}.png")
+        frames[-1].write_bytes(_encode(Image.fromarray(frame[..., 0]), "PNG"))
+    cases.append(Case("12 silhouette PNG frames", frames, True))
+    sils = np.stack([f[..., 0] for f in _walker_frames(12, 64, 64, colour=False)])
+    file("OpenGait pickle uint8 (T, 64, 64)", "walk.pkl", pickle.dumps(sils, protocol=4), True)
+    file("one picture", "one.png", _encode(Image.fromarray(walk[0]), "PNG"), False)
+    file("2-frame GIF", "two.gif", _encode(Image.fromarray(walk[0]), "GIF", save_all=True,
+                                           append_images=[Image.fromarray(walk[1])]), False)  # fmt: skip
+    black = [Image.new("RGB", (80, 120)) for _ in range(6)]
+    file("GIF without a person", "black.gif", _encode(black[0], "GIF", save_all=True, append_images=black[1:]), False)
+    file("text renamed .gif", "text.gif", b"this is not a clip, just text\n" * 4, False)
+    file("truncated GIF", "truncated.gif", gif[: len(gif) // 3], False)
+    file("random bytes .mp4", "noise.mp4", np.random.default_rng(0).bytes(4096), False)
+    file("pickle of a float array", "float.pkl", pickle.dumps(sils.astype(np.float32)), False)
+    file("pickle of a dict", "dict.pkl", pickle.dumps({"frames": 3}), False)
+    file("pickle that runs code", "evil.pkl", b"cos\nsystem\n(S'echo pwned'\ntR.", False)
+    mixed = [folder / "size_a.png", folder / "size_b.png", folder / "size_c.png"]
+    for k, path in enumerate(mixed):
+        path.write_bytes(_encode(Image.fromarray(walk[k][: 100 + 10 * k]), "PNG"))
+    cases.append(Case("frames of different sizes", mixed, False))
+    file("zip without pictures", "empty.zip", _zip({"readme.txt": b"no frames here"}), False)
+    file("zip of frames", "frames.zip", _zip({f"f{t:02d}.png": _encode(Image.fromarray(f), "PNG")
+                                               for t, f in enumerate(walk[:10])}), True)  # fmt: skip
+    return cases
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buf.getvalue()

@@ -25,7 +25,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.corpus import Case, choice_cases, flag_cases, image_files, number_cases, upload_value_cases
+from tests.corpus import (
+    Case,
+    choice_cases,
+    clip_files,
+    files_value_cases,
+    flag_cases,
+    image_files,
+    number_cases,
+    upload_value_cases,
+)
 
 
 @dataclass
@@ -47,15 +56,17 @@ def _gated_forms() -> dict[str, Any]:
 
 
 def _defaults(form) -> list[Any]:
-    from demos.gate import Upload
+    from demos.gate import Files, Upload
 
-    return [None if isinstance(c, Upload) else c.value if c.value is not None else c.component().value
+    return [None if isinstance(c, Upload | Files) else c.value if c.value is not None else c.component().value
             for c in form.checks]  # fmt: skip
 
 
 def _cases(check, tmp_path) -> list[Case]:
-    from demos.gate import Choice, Flag, Number, Upload
+    from demos.gate import Choice, Files, Flag, Number, Upload
 
+    if isinstance(check, Files):
+        return files_value_cases(check.optional) + clip_files(tmp_path / "clips")
     if isinstance(check, Number):
         return number_cases(check.lo, check.hi, check.whole, check.optional)
     if isinstance(check, Choice):
@@ -103,7 +114,14 @@ def _call(client, api_name: str, args: list[Any]) -> tuple[bool, str]:
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
 
-    sent = [handle_file(str(a)) if hasattr(a, "is_file") and a.is_file() else a for a in args]
+    def send(a: Any) -> Any:
+        if hasattr(a, "is_file") and a.is_file():
+            return handle_file(str(a))
+        if isinstance(a, list) and a and all(hasattr(p, "is_file") for p in a):
+            return [handle_file(str(p)) for p in a]
+        return a
+
+    sent = [send(a) for a in args]
     try:
         client.predict(*sent, api_name=api_name)
         return True, ""
@@ -176,7 +194,7 @@ def _raw_call(url: str, api_name: str, body: str) -> dict:
 
 def test_raw_requests_get_named_messages(endpoints, app_server):
     """What only a raw HTTP client can send: NaN and infinities, paths never uploaded, too few values."""
-    from demos.gate import Number, Upload
+    from demos.gate import Files, Number, Upload
 
     _, named, _ = endpoints
     forms = _gated_forms()
@@ -188,7 +206,7 @@ def test_raw_requests_get_named_messages(endpoints, app_server):
             bad_values = []
             if isinstance(check, Number):
                 bad_values = ["NaN", "Infinity", "-Infinity"]
-            elif isinstance(check, Upload):
+            elif isinstance(check, Upload | Files):
                 bad_values = [json.dumps({"path": p, "meta": {"_type": "gradio.FileData"}})
                               for p in ("/etc/passwd", "../../../etc/hostname")]  # fmt: skip
             for literal in bad_values:

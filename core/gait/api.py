@@ -1,0 +1,318 @@
+"""Both gait models behind one API, for the app, the CLI and notebooks.
+
+    from core.gait import api
+    models = api.load()                                # the shipped GaitNet and DyGait
+    walk = api.example_walk(35, "cl-01", 54)           # a held-out walker, rendered (about 2 s)
+    gallery = api.load_gallery()                       # held-out walkers in nm-01, three views
+    for name, hits in api.top_k(models, gallery, walk).items(): ...
+
+A walk is a :class:`core.gait.clip.GaitClip`: silhouettes (T, 64, 44) for DyGait and masked RGB
+(T, 64, 32, 3) for GaitNet (None for silhouette-only input; GaitNet is then skipped, with a note).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.gait.clip import GaitClip
+from core.gait.walkers import render_walk, silhouettes_of
+
+__all__ = [
+    "Gallery",
+    "GaitModels",
+    "Hit",
+    "build_gallery",
+    "embed",
+    "example_walk",
+    "load",
+    "load_gallery",
+    "save_gallery",
+    "top_k",
+]
+
+GALLERY_FILE = Path(__file__).resolve().parents[2] / "checkpoints" / "gait" / "gallery.npz"
+MODEL_NAMES = ("GaitNet", "DyGait")
+
+
+def _path(name_or_file: str | Path) -> Path:
+    from core.checkpoints import resolve
+
+    text = str(name_or_file)
+    return Path(text) if text.endswith(".pt") else resolve(text)
+
+
+@dataclass
+class GaitModels:
+    """The loaded models (either may be None) and their configs."""
+
+    gaitnet: Any = None
+    gaitnet_cfg: Any = None
+    dygait: Any = None
+    dygait_cfg: Any = None
+
+    @property
+    def names(self) -> list[str]:
+        return [n for n, m in zip(MODEL_NAMES, (self.gaitnet, self.dygait), strict=True) if m is not None]
+
+
+def load(gaitnet: str | Path | None = "gaitnet", dygait: str | Path | None = "dygait") -> GaitModels:
+    """Registered names (checkpoints/manifest.json) or .pt files; None leaves a model out."""
+    models = GaitModels()
+    if gaitnet:
+        from core.gaitnet.api import load_gaitnet
+
+        models.gaitnet, models.gaitnet_cfg = load_gaitnet(_path(gaitnet))
+    if dygait:
+        from core.dygait.api import load_dygait
+
+        models.dygait, models.dygait_cfg = load_dygait(_path(dygait))
+    return models
+
+
+def example_walk(subject: int, condition: str = "nm-05", view: int = 90) -> GaitClip:
+    """A walker of the gait set rendered on demand (no data folder needed)."""
+    walk = render_walk(subject, condition, view)
+    return GaitClip(silhouettes_of(walk), walk.rgb, [])
+
+
+def embed(models: GaitModels, clip: GaitClip) -> dict[str, np.ndarray]:
+    """Each model's feature of the walk: GaitNet (D,) from the RGB (skipped without RGB), DyGait (C, P)."""
+    out: dict[str, np.ndarray] = {}
+    if models.gaitnet is not None and clip.rgb is not None:
+        from core.gaitnet.api import embed as gaitnet_embed
+
+        out["GaitNet"] = np.asarray(gaitnet_embed(models.gaitnet, clip.rgb), dtype=np.float32)
+    if models.dygait is not None:
+        from core.dygait.api import embed as dygait_embed
+
+        out["DyGait"] = np.asarray(dygait_embed(models.dygait, clip.sil), dtype=np.float32)
+    return out
+
+
+@dataclass
+class Gallery:
+    """Enrolled walks: subject ids, conditions, views, silhouettes (N, T, 64, 44), RGB (N, T, 64, 32, 3).
+    ``features`` caches each model's gallery features (computed once per loaded model)."""
+
+    subjects: list[str]
+    conditions: list[str]
+    views: list[str]
+    sil: np.ndarray
+    rgb: np.ndarray
+    features: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.subjects)
+
+    def clip(self, i: int) -> GaitClip:
+        return GaitClip(self.sil[i], self.rgb[i], [])
+
+    def label(self, i: int) -> str:
+        return f"{self.subjects[i]} {self.conditions[i]} {self.views[i]}°"
+
+
+def build_gallery(data_root: str | Path, split: str = "test", condition: str = "nm-01",
+                  views: tuple[str, ...] = ("036", "090", "144")) -> Gallery:  # fmt: skip
+    """The gallery the app ships: every subject of ``split`` walking in ``condition``, seen from ``views``."""
+    from core.gait.data import load_gait_set
+
+    data = load_gait_set(data_root, split)
+    rows = [i for i, s in enumerate(data.sequences) if s.condition == condition and s.view in views]
+    if not rows:
+        raise ValueError(f"no {condition} walks in views {views} under {data_root}")
+    length = min(len(data.silhouettes(i)) for i in rows)  # one array: cut every walk to the shortest
+    return Gallery(
+        subjects=[data.sequences[i].subject for i in rows],
+        conditions=[data.sequences[i].condition for i in rows],
+        views=[data.sequences[i].view for i in rows],
+        sil=np.stack([data.silhouettes(i)[:length] for i in rows]),
+        rgb=np.stack([data.rgb(i)[:length] for i in rows]),
+    )
+
+
+def save_gallery(gallery: Gallery, path: str | Path = GALLERY_FILE) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, subjects=np.asarray(gallery.subjects), conditions=np.asarray(gallery.conditions),
+                        views=np.asarray(gallery.views), sil=gallery.sil, rgb=gallery.rgb)  # fmt: skip
+    return path
+
+
+def load_gallery(path: str | Path = GALLERY_FILE) -> Gallery:
+    """The shipped gallery (checkpoints/gait/gallery.npz)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no gait gallery at {path}; it is written by python -m core ship gait")
+    with np.load(path, allow_pickle=False) as z:
+        return Gallery([str(s) for s in z["subjects"]], [str(c) for c in z["conditions"]],
+                       [str(v) for v in z["views"]], z["sil"], z["rgb"])  # fmt: skip
+
+
+def _gallery_features(models: GaitModels, gallery: Gallery, name: str) -> np.ndarray:
+    model = models.gaitnet if name == "GaitNet" else models.dygait
+    key = (name, id(model))
+    if key not in gallery.features:
+        gallery.features[key] = np.stack(
+            [embed(_only(models, name), gallery.clip(i))[name] for i in range(len(gallery))]
+        )
+    return gallery.features[key]
+
+
+def _only(models: GaitModels, name: str) -> GaitModels:
+    if name == "GaitNet":
+        return GaitModels(gaitnet=models.gaitnet, gaitnet_cfg=models.gaitnet_cfg)
+    return GaitModels(dygait=models.dygait, dygait_cfg=models.dygait_cfg)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One gallery match: its index, label and distance (smaller is closer)."""
+
+    index: int
+    subject: str
+    label: str
+    distance: float
+
+
+def _distances(query: np.ndarray, gallery: np.ndarray, name: str) -> np.ndarray:
+    from core.metrics.gait import part_distance
+
+    # the metric each model is trained for: GaitNet compares by cosine, DyGait per-part Euclidean (OpenGait)
+    metric = "cosine" if name == "GaitNet" else "euclidean"
+    return part_distance(query[None], gallery, metric)[0]
+
+
+def top_k(models: GaitModels, gallery: Gallery, clip: GaitClip, k: int = 5) -> dict[str, list[Hit]]:
+    """Each model's k nearest gallery walks to ``clip``, nearest first."""
+    query = embed(models, clip)
+    hits: dict[str, list[Hit]] = {}
+    for name, feature in query.items():
+        dist = _distances(feature, _gallery_features(models, gallery, name), name)
+        order = np.argsort(dist, kind="stable")[:k]
+        hits[name] = [Hit(int(i), gallery.subjects[i], gallery.label(int(i)), float(dist[i])) for i in order]
+    return hits
+
+
+# ------------------------------------------------------------------------------------------------ analysis
+
+
+def dynamic_maps(models: GaitModels, clip: GaitClip) -> tuple[np.ndarray, np.ndarray]:
+    """DyGait's response to the moving parts and to the static body, float (T, 64, 44) in [0, 1] each."""
+    import torch
+
+    from core.gait.data import sil_to_tensor
+
+    if models.dygait is None:
+        raise ValueError("no DyGait model loaded")
+    with torch.no_grad():
+        dynamic, static = models.dygait.dynamic_maps(sil_to_tensor(clip.sil))
+    return np.asarray(dynamic, dtype=np.float32), np.asarray(static, dtype=np.float32)
+
+
+def swap(models: GaitModels, appearance: GaitClip, pose: GaitClip) -> np.ndarray:
+    """GaitNet's decoder on ``appearance``'s f_a and ``pose``'s f_g per frame: uint8 (T, 64, 32, 3)."""
+    from core.gaitnet.api import swap as gaitnet_swap
+
+    if models.gaitnet is None:
+        raise ValueError("no GaitNet model loaded")
+    if appearance.rgb is None or pose.rgb is None:
+        raise ValueError("GaitNet needs colour frames for both walks (silhouettes carry no appearance)")
+    return gaitnet_swap(models.gaitnet, appearance.rgb, pose.rgb)
+
+
+def pose_trajectories(models: GaitModels, clips: list[GaitClip]) -> list[np.ndarray]:
+    """GaitNet's pose features of each walk projected to 2-D together (one PCA): list of (T_i, 2)."""
+    from core.gaitnet.api import pose_trajectory, project_2d
+
+    if models.gaitnet is None:
+        raise ValueError("no GaitNet model loaded")
+    return project_2d([pose_trajectory(models.gaitnet, c.rgb) for c in clips if c.rgb is not None])
+
+
+def thumbnail(gallery: Gallery, i: int) -> np.ndarray:
+    """uint8 (64, 32, 3): the middle frame of gallery walk ``i``."""
+    return gallery.rgb[i][len(gallery.rgb[i]) // 2]
+
+
+def write_report(models: GaitModels, clip: GaitClip, out: str | Path, gallery: Gallery | None = None) -> list[Path]:
+    """What ``python -m core gait CLIP -o OUT`` writes: the walk as a GIF, DyGait's maps, GaitNet's
+    reconstruction and pose trajectory, each model's feature (features.npz) and, with a gallery, its
+    top-5 matches (matches.png, summary.json)."""
+    import json
+
+    from PIL import Image
+
+    from core.gait import figures
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "walk.gif"]
+    figures.walk_gif([clip.rgb, clip.sil] if clip.rgb is not None else [clip.sil], written[0])
+    summary: dict[str, Any] = {"frames": len(clip.sil), "notes": clip.notes, "models": models.names}
+    if models.dygait is not None:
+        dynamic, static = dynamic_maps(models, clip)
+        rows = [("silhouette", clip.sil), ("DyGait: moving parts", figures.overlay(clip.sil, dynamic)),
+                ("DyGait: static parts", figures.overlay(clip.sil, static))]  # fmt: skip
+        Image.fromarray(figures.frame_rows(rows, "DyGait's dynamic and static responses")).save(out / "dygait_maps.png")
+        written.append(out / "dygait_maps.png")
+    if models.gaitnet is not None and clip.rgb is not None:
+        from core.gaitnet.api import reconstruct
+
+        rows = [("input", clip.rgb), ("GaitNet: D(f_a, f_g)", reconstruct(models.gaitnet, clip.rgb))]
+        Image.fromarray(figures.frame_rows(rows, "GaitNet reconstruction")).save(out / "gaitnet_reconstruction.png")
+        traj = pose_trajectories(models, [clip])
+        Image.fromarray(figures.trajectory_plot(traj, ["this walk"], "GaitNet pose feature f_g over time")).save(
+            out / "gaitnet_pose_trajectory.png"
+        )
+        written += [out / "gaitnet_reconstruction.png", out / "gaitnet_pose_trajectory.png"]
+    features = embed(models, clip)
+    np.savez(out / "features.npz", **{k.lower(): v for k, v in features.items()})
+    written.append(out / "features.npz")
+    if gallery is not None and features:
+        hits = top_k(models, gallery, clip)
+        summary["matches"] = {name: [vars(h) for h in rows] for name, rows in hits.items()}
+        rows = [(name, [(thumbnail(gallery, h.index), f"{h.label}\nd={h.distance:.3f}", None) for h in hs])
+                for name, hs in hits.items()]  # fmt: skip
+        Image.fromarray(figures.hits_figure(rows, "nearest gallery walkers (nm-01, 3 views)")).save(out / "matches.png")
+        written.append(out / "matches.png")
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    written.append(out / "summary.json")
+    return written
+
+
+# ------------------------------------------------------------------------------------------------ evaluation
+
+
+def evaluate_models(models: GaitModels, data_root: str | Path, split: str = "test", progress=None) -> dict[str, Any]:
+    """CASIA-B Rank-1 of each loaded model and of the GEI nearest-neighbour baseline on ``split``:
+    name -> :class:`core.metrics.gait.GaitResult` (GaitNet by cosine, DyGait and GEI by Euclidean distance)."""
+    from core.gait.data import load_gait_set
+    from core.gait.evaluate import embed_all, evaluate_features, gei_features
+
+    data = load_gait_set(data_root, split)
+    say = progress or (lambda text: None)
+    results: dict[str, Any] = {}
+    if models.gaitnet is not None:
+        from core.gaitnet.api import embed_many
+
+        say(f"GaitNet: {len(data)} walks")
+        feats = embed_many(models.gaitnet, [data.rgb(i) for i in range(len(data))])
+        results["GaitNet"] = evaluate_features(feats, data, "cosine")
+    if models.dygait is not None:
+        from core.dygait.api import embed as dygait_embed
+
+        say(f"DyGait: {len(data)} walks")
+        feats = embed_all(data, lambda i: dygait_embed(models.dygait, data.silhouettes(i)))
+        results["DyGait"] = evaluate_features(feats, data, "euclidean")
+    say("GEI baseline")
+    results["GEI + nearest neighbour"] = evaluate_features(gei_features(data), data, "euclidean")
+    return results
+
+
+def results_json(results: dict[str, Any]) -> dict[str, Any]:
+    """GaitResults as plain numbers (fractions): mean and per view of each group."""
+    return {name: {"mean": r.mean, "per_view": r.per_view} for name, r in results.items()}

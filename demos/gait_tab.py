@@ -1,0 +1,346 @@
+"""Gait tab: one walk seen by GaitNet (appearance / pose split) and DyGait (dynamic maps), recognised
+against a gallery of walkers; and GaitNet's appearance swap beside its rendered ground truth.
+
+The callbacks :func:`analyse_walk` and :func:`swap_walks` take the gate's checked values; the tests call
+them directly. The models are the manifest's ``gaitnet`` and ``dygait``, or the files the environment
+variables ``DISENTANGLE_GAITNET_CHECKPOINT`` / ``DISENTANGLE_DYGAIT_CHECKPOINT`` name; the gallery is
+``checkpoints/gait/gallery.npz``. Without them every run answers with what to do and still shows the walk.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from core.data.gait import CASIA_B_VIEWS
+from core.gait import api, figures
+from core.gait.clip import GaitClip, read_clip
+from core.gait.walkers import swap_truth, test_subjects
+from core.synth.datasets import GaitConfig
+from demos.gate import Choice, Files, Form
+
+log = logging.getLogger("disentangle.app")
+
+TITLE = "Gait factors (GaitNet, DyGait)"
+GAITNET_ENV, DYGAIT_ENV = "DISENTANGLE_GAITNET_CHECKPOINT", "DISENTANGLE_DYGAIT_CHECKPOINT"
+SUBJECTS = tuple(test_subjects(GaitConfig()))
+WALKERS = tuple(f"walker {n:03d}" for n in SUBJECTS)
+YOUR_WALK = "your walk (upload)"
+CONDITIONS = {"normal (nm-05)": "nm-05", "normal (nm-06)": "nm-06", "with a bag (bg-01)": "bg-01",
+              "with a bag (bg-02)": "bg-02", "in a coat (cl-01)": "cl-01", "in a coat (cl-02)": "cl-02"}  # fmt: skip
+VIEWS = tuple(f"{v}°" for v in CASIA_B_VIEWS)
+CLIP_TYPES = (".gif", ".mp4", ".webm", ".mov", ".avi", ".png", ".jpg", ".jpeg", ".webp", ".zip", ".pkl")
+
+NOT_SHIPPED = (
+    "The gait models are not shipped yet: train them with `python -m core train gaitnet` and `python -m core "
+    "train dygait`, then `python -m core ship gait`; or point `DISENTANGLE_GAITNET_CHECKPOINT` and "
+    "`DISENTANGLE_DYGAIT_CHECKPOINT` to the files. Shown meanwhile: the walk itself."
+)
+RENDERED_ONLY = ("The shipped models were trained on **rendered** walkers (25 synthetic people): on a real "
+                 "clip expect rough results, and use a side view with the whole body in frame.")  # fmt: skip
+
+INTRO = """\
+Gait recognition tells people apart **by the way they walk**, whatever they wear or carry. Two ways to
+get there: **GaitNet** (Zhang et al., CVPR 2019) learns to split every frame into an *appearance* code
+(clothes, colours) and a *pose* code (body and limbs) and recognises people from the pose codes over
+time; **DyGait** (Wang et al., ICCV 2023) works on silhouettes and stresses what *moves*: each frame
+minus the walk's average. Pick a held-out walker (never seen in training) in a probe condition; the
+gallery holds every held-out walker in normal clothes (nm-01) from 36°, 90° and 144°.
+"""
+
+HOW_IT_WORKS = """\
+**GaitNet's codes.** An encoder turns each masked colour frame into an *appearance* code f_a and a
+*pose* code f_g; a decoder draws the frame back from the two. A 3-layer LSTM runs over the f_g of the
+walk; its outputs averaged over time are the **gait feature**.
+- *Cross-reconstruction*: frame t2 is drawn from f_a of **another** frame t1 of the walk and f_g of t2,
+  so f_a cannot carry the pose (it must serve any frame) and f_g must carry it.
+- *Gait similarity*: the average f_g of two walks of one person in different clothes must match, so
+  clothes cannot leak into f_g.
+- *Incremental identity*: the LSTM's running average must name the person at every step, weighted
+  more towards the end (w_t ∝ t²).
+
+**DyGait's dynamic augmentation.** Each block has a *dynamic* branch, a 3-D convolution on x minus its
+mean over time (what moves: arms, legs), beside a *static* one on x itself (body shape, a bag). Local
+temporal aggregation merges 3 frames into 1, the maximum over time keeps the strongest response, and
+generalised-mean pooling over horizontal strips gives one feature per body part. Triplet loss pulls
+walks of one person together; cross-entropy on a BNNeck names the person.
+
+**What to look for.** In the maps, the moving parts (legs, arms) should glow in the dynamic row and the
+torso in the static row. In the swap, GaitNet should draw the appearance walker's clothes on the pose
+walker's movement: compare with the rendered truth. Matches are framed green (right person) or red.
+"""
+
+_MODEL_LOCK = threading.Lock()
+_MODELS: dict[tuple, api.GaitModels] = {}
+_GALLERY: dict[str, api.Gallery] = {}
+
+
+class ModelUnavailable(Exception):
+    """No shipped model; the message says what to do."""
+
+
+def _key(path: Path | None) -> tuple | None:
+    if path is None:
+        return None
+    stat = path.stat()
+    return (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+def _model_path(env: str, name: str) -> Path:
+    from core.checkpoints import CheckpointError, resolve
+
+    named = os.environ.get(env, "").strip()
+    if named:
+        path = Path(named).expanduser()
+        if not path.is_file():
+            raise ModelUnavailable(f"`{path}` is not a file. {NOT_SHIPPED}")
+        return path
+    try:
+        return resolve(name, verify=False)
+    except CheckpointError as err:
+        raise ModelUnavailable(NOT_SHIPPED if "unknown checkpoint" in str(err) else f"{err} {NOT_SHIPPED}") from None
+
+
+def shipped_models() -> api.GaitModels:
+    """The GaitNet and DyGait named by the environment variables, else the registered ones."""
+    gaitnet, dygait = _model_path(GAITNET_ENV, "gaitnet"), _model_path(DYGAIT_ENV, "dygait")
+    key = (_key(gaitnet), _key(dygait))
+    with _MODEL_LOCK:
+        if key not in _MODELS:
+            try:
+                _MODELS.clear()
+                _MODELS[key] = api.load(gaitnet, dygait)
+            except (ValueError, RuntimeError, OSError, KeyError) as err:
+                raise ModelUnavailable(f"the gait models could not be loaded ({err}). {NOT_SHIPPED}") from None
+        return _MODELS[key]
+
+
+def shipped_gallery() -> api.Gallery | None:
+    with _MODEL_LOCK:
+        if "gallery" not in _GALLERY:
+            try:
+                _GALLERY["gallery"] = api.load_gallery()
+            except (OSError, ValueError, KeyError):
+                return None
+        return _GALLERY["gallery"]
+
+
+def _models_or_note(notes: list[str]) -> api.GaitModels | None:
+    try:
+        return shipped_models()
+    except ModelUnavailable as err:
+        notes.append(str(err))
+        gr.Warning(str(err).replace("`", ""), title="No model")
+        return None
+
+
+def _subject(walker: str) -> int:
+    return SUBJECTS[WALKERS.index(walker)]
+
+
+def _view(view: str) -> int:
+    return int(view.rstrip("°"))
+
+
+def _gif(clip: GaitClip) -> str:
+    """The walk as an animated GIF file (colour beside silhouette), for the player."""
+    handle, name = tempfile.mkstemp(prefix="walk_", suffix=".gif")
+    os.close(handle)
+    figures.walk_gif([clip.rgb, clip.sil] if clip.rgb is not None else [clip.sil], name, scale=3)
+    return name
+
+
+def _gallery_index(gallery: api.Gallery, subject: str, view: int) -> int:
+    """The gallery walk of ``subject`` nearest to ``view``."""
+    rows = [i for i, s in enumerate(gallery.subjects) if s == subject]
+    return min(rows, key=lambda i: abs(int(gallery.views[i]) - view))
+
+
+# ---------------------------------------------------------------------------------------------- actions
+
+
+def analyse_walk(walker: str, condition: str, view: str, clip: GaitClip | None,
+                 progress: Callable | None = None) -> tuple:  # fmt: skip
+    """(walk GIF path, DyGait maps picture, pose-trajectory plot, matches picture, note)."""
+    step = progress or (lambda *a, **k: None)
+    notes: list[str] = []
+    truth_subject: str | None = None
+    if walker == YOUR_WALK:
+        if clip is None:
+            raise CHECKS[3].fail("'your walk' is chosen but nothing was uploaded", "Upload a clip, or pick a walker")
+        notes.extend(f"Your walk: {n}." for n in clip.notes)
+        notes.append(RENDERED_ONLY)
+        label = "your walk"
+    else:
+        step(0.1, desc="rendering the walk")
+        subject, code = _subject(walker), CONDITIONS[condition]
+        clip = api.example_walk(subject, code, _view(view))
+        truth_subject = f"{subject:03d}"
+        label = f"{walker}, {code}, {view}"
+    gif = _gif(clip)
+    models = _models_or_note(notes)
+    if models is None:
+        return gif, None, None, None, "\n\n".join(notes)
+    step(0.4, desc="DyGait's maps")
+    start = time.perf_counter()
+    dynamic, static = api.dynamic_maps(models, clip)
+    rows = [("silhouette", clip.sil), ("DyGait: moving\n(dynamic branch)", figures.overlay(clip.sil, dynamic)),
+            ("DyGait: static\n(static branch)", figures.overlay(clip.sil, static))]  # fmt: skip
+    maps = figures.frame_rows(rows, f"DyGait's responses over the walk ({label})")
+    gallery = shipped_gallery()
+    trajectory = matches = None
+    step(0.6, desc="GaitNet's pose features")
+    if clip.rgb is not None:
+        walks, names = [clip], [label]
+        if gallery is not None and truth_subject is not None:
+            own = _gallery_index(gallery, truth_subject, _view(view))
+            other_subject = next(s for s in gallery.subjects if s != truth_subject)
+            other = _gallery_index(gallery, other_subject, _view(view))
+            walks += [gallery.clip(own), gallery.clip(other)]
+            names += [f"same walker, {gallery.label(own)}", f"another walker, {gallery.label(other)}"]
+        trajectory = figures.trajectory_plot(api.pose_trajectories(models, walks), names,
+                                             "GaitNet pose feature f_g over time (PCA)")  # fmt: skip
+    else:
+        notes.append("GaitNet needs colour frames: only DyGait ran on these silhouettes.")
+    step(0.8, desc="recognising")
+    if gallery is not None:
+        hits = api.top_k(models, gallery, clip)
+        rows = [(name, [(api.thumbnail(gallery, h.index), f"{h.label}\nd={h.distance:.3f}",
+                         None if truth_subject is None else h.subject == truth_subject) for h in hs])
+                for name, hs in hits.items()]  # fmt: skip
+        matches = figures.hits_figure(rows, f"Top-5 gallery walkers for {label}")
+        if truth_subject is not None:
+            firsts = ", ".join(
+                f"{n} {'right' if hs[0].subject == truth_subject else 'wrong'}" for n, hs in hits.items()
+            )
+            notes.insert(0, f"**Rank-1:** {firsts}.")
+    else:
+        notes.append("No gallery (checkpoints/gait/gallery.npz): `python -m core ship gait` writes it.")
+    notes.insert(0, f"**{label}**: {len(clip.sil)} frames; the models took {time.perf_counter() - start:.2f} s.")
+    step(1.0, desc="done")
+    return gif, maps, trajectory, matches, "\n\n".join(notes)
+
+
+def swap_walks(pose_walker: str, appearance_walker: str, view: str, progress: Callable | None = None) -> tuple:
+    """(swap strip picture, note): GaitNet's D(f_a of the appearance walker, f_g of the pose walker)."""
+    step = progress or (lambda *a, **k: None)
+    notes: list[str] = []
+    step(0.1, desc="rendering both walks and the truth")
+    pose_subject, look_subject, v = _subject(pose_walker), _subject(appearance_walker), _view(view)
+    walk = swap_truth(look_subject, pose_subject, "nm-05", v)
+    pose = GaitClip(walk.sil[:, :, 10:-10], walk.rgb, [])
+    look = api.example_walk(look_subject, "nm-05", v)
+    models = _models_or_note(notes)
+    rows: list[tuple[str, np.ndarray | None]] = [
+        (f"pose from\n{pose_walker}", pose.rgb), (f"appearance from\n{appearance_walker}", look.rgb)]  # fmt: skip
+    if models is not None:
+        step(0.6, desc="swapping")
+        swapped = api.swap(models, look, pose)
+        rows.append(("GaitNet swap\nD(f_a, f_g)", swapped))
+        error = float(np.abs(swapped.astype(np.float32) - walk.truth.astype(np.float32)).mean() / 255)
+        keep = float(np.abs(pose.rgb.astype(np.float32) - walk.truth.astype(np.float32)).mean() / 255)
+        notes.append(f"Mean absolute error against the rendered truth: **{error:.3f}** for the swap, {keep:.3f} "
+                     "for returning the pose walker unchanged (lower is better; pixels in [0, 1]).")  # fmt: skip
+    rows.append(("rendered truth", walk.truth))
+    if pose_walker == appearance_walker:
+        notes.append("Both walkers are the same person: the swap should rebuild the walk itself.")
+    picture = figures.frame_rows(rows, f"Appearance swap, both walking in nm-05 at {view}")
+    step(1.0, desc="done")
+    return picture, "\n\n".join(notes)
+
+
+# ---------------------------------------------------------------------------------------------- the tab
+
+CHECKS = (
+    Choice("walker", "Walker", options=(*WALKERS, YOUR_WALK), value=WALKERS[0], widget="dropdown",
+           info="held-out walkers of the synthetic gait set (never trained on), or your own walk"),
+    Choice("condition", "Condition", options=tuple(CONDITIONS), value="in a coat (cl-01)", widget="dropdown",
+           info="the probe conditions of CASIA-B's protocol (the gallery walks in nm-01)"),
+    Choice("view", "View", options=VIEWS, value="54°", widget="dropdown", info="0° walks towards the camera"),
+    Files("clip", "Your walk (a GIF or MP4, its frames, or an OpenGait .pkl)", optional=True,
+          only_if=("walker", YOUR_WALK), decode=read_clip, file_types=CLIP_TYPES),
+)  # fmt: skip
+
+SWAP_CHECKS = (
+    Choice("pose_walker", "Pose (movement) from", options=WALKERS, value=WALKERS[2], widget="dropdown"),
+    Choice("appearance_walker", "Appearance (clothes) from", options=WALKERS, value=WALKERS[7], widget="dropdown"),
+    Choice("view", "View", options=VIEWS, value="90°", widget="dropdown"),
+)  # fmt: skip
+
+EXAMPLES = [
+    ("coat, 54°", [WALKERS[0], "in a coat (cl-01)", "54°"]),
+    ("bag, 90°", [WALKERS[3], "with a bag (bg-01)", "90°"]),
+    ("normal, 126°", [WALKERS[5], "normal (nm-05)", "126°"]),
+    ("coat, 0° (frontal)", [WALKERS[9], "in a coat (cl-02)", "0°"]),
+]
+
+
+def _preview() -> list[tuple[np.ndarray, str]]:
+    gallery = shipped_gallery()
+    if gallery is None:
+        return []
+    return [(np.kron(api.thumbnail(gallery, i), np.ones((2, 2, 1), np.uint8)), f"walker {gallery.subjects[i]}")
+            for i in range(len(gallery)) if gallery.views[i] == "090"]  # fmt: skip
+
+
+def build() -> None:
+    """Lay out the tab inside the current gr.Blocks context."""
+    form = Form(*CHECKS)
+    gr.Markdown(INTRO)
+    with gr.Accordion("How it works", open=True):
+        with gr.Row(equal_height=False):
+            gr.Markdown(HOW_IT_WORKS)
+            with gr.Column():
+                gr.Image(figures.gaitnet_diagram(), label="GaitNet", interactive=False, format="png",
+                         elem_id="gait-gaitnet-diagram")  # fmt: skip
+                gr.Image(figures.dygait_diagram(), label="DyGait", interactive=False, format="png",
+                         elem_id="gait-dygait-diagram")  # fmt: skip
+    gr.Gallery(_preview(), label="The gallery walkers (held out from training; nm-01, 90°)", columns=10, height=170,
+               format="png", object_fit="contain", elem_id="gait-walkers")  # fmt: skip
+    gr.Markdown("### One walk: DyGait's maps, GaitNet's pose features, recognition")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2):
+            walker = form.add("walker", elem_id="gait-walker")
+            condition = form.add("condition", elem_id="gait-condition")
+            view = form.add("view", elem_id="gait-view")
+            form.add("clip", height=120, elem_id="gait-clip")
+            run = gr.Button("Analyse the walk", variant="primary", elem_id="gait-run")
+            examples = gr.Examples(examples=[row for _, row in EXAMPLES], example_labels=[k for k, _ in EXAMPLES],
+                                   inputs=[walker, condition, view], cache_examples=False,
+                                   label="Examples (click one: it runs)")  # fmt: skip
+        with gr.Column(scale=1):
+            walk = gr.Image(label="The walk (colour | silhouette)", type="filepath", interactive=False, height=260,
+                            elem_id="gait-walk")  # fmt: skip
+        with gr.Column(scale=2):
+            note = gr.Markdown(elem_id="gait-note")
+            trajectory = gr.Image(label="GaitNet pose-feature trajectory", type="numpy", format="png",
+                                  interactive=False, height=300, elem_id="gait-trajectory")  # fmt: skip
+    maps = gr.Image(label="DyGait: which parts move", type="numpy", format="png", interactive=False,
+                    elem_id="gait-maps")  # fmt: skip
+    matches = gr.Image(label="Recognition: top-5 gallery walkers (green right, red wrong)", type="numpy",
+                       format="png", interactive=False, elem_id="gait-matches")  # fmt: skip
+    form.wire([run.click, examples.load_input_event], analyse_walk, [walk, maps, trajectory, matches, note],
+              api_name="gait_analyse", what="analysing the walk", concurrency_id="gait")  # fmt: skip
+
+    gr.Markdown("### GaitNet: one walker's movement in another's clothes")
+    swap_form = Form(*SWAP_CHECKS)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1):
+            swap_form.add("pose_walker", elem_id="gait-pose-walker")
+            swap_form.add("appearance_walker", elem_id="gait-look-walker")
+            swap_form.add("view", elem_id="gait-swap-view")
+            swap_run = gr.Button("Swap appearance", variant="primary", elem_id="gait-swap-run")
+            swap_note = gr.Markdown(elem_id="gait-swap-note")
+        with gr.Column(scale=3):
+            strip = gr.Image(label="Inputs, GaitNet's swap and the rendered truth", type="numpy", format="png",
+                             interactive=False, elem_id="gait-swap")  # fmt: skip
+    swap_form.wire([swap_run.click], swap_walks, [strip, swap_note], api_name="gait_swap",
+                   what="swapping appearance", concurrency_id="gait")  # fmt: skip
