@@ -165,7 +165,7 @@ def _animated_frames(data: bytes, name: str) -> tuple[list[np.ndarray], float | 
         frames = [_rgb(f.copy()) for f in ImageSequence.Iterator(image)]
     except (UnidentifiedImageError, OSError) as err:
         raise ClipError(
-            f"{name} is not a picture or clip this app can read ({err}); use a GIF, MP4 or PNG frames"
+            f"{name} is not a picture or clip this app can read (damaged, or another format); use GIF, MP4 or PNG"
         ) from err
     duration = image.info.get("duration")
     return frames, (1000.0 / duration if duration else None)
