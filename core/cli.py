@@ -521,7 +521,7 @@ def _cmd_rotate(args: argparse.Namespace) -> int:
 
 def _print_bench(inference, train_step, presets: list[str], repeats: int) -> int:
     """Print the table of ``inference()``'s rows (skipped, saying why, when no model is shipped) and one
-    ``train_step(preset, repeats=...)`` row per preset."""
+    ``train_step(preset, repeats=...)`` row (or list of rows) per preset."""
     from core.benchmark import format_rows
 
     rows = []
@@ -529,7 +529,9 @@ def _print_bench(inference, train_step, presets: list[str], repeats: int) -> int
         rows.extend(inference())
     except (OSError, ValueError, RuntimeError) as err:  # no shipped model yet: say so, bench the rest
         print(f"(no inference rows: {err})")
-    rows.extend(train_step(preset, repeats=repeats) for preset in presets)
+    for preset in presets:
+        row = train_step(preset, repeats=repeats)
+        rows.extend(row if isinstance(row, list) else [row])  # one row, or one per model (gait)
     print(format_rows(rows))
     return 0
 
@@ -763,7 +765,7 @@ def _cmd_bench_gait(args: argparse.Namespace) -> int:
 
     return _print_bench(
         lambda: bench.bench_gait(_gait_models(args.gaitnet, args.dygait), repeats=args.repeats),
-        bench.bench_train_step,
+        bench.bench_train_steps,
         args.presets,
         args.repeats,
     )
