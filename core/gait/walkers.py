@@ -62,7 +62,7 @@ def swap_truth(
     appearance_person: int, pose_person: int, condition: str = "nm-01", view: int = 90, cfg: GaitConfig | None = None
 ) -> GaitWalk:
     """Person ``pose_person``'s walk with ``truth`` = the same frames in ``appearance_person``'s clothes
-    (uint8 (T, 64, 32, 3), cut out with the clean rendered mask)."""
+    (uint8 (T, 64, 32, 3), cut out exactly as the walk's own frames)."""
     cfg = cfg or GaitConfig()
     _check(cfg, pose_person, condition, view)
     _check(cfg, appearance_person, condition, view)

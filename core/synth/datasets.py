@@ -671,7 +671,8 @@ class GaitWalk:
     kept: the rendered frame index of each stored frame (frames OpenGait would drop are dropped).
     params: per kept frame, the body and camera (for the annotation npz).
     truth: with ``clothes_of``, uint8 (T, 64, 32, 3): the same kept frames of this walk (body, gait,
-        camera) with the other person's clothes, cut out with the clean rendered mask; else None.
+        camera) with the other person's clothes, cut out exactly as ``rgb`` is (same mask, same box);
+        else None.
     """
 
     sil: np.ndarray
@@ -698,21 +699,21 @@ def render_gait_walk(
     pic = shared_renderer().render(people, nuisances, cfg.render_size)
     noise_rng = np.random.default_rng([cfg.seed, person, zlib.crc32(condition.encode()), view])
     strength = float(noise_rng.uniform(0.0, cfg.silhouette_noise))
-    sils, rgbs, kept = [], [], []
+    sils, rgbs, truths, kept = [], [], [], []
     for t in range(cfg.frames):
         seg = segmentation_noise(pic.mask[t, 0].numpy() > 0.5, noise_rng, strength)
         sil = normalise_silhouette(seg)
         if sil is None:  # OpenGait drops empty frames too
             continue
+        mask = torch.from_numpy(seg[None].astype(np.float32))
         sils.append(sil)  # stored 64 x 64 as OpenGait's pretreatment writes; readers cut to 64 x 44
-        rgbs.append(masked_rgb(pic.image[t], torch.from_numpy(seg[None].astype(np.float32)), cfg.rgb_size))
+        rgbs.append(masked_rgb(pic.image[t], mask, cfg.rgb_size))
+        if clothes_of is not None:  # the same cut-out (box and mask) as the stored frame, so pixels align
+            truths.append(masked_rgb(pic.image[cfg.frames + t], mask, cfg.rgb_size))
         kept.append(t)
     if not sils:
         raise RuntimeError(f"no frame of walk {person:03d}/{condition}/{view:03d} shows the person; check the camera")
-    truth = None
-    if clothes_of is not None:
-        n = cfg.frames
-        truth = np.stack([masked_rgb(pic.image[n + t], pic.mask[n + t], cfg.rgb_size) for t in kept])
+    truth = np.stack(truths) if truths else None
     return GaitWalk(np.stack(sils), np.stack(rgbs), kept, [pic.params[t] for t in kept], truth)
 
 
