@@ -134,17 +134,17 @@ def build_gallery(data_root: str | Path, split: str = "test", condition: str = "
     )
 
 
-def save_gallery(gallery: Gallery, path: str | Path = GALLERY_FILE) -> Path:
-    path = Path(path)
+def save_gallery(gallery: Gallery, path: str | Path | None = None) -> Path:
+    path = Path(path or GALLERY_FILE)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, subjects=np.asarray(gallery.subjects), conditions=np.asarray(gallery.conditions),
                         views=np.asarray(gallery.views), sil=gallery.sil, rgb=gallery.rgb)  # fmt: skip
     return path
 
 
-def load_gallery(path: str | Path = GALLERY_FILE) -> Gallery:
-    """The shipped gallery (checkpoints/gait/gallery.npz)."""
-    path = Path(path)
+def load_gallery(path: str | Path | None = None) -> Gallery:
+    """The shipped gallery (checkpoints/gait/gallery.npz, :data:`GALLERY_FILE`) or another file."""
+    path = Path(path or GALLERY_FILE)
     if not path.exists():
         raise FileNotFoundError(f"no gait gallery at {path}; it is written by python -m core ship gait")
     with np.load(path, allow_pickle=False) as z:

@@ -1,0 +1,122 @@
+"""The gait tab: its callbacks with tiny random GaitNet and DyGait models and a tiny gallery, through the
+gate, and in a real browser with the shipped models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+
+from core.dygait.config import DyGaitConfig
+from core.dygait.model import DyGait
+from core.gait import api
+from core.gaitnet.config import GaitNetConfig
+from core.gaitnet.model import GaitNet
+from demos import gait_tab as tab
+from demos.gate import Form
+from tests.corpus import clip_files
+
+W = tab.WALKERS
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> tuple[Path, Path, Path]:
+    """Tiny random models in the trainers' final.pt format, and a 3-walk gallery of held-out walkers."""
+    folder = tmp_path_factory.mktemp("gait")
+    torch.manual_seed(0)
+    gn_cfg, dy_cfg = GaitNetConfig.tiny(), DyGaitConfig.tiny()
+    for name, cfg, model in (("gaitnet.pt", gn_cfg, GaitNet(gn_cfg, 5)), ("dygait.pt", dy_cfg, DyGait(dy_cfg, 5))):
+        torch.save({"config": cfg.to_dict(), "model": model.state_dict(), "num_classes": 5, "steps": 0,
+                    "seconds": 0.0}, folder / name)  # fmt: skip
+    walks = [api.example_walk(s, "nm-01", 90) for s in tab.SUBJECTS[:3]]
+    length = min(len(w.sil) for w in walks)
+    sil, rgb = np.stack([w.sil[:length] for w in walks]), np.stack([w.rgb[:length] for w in walks])
+    gallery = api.Gallery([f"{s:03d}" for s in tab.SUBJECTS[:3]], ["nm-01"] * 3, ["090"] * 3, sil, rgb)
+    api.save_gallery(gallery, folder / "gallery.npz")
+    return folder / "gaitnet.pt", folder / "dygait.pt", folder / "gallery.npz"
+
+
+@pytest.fixture
+def model_env(monkeypatch, files):
+    monkeypatch.setenv(tab.GAITNET_ENV, str(files[0]))
+    monkeypatch.setenv(tab.DYGAIT_ENV, str(files[1]))
+    monkeypatch.setattr(api, "GALLERY_FILE", files[2])
+    tab._GALLERY.clear()
+    yield files
+    tab._GALLERY.clear()
+
+
+def test_analyse_an_example_walker(model_env):
+    gif, maps, trajectory, matches, note = tab.analyse_walk(W[1], "in a coat (cl-01)", "72°", None)
+    assert Path(gif).read_bytes()[:6] in (b"GIF89a", b"GIF87a")
+    assert maps.shape[0] > 3 * 96 and maps.shape[1] > 10 * 60  # 3 rows of 10 frames
+    assert trajectory.shape[2] == 3 and matches.shape[0] > 2 * 120  # a row of matches per model
+    assert "walker 032, cl-01, 72°" in note and "Rank-1:" in note and "GaitNet" in note and "DyGait" in note
+
+
+def test_analyse_an_upload(model_env, tmp_path):
+    cases = {c.kind: c for c in clip_files(tmp_path / "clips")}
+    action = Form(*tab.CHECKS).action(tab.analyse_walk, "analysing")
+    gif, maps, trajectory, matches, note = action(tab.YOUR_WALK, "normal (nm-05)", "90°",
+                                                  [str(cases["walk GIF (person on black)"].value)])  # fmt: skip
+    assert maps is not None and trajectory is not None and matches is not None
+    assert "your walk" in note and "rendered" in note and "Rank-1" not in note  # no truth for an upload
+    # silhouettes only: DyGait runs, GaitNet is skipped with a note
+    frames = [str(p) for p in cases["12 silhouette PNG frames"].value]
+    gif, maps, trajectory, matches, note = action(tab.YOUR_WALK, "normal (nm-05)", "90°", frames)
+    assert maps is not None and trajectory is None and "GaitNet needs colour frames" in note
+
+
+def test_swap_beside_the_rendered_truth(model_env):
+    picture, note = tab.swap_walks(W[0], W[4], "90°")
+    assert picture.shape[0] > 4 * 96  # pose walker, appearance walker, swap, truth
+    assert "Mean absolute error against the rendered truth" in note
+
+
+def test_without_models_the_walk_and_what_to_do(monkeypatch):
+    monkeypatch.setenv(tab.GAITNET_ENV, "/nonexistent/gaitnet.pt")
+    gif, maps, trajectory, matches, note = tab.analyse_walk(W[2], "normal (nm-05)", "90°", None)
+    assert Path(gif).exists() and maps is None and "python -m core train gaitnet" in note
+    picture, note = tab.swap_walks(W[0], W[1], "90°")
+    assert picture is not None and "python -m core ship gait" in note
+
+
+def test_bad_inputs_are_refused_with_what_to_do(model_env, tmp_path):
+    def refusal(*args) -> str:
+        with pytest.raises(gr.Error) as err:
+            Form(*tab.CHECKS).action(tab.analyse_walk, "analysing")(*args)
+        return str(err.value)
+
+    assert "nothing was uploaded" in refusal(tab.YOUR_WALK, "normal (nm-05)", "90°", None)
+    assert "one of the choices" in refusal(W[0], "normal (nm-05)", "17°", None)
+    cases = {c.kind: c for c in clip_files(tmp_path / "clips")}
+    message = refusal(tab.YOUR_WALK, "normal (nm-05)", "90°", [str(cases["one picture"].value)])
+    assert message.lstrip("'\"").startswith("Your walk") and "single picture" in message
+    message = refusal(tab.YOUR_WALK, "normal (nm-05)", "90°", [str(cases["pickle that runs code"].value)])
+    assert "not an OpenGait sequence pickle" in message
+    # a broken upload is ignored while a walker is chosen (the upload is not used then)
+    action = Form(*tab.CHECKS).action(tab.analyse_walk, "analysing")
+    assert "walker 031" in action(W[0], "normal (nm-05)", "90°", [str(cases["one picture"].value)])[-1]
+
+
+# ---------------------------------------------------------------------------------------------- browser
+
+
+@pytest.mark.browser
+def test_gait_tab_in_a_real_browser_with_the_shipped_models(app_server, tmp_path):
+    from tests.test_app import _browser_page
+
+    with _browser_page(app_server.url, 1400) as page:
+        page.get_by_role("tab", name=tab.TITLE).click()
+        page.locator("#gait-run").click()
+        page.locator("#gait-maps img").wait_for(state="visible", timeout=90_000)
+        page.locator("#gait-matches img").wait_for(state="visible", timeout=30_000)
+        page.get_by_text("Rank-1:").first.wait_for(state="visible", timeout=10_000)
+        page.locator("#gait-swap-run").click()
+        page.locator("#gait-swap img").wait_for(state="visible", timeout=90_000)
+        page.get_by_text("Mean absolute error").first.wait_for(state="visible", timeout=10_000)
+        page.screenshot(path=str(tmp_path / "gait_tab.png"), full_page=True)
+    assert app_server.alive()
