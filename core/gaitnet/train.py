@@ -1,0 +1,351 @@
+"""Train GaitNet: ``python -m core.gaitnet.train --data data/gait --out runs/gaitnet --preset small [--resume]``.
+
+One step (the paper's, with the authors' CASIA-B weights): a batch of items, each two clips A and B of one
+subject under different conditions (a normal walk against a bag or a coat, or bag against coat) and, by
+default, the same view; every frame is encoded into (f_a, f_g); for K frames t2 of clip A (and of B with
+``recon_both_clips``), D(f_a[t1], f_g[t2]) with a random other frame t1 of the same clip is regressed onto
+frame t2 (cross-reconstruction); the
+time-averaged f_g of A and B are pulled together (gait similarity); the LSTM's running averages over
+every prefix of both clips are classified (incremental identity). Loss = xrecon + 10 gait_sim + inc_id.
+
+Model selection uses held-out *training* subjects only: the last ``validation_subjects`` subjects of the
+train split are never trained on; every ``eval_every`` steps they are scored with the CASIA-B protocol
+(cosine distance, mean of NM/BG/CL Rank-1) and the best weights are kept. The test split is never read.
+(The authors' script kept the checkpoint with the best *test* Rank-1; we do not.)
+Runs unchanged under torchrun (DDP, rank-dependent sampling); rank 0 validates, logs and writes files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from core.gait.data import GaitSet, clip_indices, load_gait_set, rgb_to_tensor, split_validation
+from core.gait.evaluate import GROUPS, evaluate_features
+from core.gaitnet.api import embed_many, reconstruct, swap
+from core.gaitnet.config import PRESETS, GaitNetConfig
+from core.gaitnet.losses import accuracy, cross_reconstruction_loss, gait_similarity_loss, incremental_identity_loss
+from core.gaitnet.model import GaitNet
+from core.train import (
+    Checkpointer,
+    MetricLog,
+    Runtime,
+    all_reduce_mean,
+    autocast,
+    plot_curves,
+    rng_state,
+    seed_everything,
+    set_rng_state,
+    setup_runtime,
+    teardown,
+    wrap_ddp,
+)  # fmt: skip
+
+__all__ = ["GaitNetTrainer", "PairSampler", "train_gaitnet", "validate"]
+
+CURVES = ("loss", "xrecon", "gait_sim", "inc_id", "id_acc", "val_mean", "val_NM", "val_BG", "val_CL", "lr")
+
+
+class PairSampler:
+    """Batches of clip pairs: per item one subject, two of its walks under different conditions.
+
+    Walk B's condition type (nm / bg / cl) differs from walk A's whenever the subject has such a walk (at
+    A's view with ``same_view``), else B is another walk of the same type; a subject with a single walk
+    there pairs it with itself (only in degenerate data).
+    """
+
+    def __init__(self, data: GaitSet, same_view: bool = True) -> None:
+        if not data.has_rgb:
+            raise ValueError("GaitNet trains on masked RGB frames; this gait set has no rgb/ folder")
+        self.data, self.same_view = data, same_view
+        self.kinds = [c.split("-")[0] for c in data.conditions]
+        # subject label -> group key (its view, or "" for all views) -> walk indices
+        self.groups: list[dict[str, list[int]]] = [{} for _ in data.subjects]
+        for i, (label, view) in enumerate(zip(data.labels, data.views, strict=True)):
+            self.groups[label].setdefault(view if same_view else "", []).append(i)
+
+    def pair(self, label: int, rng: np.random.Generator) -> tuple[int, int]:
+        """Walk indices (A, B) of subject ``label``."""
+        groups = self.groups[label]
+        walks = groups[sorted(groups)[int(rng.integers(len(groups)))]]
+        a = walks[int(rng.integers(len(walks)))]
+        others = [i for i in walks if self.kinds[i] != self.kinds[a]] or [i for i in walks if i != a] or [a]
+        return a, others[int(rng.integers(len(others)))]
+
+    def sample(self, items: int, clip: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 (items, 2, clip, 64, 32, 3) clips A and B, and int64 (items,) subject labels.
+
+        Subjects are drawn uniformly with replacement (as the authors' loader); each clip is ``clip``
+        consecutive frames from a random start."""
+        labels = rng.integers(0, len(self.data.subjects), size=items)
+        clips = np.empty((items, 2, clip, self.data.rgb(0).shape[1], self.data.rgb(0).shape[2], 3), np.uint8)
+        for n, label in enumerate(labels):
+            for p, walk in enumerate(self.pair(int(label), rng)):
+                frames = self.data.rgb(walk)
+                clips[n, p] = frames[clip_indices(len(frames), clip, rng)]
+        return clips, labels.astype(np.int64)
+
+
+class GaitNetTrainer:
+    """A GaitNet, its Adam optimiser and step-wise learning-rate decay, and :meth:`step`.
+
+    The authors kept one Adam per network (E, D, LSTM) with the same settings; Adam is per-parameter, so
+    one optimiser over all of them is the same update.
+    """
+
+    def __init__(self, cfg: GaitNetConfig, num_classes: int, device: torch.device, runtime: Runtime | None = None):
+        self.cfg, self.device = cfg, device
+        self.model = GaitNet(cfg, num_classes).to(device)
+        if cfg.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        unused = cfg.xrecon_weight == 0  # the decoder then never runs
+        self.net = wrap_ddp(self.model, runtime, find_unused=unused) if runtime is not None else self.model
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
+                                    weight_decay=cfg.weight_decay)  # fmt: skip
+        # lr_step 0: a constant rate (a StepLR with gamma 1 keeps the state format the same)
+        step, gamma = (cfg.lr_step, cfg.lr_gamma) if cfg.lr_step > 0 else (1, 1.0)
+        self.schedule = torch.optim.lr_scheduler.StepLR(self.opt, step, gamma)
+
+    def step(self, clips: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
+        """One optimiser step on uint8 clips (N, 2, T, 64, 32, 3) and labels (N,); returns the loss terms."""
+        cfg, dev = self.cfg, self.device
+        x = rgb_to_tensor(clips, dev)  # (N, 2, T, 3, 64, 32)
+        y = torch.from_numpy(labels).to(dev)
+        n, pairs, t = x.shape[:3]
+        k = cfg.targets_per_clip if cfg.xrecon_weight > 0 else 0
+        rebuilt = 2 if cfg.recon_both_clips else 1
+        targets = torch.from_numpy(np.sort(rng.choice(t, size=k, replace=False))).to(dev)
+        # t1 != t2: draw from the T - 1 other frames, so f_a always comes from another moment
+        offsets = rng.integers(1, t, size=(n, rebuilt, k))
+        source = torch.from_numpy((targets.cpu().numpy()[None, None] + offsets) % t).to(dev)
+        self.net.train()
+        with autocast(dev, cfg.bf16):
+            out = self.net(x, source, targets)
+        pose, logits = out["pose"], out["logits"]
+        terms = {
+            "gait_sim": gait_similarity_loss(pose[:, 0], pose[:, 1]),
+            "inc_id": incremental_identity_loss(logits.flatten(0, 1), y.repeat_interleave(pairs)),
+        }
+        loss = cfg.gait_sim_weight * terms["gait_sim"] + cfg.id_weight * terms["inc_id"]
+        if k:
+            terms["xrecon"] = cross_reconstruction_loss(out["recon"], x[:, :rebuilt, targets], t)
+            loss = loss + cfg.xrecon_weight * terms["xrecon"]
+        values = {"lr": self.opt.param_groups[0]["lr"]}  # the rate this step uses
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.schedule.step()  # per iteration, as the authors' StepLR(500, 0.9)
+        values.update({key: float(v.detach()) for key, v in terms.items()})
+        values["loss"] = float(loss.detach())
+        values["id_acc"] = float(accuracy(logits[:, :, -1].flatten(0, 1), y.repeat_interleave(pairs)))
+        return values
+
+    def state(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "opt": self.opt.state_dict(), "schedule": self.schedule.state_dict()}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["opt"])
+        self.schedule.load_state_dict(state["schedule"])
+
+
+def validate(model: GaitNet, data: GaitSet, batch: int = 32) -> dict[str, float]:
+    """CASIA-B Rank-1 (fractions) of ``data`` with cosine distance: {"NM", "BG", "CL" (those present), "mean"}."""
+    was_training = model.training
+    features = embed_many(model, [data.rgb(i) for i in range(len(data))], batch)
+    model.train(was_training)
+    result = evaluate_features(features, data, metric="cosine")
+    scores = {g: result.mean[g] for g in GROUPS if g in result.mean}
+    scores["mean"] = float(np.mean(list(scores.values())))
+    return scores
+
+
+def _sample_walks(data: GaitSet, count: int = 4) -> list[int]:
+    """Walks for the sample image: different subjects, alternating normal / coat / bag walks, view 090
+    when there is one."""
+    views = sorted(set(data.views))
+    view = "090" if "090" in views else views[len(views) // 2]
+    kinds = ("nm", "cl", "bg")
+    chosen: list[int] = []
+    for n, subject in enumerate(data.subjects[:count]):
+        walks = data.indices(subject=subject, view=view, condition=kinds[n % 3]) or data.indices(subject=subject)
+        chosen.append(walks[0])
+    return chosen
+
+
+def save_samples(model: GaitNet, data: GaitSet, path: Path, frames: int = 6) -> Path:
+    """A PNG of inputs, reconstructions and swaps on ``data``'s walks.
+
+    Left, per walk: ``frames`` input frames, then their reconstructions D(f_a, f_g). Right, the paper's
+    swap grid: first row = pose sources (the middle frame of each walk), first column = appearance sources;
+    cell (i, j) = D(mean f_a of walk i, f_g of walk j's middle frame), which should show walk i's clothes
+    in walk j's pose."""
+    from PIL import Image
+
+    walks = [data.rgb(i) for i in _sample_walks(data)]
+    h, w = walks[0].shape[1:3]
+    blank = np.zeros((h, w, 3), np.uint8)
+    rows = []
+    for rgb in walks:
+        pick = np.linspace(0, len(rgb) - 1, frames).round().astype(int)
+        rows.append(np.concatenate([*rgb[pick], blank, *reconstruct(model, rgb[pick])], 1))
+    middle = [rgb[len(rgb) // 2] for rgb in walks]
+    grid = [np.concatenate([blank, *middle], 1)]
+    for source, face in zip(walks, middle, strict=True):
+        cells = [swap(model, source, rgb[len(rgb) // 2 : len(rgb) // 2 + 1])[0] for rgb in walks]
+        grid.append(np.concatenate([face, *cells], 1))
+    left, right = np.concatenate(rows, 0), np.concatenate(grid, 0)
+    height = max(left.shape[0], right.shape[0])
+    left, right = (np.pad(a, ((0, height - a.shape[0]), (0, 0), (0, 0))) for a in (left, right))
+    image = np.concatenate([left, np.full((height, 4, 3), 255, np.uint8), right], 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image).resize((image.shape[1] * 2, image.shape[0] * 2), Image.NEAREST).save(path)
+    return path
+
+
+def train_gaitnet(
+    data: str | Path,
+    run_dir: str | Path,
+    cfg: GaitNetConfig,
+    resume: bool = False,
+    device: str = "auto",
+    progress: Callable[[int, int, dict[str, float]], None] | None = None,
+    max_steps: int | None = None,
+) -> dict[str, Any]:
+    """Train on ``data``'s train split minus its last ``cfg.validation_subjects`` subjects.
+
+    Writes ``run_dir/last.pt`` (resume), ``log.jsonl``, ``curves.png``, ``images/`` and, once all
+    ``cfg.steps`` are done, ``final.pt`` = {"config", "model" (the best weights on validation),
+    "num_classes", "steps", "seconds", "best_step", "validation"}. ``max_steps`` stops early with a
+    checkpoint (``resume`` continues). Returns {"steps", "seconds", "path", "best_validation"}.
+    """
+    runtime = setup_runtime(device)
+    try:
+        return _train(Path(data), Path(run_dir), cfg, resume, runtime, progress, max_steps)
+    finally:
+        teardown(runtime)
+
+
+def _train(data: Path, run_dir: Path, cfg: GaitNetConfig, resume: bool, rt: Runtime, progress, max_steps
+           ) -> dict[str, Any]:  # fmt: skip
+    rng = seed_everything(cfg.seed, rt.rank)
+    train, val = split_validation(load_gait_set(data, "train"), cfg.validation_subjects)
+    sampler = PairSampler(train, cfg.same_view_pairs)
+    trainer = GaitNetTrainer(cfg, len(train.subjects), rt.device, rt)
+    ckpt = Checkpointer(run_dir, cfg.checkpoint_every_s)
+    log = MetricLog(run_dir / "log.jsonl", enabled=rt.is_main)
+    start, elapsed = 0, 0.0
+    best: dict[str, Any] = {"step": 0, "validation": None, "model": None}
+    history: list[dict[str, float]] = []
+    if resume and (state := ckpt.load()) is not None:
+        # the schedule is stored with the optimiser, so only the number of steps may change between sessions
+        if {**state["config"], "steps": cfg.steps} != cfg.to_dict():
+            raise ValueError(f"{ckpt.path} was trained with another config; start a new run folder or drop --resume")
+        if int(state["step"]) > cfg.steps:
+            raise ValueError(f"{ckpt.path} is at step {state['step']}, past the {cfg.steps} steps asked for")
+        trainer.load_state(state["trainer"])
+        start, elapsed = int(state["step"]), float(state["seconds"])
+        best, history = state["best"], list(state["history"])
+        if rt.world_size == 1:
+            set_rng_state(state["rng"])
+        rng = np.random.default_rng([cfg.seed, rt.rank, start])
+        log.truncate_after(start)
+    t0 = time.monotonic()
+    stop = cfg.steps if max_steps is None else min(cfg.steps, max_steps)
+    sums: dict[str, list[float]] = {}
+
+    def save_checkpoint(done: int) -> None:
+        ckpt.save({"config": cfg.to_dict(), "trainer": trainer.state(), "step": done, "rng": rng_state(),
+                   "seconds": elapsed + time.monotonic() - t0, "best": best, "history": history}, rt)  # fmt: skip
+
+    for step in range(start, stop):
+        clips, labels = sampler.sample(cfg.batch_size, cfg.clip_len, rng)
+        for key, value in trainer.step(clips, labels, rng).items():
+            sums.setdefault(key, []).append(value)
+        done = step + 1
+        if done % cfg.log_every == 0 or done == stop:
+            means = {key: all_reduce_mean(float(np.mean(v)), rt) for key, v in sums.items()}
+            sums = {}
+            log.write(done, **means)
+            if progress and rt.is_main:
+                progress(done, cfg.steps, means)
+        if rt.is_main and (done % cfg.eval_every == 0 or done == cfg.steps):
+            scores = validate(trainer.model, val)
+            history.append({"step": done, **scores})
+            log.write(done, **{f"val_{key}": value for key, value in scores.items()})
+            if best["validation"] is None or scores["mean"] > best["validation"]["mean"]:
+                best = {"step": done, "validation": scores, "model": copy.deepcopy(trainer.model.state_dict())}
+            if progress:
+                progress(done, cfg.steps, {f"val_{key}": value for key, value in scores.items()})
+        if rt.is_main and cfg.sample_every and (done % cfg.sample_every == 0 or done == cfg.steps):
+            save_samples(trainer.model, val, run_dir / "images" / f"step_{done:06d}.png")
+        if ckpt.due() or done == stop:
+            save_checkpoint(done)
+    seconds = elapsed + time.monotonic() - t0
+    path = run_dir / "final.pt"
+    if rt.is_main:
+        rows = log.rows()
+        if rows:
+            plot_curves(rows, CURVES, run_dir / "curves.png", title="GaitNet")
+    if rt.is_main and stop == cfg.steps:
+        weights = best["model"] if best["model"] is not None else trainer.model.state_dict()
+        torch.save({"config": cfg.to_dict(), "model": weights, "num_classes": len(train.subjects), "steps": stop,
+                    "seconds": seconds, "best_step": best["step"],
+                    "validation": {"best": best["validation"], "history": history, "subjects": list(val.subjects),
+                                   "metric": "cosine", "protocol": "CASIA-B rank-1, identical views excluded"}},
+                   path)  # fmt: skip
+    if rt.distributed:
+        # the other ranks wait for rank 0's last validation and files: a rank that tore the gloo group down
+        # while rank 0 still used it sometimes aborted (SIGABRT) under torchrun
+        dist.barrier()
+    return {"steps": stop, "seconds": seconds, "path": str(path), "best_validation": best["validation"]}
+
+
+def _print_progress(done: int, total: int, values: dict[str, float], since: list[float]) -> None:
+    """One line per logged step; the rate is measured from the first line (so it excludes start-up)."""
+    if not since:
+        since += [time.monotonic(), done]
+    rate = (time.monotonic() - since[0]) / (done - since[1]) if done > since[1] else float("nan")
+    eta = "" if rate != rate else f", ~{(total - done) * rate / 60:.0f} min left"
+    shown = " ".join(f"{k}={v:.4g}" for k, v in values.items())
+    print(f"step {done}/{total} {shown} ({rate:.2f} s/step{eta})", flush=True)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description="Train GaitNet (CVPR 2019) on a gait set with masked RGB frames.")
+    parser.add_argument("--data", required=True, help="gait set root (sil/, rgb/, partition.json)")
+    parser.add_argument("--out", required=True, help="run folder")
+    parser.add_argument("--preset", default="small", choices=PRESETS)
+    parser.add_argument("--steps", type=int, default=None, help="override the preset's number of steps")
+    parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (resume later)")
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    args = parser.parse_args(argv)
+    threads = os.environ.get("OMP_NUM_THREADS")
+    if threads:
+        torch.set_num_threads(max(1, int(threads)))
+    cfg = GaitNetConfig.from_preset(args.preset)
+    if args.steps is not None:
+        cfg = GaitNetConfig.from_dict({**cfg.to_dict(), "steps": args.steps})
+    main_rank = os.environ.get("RANK", "0") == "0"
+    if main_rank:
+        print(f"GaitNet {args.preset}: {cfg.to_dict()} ({torch.get_num_threads()} threads)", flush=True)
+    start: list[float] = []
+    result = train_gaitnet(args.data, args.out, cfg, args.resume, args.device,
+                           lambda d, t, v: _print_progress(d, t, v, start), args.max_steps)  # fmt: skip
+    if main_rank:
+        print(f"done: {result}", flush=True)
+    return result
+
+
+if __name__ == "__main__":
+    main()

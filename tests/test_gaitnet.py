@@ -1,0 +1,366 @@
+"""GaitNet (CVPR 2019): shapes, losses on known tensors, the pair sampler and validation split, a tiny
+training run (learns, resumes, keeps the best weights on held-out training subjects), the api, and DDP
+under torchrun. Data: a tiny gait tree of procedurally drawn walkers written to tmp_path, so the tests
+need no data/ folder."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from core.data.gait import normalise_silhouette, save_sequence
+from core.gait.data import load_gait_set, rgb_to_tensor, split_validation
+from core.gaitnet import api
+from core.gaitnet.config import GaitNetConfig
+from core.gaitnet.losses import (
+    cross_reconstruction_loss,
+    gait_similarity_loss,
+    incremental_identity_loss,
+    incremental_weights,
+)
+from core.gaitnet.model import GaitNet
+from core.gaitnet.train import PairSampler, train_gaitnet
+
+ROOT = Path(__file__).resolve().parents[1]
+CONDITIONS = ("nm-01", "nm-02", "nm-05", "bg-01", "cl-01")
+VIEWS = ("000", "090")
+SUBJECTS = 10  # 7 train (of which tiny's last 2 validate), 3 test
+FRAMES = 12
+
+
+# ---------------------------------------------------------------------- a tiny gait set of drawn walkers
+def _segment(yy: np.ndarray, xx: np.ndarray, a: tuple[float, float], b: tuple[float, float], r: float) -> np.ndarray:
+    """bool (H, W): pixels within r of the segment a-b (points as (y, x))."""
+    ay, ax = a
+    dy, dx = b[0] - ay, b[1] - ax
+    u = np.clip(((yy - ay) * dy + (xx - ax) * dx) / max(dy * dy + dx * dx, 1e-9), 0, 1)
+    return (yy - ay - u * dy) ** 2 + (xx - ax - u * dx) ** 2 <= r * r
+
+
+def _walker_frames(subject: int, condition: str, view: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A coloured stick walker: silhouettes uint8 (T, 64, 64) and masked RGB uint8 (T, 64, 32, 3).
+
+    Per subject: swing amplitude, cadence, limb thickness, trouser and shirt colours; a coat (cl) is a
+    longer, wider torso of another colour; a bag (bg) a box at the hip; the view scales the swing."""
+    ids = np.random.default_rng(1000 + subject)
+    swing, cadence, limb = ids.uniform(3, 9), ids.uniform(0.45, 0.95), ids.uniform(1.6, 2.8)
+    shirt, trousers = ids.integers(40, 255, 3), ids.integers(40, 255, 3)
+    coat = condition.startswith("cl")
+    if coat:
+        shirt = (255 - shirt) // 2 + 60
+    side = abs(math.sin(math.radians(float(view))))
+    amp = swing * (0.35 + 0.65 * side)
+    yy, xx = np.mgrid[0:64, 0:64].astype(np.float32)
+    cx, phase = 32.0, rng.uniform(0, 2 * math.pi)
+    sils, rgbs = [], []
+    for t in range(FRAMES):
+        s = math.sin(phase + cadence * t)
+        img = np.zeros((64, 64, 3), np.uint8)
+        legs = _segment(yy, xx, (34, cx), (62, cx + amp * s), limb)
+        legs |= _segment(yy, xx, (34, cx), (62, cx - amp * s), limb)
+        arms = _segment(yy, xx, (16, cx), (32, cx - 0.6 * amp * s), limb * 0.8)
+        arms |= _segment(yy, xx, (16, cx), (32, cx + 0.6 * amp * s), limb * 0.8)
+        torso = _segment(yy, xx, (14, cx), (44 if coat else 35, cx), 5.5 if coat else 4.0)
+        head = (yy - 8) ** 2 + (xx - cx) ** 2 <= 20
+        img[legs] = trousers
+        img[torso | arms] = shirt
+        img[head] = (220, 180, 150)
+        mask = legs | arms | torso | head
+        if condition.startswith("bg"):
+            bag = (np.abs(yy - 36) <= 4) & (np.abs(xx - cx - 6) <= 3)
+            img[bag] = (90, 60, 30)
+            mask |= bag
+        sils.append(normalise_silhouette(mask))
+        rgbs.append(img[:, 16:48])
+    return np.stack(sils), np.stack(rgbs)
+
+
+def write_walkers(root: Path, subjects: int = SUBJECTS, train: int = 7) -> Path:
+    """root/sil/<id>/<cond>/<view>/<view>.pkl, root/rgb/<same>.pkl and root/partition.json."""
+    rng = np.random.default_rng(0)
+    names = [f"{i + 1:03d}" for i in range(subjects)]
+    for s, name in enumerate(names):
+        for cond in CONDITIONS:
+            for view in VIEWS:
+                sil, rgb = _walker_frames(s, cond, view, rng)
+                save_sequence(root / "sil" / name / cond / view / f"{view}.pkl", sil)
+                save_sequence(root / "rgb" / name / cond / view / f"{view}.pkl", rgb)
+    (root / "partition.json").write_text(json.dumps({"TRAIN_SET": names[:train], "TEST_SET": names[train:]}))
+    return root
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread: on a shared 2-core machine two threads that wait for each other are much slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def walkers(tmp_path_factory) -> Path:
+    return write_walkers(tmp_path_factory.mktemp("gait") / "gait")
+
+
+def _tiny(**changes) -> GaitNetConfig:
+    return replace(GaitNetConfig.tiny(), **changes)
+
+
+# ---------------------------------------------------------------------- shapes
+def test_paper_shapes():
+    """64x32 in, 512x4x2 after four stride-2 stages, f_a 256 + f_g 64, LSTM 256, Sigmoid frames out."""
+    cfg = GaitNetConfig.paper()
+    assert (cfg.batch_size, cfg.clip_len, cfg.lr, cfg.gait_sim_weight, cfg.feature_dim) == (16, 20, 1e-4, 10.0, 320)
+    model = GaitNet(cfg, num_classes=7).eval()
+    frames = torch.rand(2, 3, 3, 64, 32)
+    assert model.encoder.convs(frames[0]).shape == (3, 512, 4, 2)
+    assert sum(isinstance(m, torch.nn.Conv2d) and m.stride == (2, 2) for m in model.encoder.modules()) == 4
+    assert sum(isinstance(m, torch.nn.ConvTranspose2d) for m in model.decoder.modules()) == 4
+    appearance, pose = model.encode(frames)
+    assert appearance.shape == (2, 3, 256) and pose.shape == (2, 3, 64)
+    assert model.decode(appearance, pose).shape == (2, 3, 3, 64, 32)
+    assert model.gait_feature(pose).shape == (2, 256)
+    assert model.incremental_logits(pose).shape == (2, 3, 7)
+    assert model.lstm.num_layers == 3 and model.lstm.hidden_size == 256
+
+
+def test_small_shapes_and_training_forward():
+    cfg = GaitNetConfig.small()
+    model = GaitNet(cfg, num_classes=5)
+    clips = torch.rand(2, 2, cfg.clip_len, 3, 64, 32)
+    k = cfg.targets_per_clip
+    source = torch.randint(0, cfg.clip_len, (2, 2, k))
+    out = model(clips, source, torch.arange(k))
+    assert out["appearance"].shape == (2, 2, cfg.clip_len, cfg.appearance_dim)
+    assert out["pose"].shape == (2, 2, cfg.clip_len, cfg.pose_dim)
+    assert out["logits"].shape == (2, 2, cfg.clip_len, 5)
+    assert out["recon"].shape == (2, 2, k, 3, 64, 32)
+    one = model(clips, source[:, :1], torch.arange(k))  # only clip A rebuilt
+    assert one["recon"].shape == (2, 1, k, 3, 64, 32)
+
+
+@torch.no_grad()
+def test_decoder_output_is_in_unit_range():
+    model = GaitNet(GaitNetConfig.tiny(), num_classes=3).eval()
+    cfg = model.cfg
+    frames = model.decode(torch.randn(2, 4, cfg.appearance_dim) * 50, torch.randn(2, 4, cfg.pose_dim) * 50)
+    assert frames.shape == (2, 4, 3, 64, 32)
+    assert float(frames.min()) >= 0.0 and float(frames.max()) <= 1.0  # Sigmoid, even for huge codes
+
+
+def test_incremental_logits_classify_running_means():
+    """Row t of incremental_logits is the classifier on the gait feature of the first t frames."""
+    model = GaitNet(GaitNetConfig.tiny(), num_classes=4).eval()
+    pose = torch.randn(3, 5, model.cfg.pose_dim)
+    logits = model.incremental_logits(pose)
+    for t in (1, 3, 5):
+        expected = model.classifier(model.gait_feature(pose[:, :t]))
+        assert torch.allclose(logits[:, t - 1], expected, atol=1e-5)
+
+
+# ---------------------------------------------------------------------- losses
+def test_incremental_weights_are_t_squared_and_sum_to_one():
+    w = incremental_weights(4)
+    assert torch.allclose(w, torch.tensor([1.0, 4.0, 9.0, 16.0]) / 30.0)
+    assert math.isclose(float(incremental_weights(20).sum()), 1.0, rel_tol=1e-6)
+
+
+def test_incremental_identity_loss_on_known_logits():
+    labels = torch.tensor([0, 2])
+    uniform = torch.zeros(2, 4, 3)  # CE = log 3 at every prefix
+    assert math.isclose(float(incremental_identity_loss(uniform, labels)), math.log(3), rel_tol=1e-6)
+    sure = torch.full((2, 4, 3), -30.0)
+    sure[0, :, 0] = sure[1, :, 2] = 30.0  # every prefix certain and right: ~0
+    assert float(incremental_identity_loss(sure, labels)) < 1e-6
+    sure[:, 3] = 0.0  # only the last prefix is uniform: its weight 16/30 times log 3
+    assert math.isclose(float(incremental_identity_loss(sure, labels)), 16 / 30 * math.log(3), rel_tol=1e-5)
+
+
+def test_gait_similarity_loss_compares_time_averages():
+    a = torch.randn(3, 6, 8)
+    assert float(gait_similarity_loss(a, a)) == 0.0
+    assert float(gait_similarity_loss(a, a.flip(1))) < 1e-12  # the order of frames does not matter
+    assert math.isclose(float(gait_similarity_loss(a, a + 1.0)), 1.0, rel_tol=1e-6)
+    assert math.isclose(float(gait_similarity_loss(a, torch.cat([a, a], 1))), 0.0, abs_tol=1e-12)
+
+
+def test_cross_reconstruction_loss_sums_over_frames():
+    x = torch.rand(2, 5, 3, 64, 32)
+    assert float(cross_reconstruction_loss(x, x)) == 0.0
+    off = (x + 0.1).clamp(max=10)
+    assert math.isclose(float(cross_reconstruction_loss(off, x)), 5 * 0.01, rel_tol=1e-4)
+    # 5 of 20 frames rebuilt: scaled to the clip's 20
+    assert math.isclose(float(cross_reconstruction_loss(off, x, clip_len=20)), 20 * 0.01, rel_tol=1e-4)
+    with pytest.raises(ValueError):
+        cross_reconstruction_loss(x, x[:, :4])
+
+
+# ---------------------------------------------------------------------- config, data, sampler
+def test_presets_and_config_round_trip():
+    for name in ("paper", "small", "tiny"):
+        cfg = GaitNetConfig.from_preset(name)
+        assert GaitNetConfig.from_dict(cfg.to_dict()) == cfg
+    assert GaitNetConfig.paper().validation_subjects == 5
+    with pytest.raises(ValueError):
+        GaitNetConfig.from_preset("huge")
+    with pytest.raises(ValueError):
+        GaitNetConfig(height=128)
+
+
+def test_validation_split_and_pair_sampler(walkers):
+    full = load_gait_set(walkers, "train")
+    train, val = split_validation(full, GaitNetConfig.tiny().validation_subjects)
+    assert len(full.subjects) == 7 and len(train.subjects) == 4 and len(val.subjects) == 3
+    assert val.subjects == ["005", "006", "007"] and not set(train.subjects) & set(val.subjects)
+    assert len(train) == 4 * len(CONDITIONS) * len(VIEWS)
+    sampler = PairSampler(train, same_view=True)
+    rng = np.random.default_rng(0)
+    for label in range(len(train.subjects)):
+        for _ in range(10):
+            a, b = sampler.pair(label, rng)
+            assert train.labels[a] == train.labels[b] == label
+            assert train.views[a] == train.views[b]
+            assert train.conditions[a].split("-")[0] != train.conditions[b].split("-")[0]
+    clips, labels = sampler.sample(3, 6, rng)
+    assert clips.shape == (3, 2, 6, 64, 32, 3) and clips.dtype == np.uint8 and labels.shape == (3,)
+
+
+# ---------------------------------------------------------------------- training
+@pytest.fixture(scope="module")
+def trained(walkers, tmp_path_factory):
+    """A tiny run of 100 steps, validated every 50; records which splits training read."""
+    import core.gaitnet.train as train_module
+
+    splits = []
+    original = train_module.load_gait_set
+
+    def spy(root, split="train", cache=True):
+        splits.append(split)
+        return original(root, split, cache)
+
+    run = tmp_path_factory.mktemp("run")
+    cfg = _tiny(steps=100, eval_every=50, sample_every=100)
+    train_module.load_gait_set = spy
+    try:
+        torch.manual_seed(0)
+        started = time.perf_counter()
+        result = train_gaitnet(walkers, run, cfg, device="cpu")
+        seconds = time.perf_counter() - started
+    finally:
+        train_module.load_gait_set = original
+    return {"run": run, "cfg": cfg, "result": result, "splits": splits, "seconds": seconds}
+
+
+def test_training_never_reads_the_test_split(trained):
+    assert trained["splits"] == ["train"]
+
+
+def test_tiny_run_recognises_held_out_subjects_and_learns_to_reconstruct(trained, walkers):
+    run, cfg = trained["run"], trained["cfg"]
+    final = torch.load(run / "final.pt", weights_only=True)
+    assert set(final) >= {"config", "model", "num_classes", "steps", "seconds", "best_step", "validation"}
+    assert final["steps"] == cfg.steps and final["num_classes"] == 4
+    history = final["validation"]["history"]
+    assert [h["step"] for h in history] == [50, 100]
+    best = max(history, key=lambda h: h["mean"])
+    assert final["best_step"] == best["step"] and final["validation"]["best"]["mean"] == best["mean"]
+    assert final["validation"]["subjects"] == ["005", "006", "007"]
+    assert trained["result"]["best_validation"]["mean"] > 1 / 3  # 3 held-out subjects: chance is 1/3
+
+    model, loaded = api.load_gaitnet(run / "final.pt")
+    assert loaded == cfg
+    val = split_validation(load_gait_set(walkers, "train"), cfg.validation_subjects)[1]
+    untrained = GaitNet(cfg, 4).eval()  # the same init as step 0 (seeded like the run)
+    errors = []
+    for net in (untrained, model):
+        err = [np.mean((api.reconstruct(net, val.rgb(i)).astype(float) - val.rgb(i)) ** 2) for i in range(4)]
+        errors.append(float(np.mean(err)))
+    assert errors[1] < 0.7 * errors[0]
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert any("val_mean" in row for row in log) and any("xrecon" in row for row in log)
+    assert (run / "curves.png").exists() and (run / "images" / "step_000100.png").exists()
+
+
+def test_resume_continues_the_step_count(walkers, tmp_path):
+    cfg = _tiny(steps=6, eval_every=3, sample_every=0)
+    first = train_gaitnet(walkers, tmp_path, cfg, device="cpu", max_steps=3)
+    assert first["steps"] == 3 and not (tmp_path / "final.pt").exists()
+    assert torch.load(tmp_path / "last.pt", weights_only=True)["step"] == 3
+    second = train_gaitnet(walkers, tmp_path, cfg, resume=True, device="cpu")
+    assert second["steps"] == 6
+    final = torch.load(tmp_path / "final.pt", weights_only=True)
+    assert final["steps"] == 6 and [h["step"] for h in final["validation"]["history"]] == [3, 6]
+    steps = [json.loads(line)["step"] for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert sorted(set(steps)) == [1, 2, 3, 4, 5, 6]
+    with pytest.raises(ValueError, match="another config"):
+        train_gaitnet(walkers, tmp_path, replace(cfg, lr=1.0), resume=True, device="cpu")
+
+
+# ---------------------------------------------------------------------- api
+def test_checkpoint_round_trip_gives_identical_embeddings(walkers, tmp_path):
+    cfg = GaitNetConfig.tiny()
+    model = GaitNet(cfg, 4)
+    model(torch.rand(4, 2, 6, 3, 64, 32), torch.zeros(4, 2, 2, dtype=torch.long), torch.arange(2))  # BN stats
+    model.eval()
+    torch.save({"config": cfg.to_dict(), "model": model.state_dict(), "num_classes": 4}, tmp_path / "m.pt")
+    loaded, loaded_cfg = api.load_gaitnet(tmp_path / "m.pt")
+    assert loaded_cfg == cfg
+    walk = load_gait_set(walkers, "train").rgb(0)
+    first, again = api.embed(model, walk), api.embed(loaded, walk)
+    assert first.shape == (cfg.lstm_hidden,) and first.dtype == np.float32
+    np.testing.assert_array_equal(first, again)
+    many = api.embed_many(loaded, [walk, walk[:7], walk])
+    np.testing.assert_allclose(many[0], first, atol=1e-5)
+    np.testing.assert_allclose(many[1], api.embed(loaded, walk[:7]), atol=1e-5)
+    with pytest.raises(ValueError):
+        api.embed(model, walk[..., 0])  # silhouettes are not masked RGB
+
+
+def test_swap_reconstruct_trajectories(walkers):
+    model = GaitNet(GaitNetConfig.tiny(), 4).eval()
+    data = load_gait_set(walkers, "train")
+    look, move = data.rgb(0)[:8], data.rgb(5)[:5]
+    for out in (api.swap(model, look, move), api.swap(model, look, move, appearance_frame=2)):
+        assert out.shape == (5, 64, 32, 3) and out.dtype == np.uint8
+    rebuilt = api.reconstruct(model, look)
+    assert rebuilt.shape == look.shape and rebuilt.dtype == np.uint8
+    paths = [api.pose_trajectory(model, data.rgb(i)) for i in (0, 1)]
+    assert paths[0].shape == (FRAMES, model.cfg.pose_dim)
+    flat = api.project_2d(paths)
+    assert [p.shape for p in flat] == [(FRAMES, 2), (FRAMES, 2)]
+    assert abs(float(np.concatenate(flat).mean())) < 1e-4  # centred on all the given frames
+    assert rgb_to_tensor(look).shape == (8, 3, 64, 32)
+
+
+def test_recognition_of_a_walk_is_fast():
+    """One 30-frame walk through the small model's encoder and LSTM, well under a second on a CPU."""
+    model = GaitNet(GaitNetConfig.small(), 25).eval()
+    walk = (np.random.default_rng(0).random((30, 64, 32, 3)) * 255).astype(np.uint8)
+    api.embed(model, walk)
+    started = time.perf_counter()
+    api.embed(model, walk)
+    assert time.perf_counter() - started < 1.0
+
+
+# ---------------------------------------------------------------------- DDP
+def test_gaitnet_trains_as_two_gloo_processes_under_torchrun(walkers, tmp_path):
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m",
+           "core.gaitnet.train", "--preset", "tiny", "--data", str(walkers), "--out", "x",
+           "--device", "cpu"]  # fmt: skip
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[:3000] + "\n...\n" + done.stderr[-2000:]
+    final = torch.load(tmp_path / "x" / "final.pt", weights_only=True)
+    assert final["steps"] == GaitNetConfig.tiny().steps
+    assert "step 4/4" in done.stdout
