@@ -213,7 +213,7 @@ def analyse_walk(walker: str, condition: str, view: str, clip: GaitClip | None,
     step(0.8, desc="recognising")
     if gallery is not None:
         hits = api.top_k(models, gallery, clip)
-        rows = [(name, [(api.thumbnail(gallery, h.index), f"{h.label}\nd={h.distance:.3f}",
+        rows = [(name, [(api.thumbnail(gallery, h.index), api.caption(gallery, h),
                          None if truth_subject is None else h.subject == truth_subject) for h in hs])
                 for name, hs in hits.items()]  # fmt: skip
         matches = figures.hits_figure(rows, f"Top-5 gallery walkers for {label}")
@@ -224,7 +224,8 @@ def analyse_walk(walker: str, condition: str, view: str, clip: GaitClip | None,
             notes.insert(0, f"**Rank-1:** {firsts}.")
     else:
         notes.append("No gallery (checkpoints/gait/gallery.npz): `python -m core ship gait` writes it.")
-    notes.insert(0, f"**{label}**: {len(clip.sil)} frames; the models took {time.perf_counter() - start:.2f} s.")
+    notes.insert(0, f"**{label}**: {len(clip.sil)} frames; analysed in {time.perf_counter() - start:.2f} s "
+                    "(the first run also embeds the gallery once).")  # fmt: skip
     step(1.0, desc="done")
     return gif, maps, trajectory, matches, "\n\n".join(notes)
 

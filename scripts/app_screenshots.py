@@ -18,13 +18,15 @@ TABS = {"Body & Renderer": ("body", "#body-render", "#body-image img"),
         "Data Studio": ("data_studio", "#ds-render", "#ds-image img"),
         "Appearance <-> Structure (DG-Net)": ("dgnet", "#dg-swap", "#dg-grid img"),
         "3D texture (Re-ID supervised)": ("texgen", "#tx-run", "#tx-orbit img"),
-        "Face pose (DR-GAN)": ("drgan", "#dr-run", "#dr-strip img")}  # fmt: skip
+        "Face pose (DR-GAN)": ("drgan", "#dr-run", "#dr-strip img"),
+        "Gait factors (GaitNet, DyGait)": ("gait", "#gait-run", "#gait-matches img")}  # fmt: skip
+EXTRA_CLICKS = {"gait": [("#gait-swap-run", "#gait-swap img")]}  # a second section of the tab
 VIEWPORTS = {"desktop": (1280, 900), "phone": (390, 844)}
-FULL_PAGE = {"dgnet", "texgen", "drgan"}  # their results sit below the "How it works" panel
+FULL_PAGE = {"dgnet", "texgen", "drgan", "gait"}  # their results sit below the "How it works" panel
 
 
 def shoot(url: str, out: Path, chromium: str = "/usr/bin/chromium", only: list[str] | None = None) -> list[Path]:
-    """Screenshots of the tabs whose short names (body, data_studio, dgnet, texgen, drgan) are in ``only``
+    """Screenshots of the tabs whose short names (body, data_studio, dgnet, texgen, drgan, gait) are in ``only``
     (all if None)."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -40,6 +42,9 @@ def shoot(url: str, out: Path, chromium: str = "/usr/bin/chromium", only: list[s
                     page.get_by_role("tab", name=tab).click()
                     page.locator(button).click()
                     page.locator(result).wait_for(state="visible", timeout=120_000)
+                    for more_button, more_result in EXTRA_CLICKS.get(name, ()):
+                        page.locator(more_button).click()
+                        page.locator(more_result).wait_for(state="visible", timeout=120_000)
                     page.wait_for_timeout(5000 if name in FULL_PAGE else 1500)  # let the 3D viewer draw
                     page.evaluate("window.scrollTo(0, 0)")
                     path = out / f"app_{name}_{view}.png"
@@ -55,7 +60,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="http://127.0.0.1:7860/")
     parser.add_argument("--out", type=Path, default=Path("docs"))
-    parser.add_argument("--tabs", nargs="*", default=None, help="short names: body data_studio dgnet texgen drgan")
+    parser.add_argument("--tabs", nargs="*", default=None, help="short names: body data_studio dgnet texgen drgan gait")
     args = parser.parse_args()
     for path in shoot(args.url, args.out, only=args.tabs):
         print(f"wrote {path}")

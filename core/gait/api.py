@@ -238,6 +238,11 @@ def thumbnail(gallery: Gallery, i: int) -> np.ndarray:
     return gallery.rgb[i][len(gallery.rgb[i]) // 2]
 
 
+def caption(gallery: Gallery, hit: Hit) -> str:
+    """Two short lines under a match: who and from which view, and the distance."""
+    return f"{hit.subject}, {gallery.views[hit.index]}°\nd={hit.distance:.3f}"
+
+
 def write_report(models: GaitModels, clip: GaitClip, out: str | Path, gallery: Gallery | None = None) -> list[Path]:
     """What ``python -m core gait CLIP -o OUT`` writes: the walk as a GIF, DyGait's maps, GaitNet's
     reconstruction and pose trajectory, each model's feature (features.npz) and, with a gallery, its
@@ -275,7 +280,7 @@ def write_report(models: GaitModels, clip: GaitClip, out: str | Path, gallery: G
     if gallery is not None and features:
         hits = top_k(models, gallery, clip)
         summary["matches"] = {name: [vars(h) for h in rows] for name, rows in hits.items()}
-        rows = [(name, [(thumbnail(gallery, h.index), f"{h.label}\nd={h.distance:.3f}", None) for h in hs])
+        rows = [(name, [(thumbnail(gallery, h.index), caption(gallery, h), None) for h in hs])
                 for name, hs in hits.items()]  # fmt: skip
         Image.fromarray(figures.hits_figure(rows, "nearest gallery walkers (nm-01, 3 views)")).save(out / "matches.png")
         written.append(out / "matches.png")

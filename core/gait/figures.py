@@ -131,8 +131,9 @@ def hits_figure(rows: Sequence[tuple[str, Sequence[tuple[np.ndarray, str, bool |
     label_w, gap, border, head, cap = 90, 8, 5, 28, 30
     first = next(t for _, hits in rows for t, _, _ in hits)
     tw = round(first.shape[1] * tile_h / first.shape[0])
+    slot = max(tw + 2 * border, 100)  # room for the caption under a narrow walker
     n = max(len(h) for _, h in rows)
-    width = label_w + n * (tw + 2 * border + gap) + gap
+    width = label_w + n * (slot + gap) + gap
     height = head + len(rows) * (tile_h + 2 * border + cap + gap)
     canvas = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(canvas)
@@ -141,12 +142,15 @@ def hits_figure(rows: Sequence[tuple[str, Sequence[tuple[np.ndarray, str, bool |
         y = head + i * (tile_h + 2 * border + cap + gap)
         draw.text((label_w - 10, y + tile_h / 2), name, fill=INK, font=font(14), anchor="rm")
         for j, (thumb, caption, right) in enumerate(hits):
-            x = label_w + j * (tw + 2 * border + gap)
+            x = label_w + j * (slot + gap) + (slot - tw - 2 * border) // 2
             colour = (150, 150, 150) if right is None else (RIGHT if right else WRONG)
             draw.rectangle((x, y, x + tw + 2 * border - 1, y + tile_h + 2 * border - 1), fill=colour)
             canvas.paste(_tile(thumb, tile_h).resize((tw, tile_h)), (x + border, y + border))
-            mark = "" if right is None else ("✓ " if right else "✗ ")
-            for k, line in enumerate(f"{j + 1}. {mark}{caption}".split("\n")[:2]):
+            # the frame's colour says right or wrong; the word says it too (colour-blind readers, print)
+            verdict = "" if right is None else (" right" if right else " wrong")
+            lines = f"{j + 1}. {caption}".split("\n")[:2]
+            lines[-1] += verdict
+            for k, line in enumerate(lines):
                 draw.text((x + tw / 2 + border, y + tile_h + 2 * border + 7 + 12 * k), line, fill=INK,
                           font=font(10), anchor="mm")  # fmt: skip
     return np.asarray(canvas)

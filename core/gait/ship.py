@@ -26,6 +26,16 @@ __all__ = ["SWAP_PAIRS", "example_figure", "format_swaps", "ship_gait"]
 SWAP_PAIRS = [(31 + k, 31 + (k + 7) % 20) for k in range(20)]
 
 
+def curve_keys(rows: list[dict], limit: int = 9) -> list[str]:
+    """The logged numbers worth a panel (training and validation rows alike), in the order first logged."""
+    keys: dict[str, None] = {}
+    for row in rows:
+        for key, value in row.items():
+            if key not in ("step", "lr", "time", "seconds", "triplet_count") and isinstance(value, int | float):
+                keys.setdefault(key)
+    return list(keys)[:limit]
+
+
 def format_swaps(swaps: dict[str, dict[str, float]]) -> str:
     """Markdown table of the swap scores."""
     lines = ["GaitNet appearance swap vs the rendered truth (20 held-out pairs, nm-05 at 90°, all frames):", "",
@@ -59,8 +69,7 @@ def ship_gait(gaitnet_run: Path, dygait_run: Path, data: Path, out_dir: Path = C
                     "metrics": metrics}, manifest)  # fmt: skip
         rows = MetricLog(run / "log.jsonl").rows()
         if rows:
-            keys = [k for k in rows[-1] if k not in ("step", "lr", "time") and isinstance(rows[-1][k], int | float)]
-            plot_curves(rows, keys[:8], out_dir / f"curves_{name}.png", title=f"{title} (small preset)")
+            plot_curves(rows, curve_keys(rows), out_dir / f"curves_{name}.png", title=f"{title} (small preset)")
     save_entry({"name": "gait-gallery", "method": "gallery", "file": str(gallery_file.relative_to(rel)),
                 "sha256": sha256_of(gallery_file), "config": {"split": "test", "condition": "nm-01",
                 "views": ["036", "090", "144"]}, "data": info, "steps": 0, "seconds": 0.0, "metrics": {}},
