@@ -220,7 +220,7 @@ def _walker_frames(frames: int = 24, height: int = 120, width: int = 80, colour:
 
 
 def clip_files(folder: Path) -> list[Case]:
-    """Files for a walk input (a clip, its frames or an OpenGait pickle): Case.value is a path or a list."""
+    """Files for a walk input (a clip, its frames or an OpenGait pickle): Case.value is a list of paths."""
     import pickle
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -231,7 +231,7 @@ def clip_files(folder: Path) -> list[Case]:
 
     def file(kind: str, name: str, data: bytes, accept: bool) -> None:
         (folder / name).write_bytes(data)
-        cases.append(Case(kind, folder / name, accept))
+        cases.append(Case(kind, [folder / name], accept))  # a files input takes a list, even of one
 
     file("walk GIF (person on black)", "walk.gif", gif, True)
     frames = []

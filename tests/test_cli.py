@@ -89,3 +89,35 @@ def test_rotate_turns_a_face_with_the_shipped_model(tmp_path):
     assert done.returncode != 0 and "cannot read" in done.stderr and "Traceback" not in done.stderr
     done = run("rotate", str(src), "--yaw", "120", "--align", "none", "-o", str(tmp_path / "x.png"))
     assert done.returncode != 0 and "within [-90, 90]" in done.stderr
+
+
+def test_gait_reports_a_walk_with_the_shipped_models(tmp_path):
+    """``python -m core gait FRAMES -o OUT`` on a held-out walker: maps, plots, features and the gallery's
+    nearest walkers, the right person first (GaitNet from colour frames, DyGait from the silhouettes);
+    a single picture is refused with one line."""
+    from PIL import Image
+
+    from core.gait import api
+
+    walk = api.example_walk(31, "cl-01", 54)
+    colour, silhouettes = [], []
+    for t, (frame, sil) in enumerate(zip(walk.rgb, walk.sil, strict=True)):
+        colour.append(str(tmp_path / f"f{t:02d}.png"))
+        silhouettes.append(str(tmp_path / f"s{t:02d}.png"))
+        Image.fromarray(frame).save(colour[-1])
+        Image.fromarray(sil).save(silhouettes[-1])
+    done = run("gait", *colour, "-o", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["frames"] == len(walk.rgb) and summary["models"] == ["GaitNet", "DyGait"]
+    assert summary["matches"]["GaitNet"][0]["subject"] == "031" and len(summary["matches"]["DyGait"]) == 5
+    for name in ("walk.gif", "dygait_maps.png", "gaitnet_reconstruction.png", "gaitnet_pose_trajectory.png",
+                 "matches.png", "features.npz"):  # fmt: skip
+        assert (tmp_path / "out" / name).stat().st_size > 0, name
+    done = run("gait", *silhouettes, "-o", str(tmp_path / "sil"))
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "sil" / "summary.json").read_text())
+    assert set(summary["matches"]) == {"DyGait"} and summary["matches"]["DyGait"][0]["subject"] == "031"
+    assert any("silhouettes" in note for note in summary["notes"])
+    done = run("gait", colour[0], "-o", str(tmp_path / "bad"))
+    assert done.returncode == 2 and "single picture" in done.stderr and "Traceback" not in done.stderr

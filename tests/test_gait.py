@@ -124,12 +124,12 @@ def test_files_check_of_the_gate(tmp_path):
     check = Files("clip", "Your walk", decode=read_clip)
     cases = {c.kind: c for c in clip_files(tmp_path / "clips")}
     assert check.parse([str(p) for p in cases["12 silhouette PNG frames"].value]).sil.shape[0] == 12
-    assert check.parse({"path": str(cases["walk GIF (person on black)"].value)}).rgb is not None
+    assert check.parse([{"path": str(cases["walk GIF (person on black)"].value[0])}]).rgb is not None
     for raw, message in (
         (None, "nothing was uploaded"),
         ([1, 2], "expected uploaded files"),
         (str(tmp_path / "nope.gif"), "is gone"),
-        (str(cases["one picture"].value), "single picture"),
+        (str(cases["one picture"].value[0]), "single picture"),
     ):
         with pytest.raises(InputError, match=message) as err:
             check.parse(raw)
@@ -137,3 +137,23 @@ def test_files_check_of_the_gate(tmp_path):
     many = Files("clip", "Frames", max_files=3)
     with pytest.raises(InputError, match="over the limit of 3"):
         many.parse([str(p) for p in cases["12 silhouette PNG frames"].value])
+
+
+def test_eval_command_prints_the_table_with_the_baseline(gait_root, tmp_path):
+    """``python -m core eval dygait`` with the shipped model on a small written set: every group, the GEI row."""
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "eval.json"
+    done = subprocess.run([sys.executable, "-m", "core", "eval", "dygait", "--data", str(gait_root), "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "| DyGait |" in done.stdout and "| GEI + nearest neighbour |" in done.stdout
+    numbers = json.loads(out.read_text())
+    assert set(numbers) == {"DyGait", "GEI + nearest neighbour"} and set(numbers["DyGait"]["mean"]) == {
+        "NM",
+        "BG",
+        "CL",
+    }
+    assert numbers["DyGait"]["mean"]["NM"] > 1 / 3  # 3 test walkers: chance is 1/3

@@ -60,8 +60,8 @@ def test_analyse_an_example_walker(model_env):
 def test_analyse_an_upload(model_env, tmp_path):
     cases = {c.kind: c for c in clip_files(tmp_path / "clips")}
     action = Form(*tab.CHECKS).action(tab.analyse_walk, "analysing")
-    gif, maps, trajectory, matches, note = action(tab.YOUR_WALK, "normal (nm-05)", "90°",
-                                                  [str(cases["walk GIF (person on black)"].value)])  # fmt: skip
+    walk = [str(p) for p in cases["walk GIF (person on black)"].value]
+    gif, maps, trajectory, matches, note = action(tab.YOUR_WALK, "normal (nm-05)", "90°", walk)
     assert maps is not None and trajectory is not None and matches is not None
     assert "your walk" in note and "rendered" in note and "Rank-1" not in note  # no truth for an upload
     # silhouettes only: DyGait runs, GaitNet is skipped with a note
@@ -93,13 +93,13 @@ def test_bad_inputs_are_refused_with_what_to_do(model_env, tmp_path):
     assert "nothing was uploaded" in refusal(tab.YOUR_WALK, "normal (nm-05)", "90°", None)
     assert "one of the choices" in refusal(W[0], "normal (nm-05)", "17°", None)
     cases = {c.kind: c for c in clip_files(tmp_path / "clips")}
-    message = refusal(tab.YOUR_WALK, "normal (nm-05)", "90°", [str(cases["one picture"].value)])
+    message = refusal(tab.YOUR_WALK, "normal (nm-05)", "90°", [str(p) for p in cases["one picture"].value])
     assert message.lstrip("'\"").startswith("Your walk") and "single picture" in message
-    message = refusal(tab.YOUR_WALK, "normal (nm-05)", "90°", [str(cases["pickle that runs code"].value)])
+    message = refusal(tab.YOUR_WALK, "normal (nm-05)", "90°", [str(p) for p in cases["pickle that runs code"].value])
     assert "not an OpenGait sequence pickle" in message
     # a broken upload is ignored while a walker is chosen (the upload is not used then)
     action = Form(*tab.CHECKS).action(tab.analyse_walk, "analysing")
-    assert "walker 031" in action(W[0], "normal (nm-05)", "90°", [str(cases["one picture"].value)])[-1]
+    assert "walker 031" in action(W[0], "normal (nm-05)", "90°", [str(p) for p in cases["one picture"].value])[-1]
 
 
 # ---------------------------------------------------------------------------------------------- browser
