@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import html
 import logging
-import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +39,7 @@ from core.dgnet.examples import (
 )
 from core.figures import bordered, labelled_grid, labelled_strip, to_picture
 from demos.gate import Choice, Form, Number, Upload
+from demos.models import ModelCache, ModelUnavailable, checkpoint_path, file_key, load_cached
 
 log = logging.getLogger("disentangle.app")
 
@@ -99,84 +98,36 @@ one person's clothes, every column keeps one person's pose and background; compa
 # ---------------------------------------------------------------------------------------------- models
 
 
-class ModelUnavailable(Exception):
-    """The chosen model cannot be had; the message says what to do (shown, not raised to the user)."""
-
-
-class ModelCache:
-    """The loaded DG-Nets (least recently used out) and the official run folder the user chose last.
-
-    Thread-safe: one lock guards the table, another serialises loading (a model is loaded once even
-    when two requests ask for it together).
-    """
+class DGNetModels(ModelCache):
+    """The loaded DG-Nets (least recently used out) and the official run folder the user chose last."""
 
     def __init__(self, size: int = 3) -> None:
-        self._models: OrderedDict[tuple, DGNet] = OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
-        self._load_lock = threading.Lock()
+        super().__init__(size)
+        self._folder_lock = threading.Lock()
         self._official: Path | None = None
-
-    def get(self, key: tuple, load: Callable[[], DGNet]) -> DGNet:
-        with self._lock:
-            if key in self._models:
-                self._models.move_to_end(key)
-                return self._models[key]
-        with self._load_lock:
-            with self._lock:
-                if key in self._models:
-                    return self._models[key]
-            model = load()
-            with self._lock:
-                self._models[key] = model
-                while len(self._models) > self._size:
-                    self._models.popitem(last=False)
-        return model
 
     @property
     def official_folder(self) -> Path | None:
-        with self._lock:
+        with self._folder_lock:
             return self._official
 
     @official_folder.setter
     def official_folder(self, folder: Path | None) -> None:
-        with self._lock:
+        with self._folder_lock:
             self._official = folder
 
     def clear(self) -> None:
-        with self._lock:
-            self._models.clear()
-            self._official = None
+        super().clear()
+        self.official_folder = None
 
 
-MODELS = ModelCache()
-
-
-def _file_key(kind: str, path: Path) -> tuple:
-    stat = path.stat()
-    return (kind, str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+MODELS = DGNetModels()
 
 
 def shipped_model() -> DGNet:
     """The file named by DISENTANGLE_DGNET_CHECKPOINT, else the registered ``dgnet``; ModelUnavailable if neither."""
-    from core.checkpoints import CheckpointError, resolve
-
-    named = os.environ.get(CHECKPOINT_ENV, "").strip()
-    if named:
-        path = Path(named).expanduser()
-        if not path.is_file():
-            raise ModelUnavailable(f"`{CHECKPOINT_ENV}` names `{path}`, which is not a file. " + NOT_SHIPPED)
-        try:
-            return MODELS.get(_file_key("file", path), lambda: api.load_file(path))
-        except (ValueError, RuntimeError, OSError, KeyError) as err:
-            raise ModelUnavailable(f"`{CHECKPOINT_ENV}` names `{path}`, which could not be loaded ({err}).") from None
-    try:
-        path = resolve(api.DEFAULT_NAME, verify=False)
-        return MODELS.get(_file_key("shipped", path), lambda: api.load(api.DEFAULT_NAME))
-    except CheckpointError as err:
-        if "unknown checkpoint" in str(err):
-            raise ModelUnavailable(NOT_SHIPPED) from None
-        raise ModelUnavailable(f"{err} {NOT_SHIPPED}") from None
+    path = checkpoint_path(CHECKPOINT_ENV, api.DEFAULT_NAME, NOT_SHIPPED)
+    return load_cached(MODELS, (path,), lambda: api.load_file(path), "the DG-Net model", NOT_SHIPPED)
 
 
 def find_official_files(folder: Path) -> tuple[Path, Path, Path]:
@@ -198,7 +149,7 @@ def official_model(folder: Path) -> DGNet:
     from core.dgnet import load_official
 
     config, gen, ident = find_official_files(folder)
-    key = ("official", *_file_key("", config)[1:], *_file_key("", gen)[1:], *_file_key("", ident)[1:])
+    key = ("official", file_key(config), file_key(gen), file_key(ident))
 
     def load() -> DGNet:
         try:

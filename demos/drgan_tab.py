@@ -9,11 +9,8 @@ every run answers with what to do and still shows the input and its rendered tru
 from __future__ import annotations
 
 import logging
-import os
-import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -24,6 +21,7 @@ from core.drgan import api
 from core.drgan.figures import how_it_works_diagram, omega_bars, pose_strip_figure, similarity_picture, to_unit
 from core.figures import to_picture
 from demos.gate import Choice, Form, Number, Upload
+from demos.models import ModelCache, checkpoint_path, env_names_file, load_cached, model_or_note
 
 log = logging.getLogger("disentangle.app")
 
@@ -77,49 +75,17 @@ The multi-image model is trained on random subsets of a person's faces and learn
 the same person, light and yaw. The **yaw estimate** is D's own pose head reading your input.
 """
 
-_MODEL_LOCK = threading.Lock()
-_MODEL: dict[tuple, api.FaceModel] = {}
-
-
-class ModelUnavailable(Exception):
-    """No shipped model; the message says what to do."""
-
-
-def _key(path: Path | None) -> tuple | None:
-    if path is None:
-        return None
-    stat = path.stat()
-    return (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+_MODELS = ModelCache()
 
 
 def shipped_model() -> api.FaceModel:
-    """The DR-GANs named by the environment variables, else the registered ``drgan`` / ``drgan-multi``."""
-    from core.checkpoints import CheckpointError, resolve
-
-    try:
-        named, named_multi = os.environ.get(CHECKPOINT_ENV, "").strip(), os.environ.get(MULTI_ENV, "").strip()
-        single = Path(named).expanduser() if named else resolve("drgan", verify=False)
-        if named_multi:
-            multi = Path(named_multi).expanduser()
-        else:
-            try:
-                multi = None if named else resolve("drgan-multi", verify=False)
-            except CheckpointError:
-                multi = None
-    except CheckpointError as err:
-        raise ModelUnavailable(NOT_SHIPPED if "unknown checkpoint" in str(err) else f"{err} {NOT_SHIPPED}") from None
-    for path in (single, multi):
-        if path is not None and not path.is_file():
-            raise ModelUnavailable(f"`{path}` is not a file. {NOT_SHIPPED}")
-    key = (_key(single), _key(multi))
-    with _MODEL_LOCK:
-        if key not in _MODEL:
-            try:
-                _MODEL.clear()
-                _MODEL[key] = api.load_files(single, multi)
-            except (ValueError, RuntimeError, OSError, KeyError) as err:
-                raise ModelUnavailable(f"the DR-GAN model could not be loaded ({err}). {NOT_SHIPPED}") from None
-        return _MODEL[key]
+    """The DR-GANs named by the environment variables, else the registered ``drgan`` / ``drgan-multi``
+    (the multi-image model is optional, and taken from the manifest only with the single-image one)."""
+    single = checkpoint_path(CHECKPOINT_ENV, "drgan", NOT_SHIPPED)
+    multi = checkpoint_path(MULTI_ENV, "drgan-multi", NOT_SHIPPED, use_manifest=not env_names_file(CHECKPOINT_ENV),
+                            required=False)  # fmt: skip
+    return load_cached(_MODELS, (single, multi), lambda: api.load_files(single, multi), "the DR-GAN model",
+                       NOT_SHIPPED)  # fmt: skip
 
 
 def _model_or_note(notes: list[str]) -> tuple[api.FaceModel | None, object]:
@@ -127,13 +93,8 @@ def _model_or_note(notes: list[str]) -> tuple[api.FaceModel | None, object]:
     warning say what to do."""
     from core.drgan.config import DRGANConfig
 
-    try:
-        model = shipped_model()
-    except ModelUnavailable as err:
-        notes.append(str(err))
-        gr.Warning(str(err).replace("`", ""), title="No model")
-        return None, DRGANConfig.small()
-    return model, model.config
+    model = model_or_note(shipped_model, notes)
+    return (model, model.config) if model is not None else (None, DRGANConfig.small())
 
 
 # ---------------------------------------------------------------------------------------------- inputs

@@ -15,7 +15,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -26,6 +25,7 @@ from core.gait.clip import GaitClip, read_clip
 from core.gait.walkers import swap_truth, test_subjects
 from core.synth.datasets import GaitConfig
 from demos.gate import Choice, Files, Form
+from demos.models import ModelCache, checkpoint_path, load_cached, model_or_note
 
 log = logging.getLogger("disentangle.app")
 
@@ -79,48 +79,15 @@ walker's movement: compare with the rendered truth. Matches are framed green (ri
 """
 
 _MODEL_LOCK = threading.Lock()
-_MODELS: dict[tuple, api.GaitModels] = {}
+_MODELS = ModelCache()
 _GALLERY: dict[str, api.Gallery] = {}
-
-
-class ModelUnavailable(Exception):
-    """No shipped model; the message says what to do."""
-
-
-def _key(path: Path | None) -> tuple | None:
-    if path is None:
-        return None
-    stat = path.stat()
-    return (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
-
-
-def _model_path(env: str, name: str) -> Path:
-    from core.checkpoints import CheckpointError, resolve
-
-    named = os.environ.get(env, "").strip()
-    if named:
-        path = Path(named).expanduser()
-        if not path.is_file():
-            raise ModelUnavailable(f"`{path}` is not a file. {NOT_SHIPPED}")
-        return path
-    try:
-        return resolve(name, verify=False)
-    except CheckpointError as err:
-        raise ModelUnavailable(NOT_SHIPPED if "unknown checkpoint" in str(err) else f"{err} {NOT_SHIPPED}") from None
 
 
 def shipped_models() -> api.GaitModels:
     """The GaitNet and DyGait named by the environment variables, else the registered ones."""
-    gaitnet, dygait = _model_path(GAITNET_ENV, "gaitnet"), _model_path(DYGAIT_ENV, "dygait")
-    key = (_key(gaitnet), _key(dygait))
-    with _MODEL_LOCK:
-        if key not in _MODELS:
-            try:
-                _MODELS.clear()
-                _MODELS[key] = api.load(gaitnet, dygait)
-            except (ValueError, RuntimeError, OSError, KeyError) as err:
-                raise ModelUnavailable(f"the gait models could not be loaded ({err}). {NOT_SHIPPED}") from None
-        return _MODELS[key]
+    gaitnet = checkpoint_path(GAITNET_ENV, "gaitnet", NOT_SHIPPED)
+    dygait = checkpoint_path(DYGAIT_ENV, "dygait", NOT_SHIPPED)
+    return load_cached(_MODELS, (gaitnet, dygait), lambda: api.load(gaitnet, dygait), "the gait models", NOT_SHIPPED)
 
 
 def shipped_gallery() -> api.Gallery | None:
@@ -134,12 +101,7 @@ def shipped_gallery() -> api.Gallery | None:
 
 
 def _models_or_note(notes: list[str]) -> api.GaitModels | None:
-    try:
-        return shipped_models()
-    except ModelUnavailable as err:
-        notes.append(str(err))
-        gr.Warning(str(err).replace("`", ""), title="No model")
-        return None
+    return model_or_note(shipped_models, notes)
 
 
 def _subject(walker: str) -> int:

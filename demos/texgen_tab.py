@@ -10,11 +10,8 @@ what to do, and still shows the projection baseline and the ground truth.
 from __future__ import annotations
 
 import logging
-import os
-import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -26,6 +23,7 @@ from core.texgen import api
 from core.texgen.figures import how_it_works_diagram, loss_curve, orbit_picture, texture_picture
 from demos.files import OutputFolder
 from demos.gate import Choice, Form, Number, Upload
+from demos.models import ModelCache, ModelUnavailable, checkpoint_path, env_names_file, load_cached
 
 log = logging.getLogger("disentangle.app")
 
@@ -75,41 +73,15 @@ camera they were rendered with); the texture is what is learnt.
 never seen. The row underneath is the truth for our synthetic people.
 """
 
-_MODEL_LOCK = threading.Lock()
-_MODEL: dict[tuple, api.TextureModel] = {}
-
-
-class ModelUnavailable(Exception):
-    """No shipped model; the message says what to do."""
-
-
-def _key(path: Path) -> tuple:
-    stat = path.stat()
-    return (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+_MODELS = ModelCache()
 
 
 def shipped_model() -> api.TextureModel:
-    """The U-Net + PCB named by the environment variables, else the registered ``texgen`` / ``texgen-pcb``."""
-    from core.checkpoints import CheckpointError, resolve
-
-    try:
-        named, named_pcb = os.environ.get(CHECKPOINT_ENV, "").strip(), os.environ.get(PCB_ENV, "").strip()
-        unet = Path(named).expanduser() if named else resolve("texgen", verify=False)
-        pcb = Path(named_pcb).expanduser() if named_pcb else (None if named else resolve("texgen-pcb", verify=False))
-    except CheckpointError as err:
-        raise ModelUnavailable(NOT_SHIPPED if "unknown checkpoint" in str(err) else f"{err} {NOT_SHIPPED}") from None
-    for path in (unet, pcb):
-        if path is not None and not path.is_file():
-            raise ModelUnavailable(f"`{path}` is not a file. {NOT_SHIPPED}")
-    key = (_key(unet), _key(pcb) if pcb else None)
-    with _MODEL_LOCK:
-        if key not in _MODEL:
-            try:
-                _MODEL.clear()
-                _MODEL[key] = api.load_files(unet, pcb)
-            except (ValueError, RuntimeError, OSError, KeyError) as err:
-                raise ModelUnavailable(f"the texture model could not be loaded ({err}). {NOT_SHIPPED}") from None
-        return _MODEL[key]
+    """The U-Net + PCB named by the environment variables, else the registered ``texgen`` / ``texgen-pcb``
+    (the PCB from the manifest only when the U-Net comes from it too)."""
+    unet = checkpoint_path(CHECKPOINT_ENV, "texgen", NOT_SHIPPED)
+    pcb = checkpoint_path(PCB_ENV, "texgen-pcb", NOT_SHIPPED, use_manifest=not env_names_file(CHECKPOINT_ENV))
+    return load_cached(_MODELS, (unet, pcb), lambda: api.load_files(unet, pcb), "the texture model", NOT_SHIPPED)
 
 
 # ---------------------------------------------------------------------------------------------- inputs

@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -270,28 +269,6 @@ def test_environment_variable_to_a_missing_file(monkeypatch, tmp_path):
     tab.MODELS.clear()
     _, note = tab.interpolate(tab.SHIPPED, P[0], P[1], P[4], 5, None, None)
     assert tab.CHECKPOINT_ENV in note and "not a file" in note
-
-
-def test_model_cache_loads_once_and_evicts():
-    cache, calls = tab.ModelCache(size=2), []
-
-    def loader(name):
-        def load():
-            calls.append(name)
-            time.sleep(0.05)
-            return name
-
-        return load
-
-    threads = [threading.Thread(target=cache.get, args=(("a",), loader("a"))) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert calls == ["a"]
-    cache.get(("b",), loader("b"))
-    cache.get(("c",), loader("c"))
-    assert cache.get(("a",), loader("a")) == "a" and calls == ["a", "b", "c", "a"]
 
 
 def test_diagram():

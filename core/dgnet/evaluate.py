@@ -11,6 +11,13 @@ Swap scores, per method (DG-Net, "return image i", "return image j"):
   DG-Net's structure includes the scene: an output in another scene is "person everywhere", which
   a person-only IoU would still score at the person's share of the picture (about 0.45);
 - balance: the harmonic mean of identity kept and structure kept (high only when both are).
+
+Two reference rows put the numbers in scale (they are not baselines to beat):
+- "DG-Net reconstruction of j": the model decoding j from j's own codes. A swap cannot be sharper than
+  this, so it bounds what the swap's SSIM can reach with these weights.
+- "truth, Gaussian blur sigma 1": the ground truth itself, softened. The truth shares j's scene and its
+  sensor noise pixel for pixel (about half of each picture), which is why "return image j" scores high
+  SSIM; this row shows how much SSIM a faithful but slightly soft picture already loses.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor
 from torchmetrics.functional.image import structural_similarity_index_measure
+from torchvision.transforms.functional import gaussian_blur
 
 from core.data.market import MarketImages, load_images, load_market
 from core.dgnet.api import swap
@@ -34,6 +42,7 @@ from core.reid.retrieval import evaluate_market, extract_features
 __all__ = ["FOREGROUND_THRESHOLD", "SwapPairs", "evaluate_dgnet", "format_report", "read_pairs", "swap_scores"]
 
 FOREGROUND_THRESHOLD = 0.1  # mean absolute RGB difference (in [0, 1]) from the empty scene
+REFERENCE_BLUR_SIGMA = 1.0  # the softened-truth reference row (5x5 kernel)
 
 
 @dataclass(frozen=True)
@@ -113,7 +122,8 @@ def evaluate_dgnet(
     """Retrieval (teacher, DG-Net) on the re-ID test split and swap scores (DG-Net, return i, return j).
 
     teacher: the re-ID baseline (:class:`core.reid.ReidBaseline`) that also judges identity.
-    Returns {"retrieval": {method: {rank1, rank5, mAP}}, "swap": {method: scores}}.
+    Returns {"retrieval": {method: {rank1, rank5, mAP}}, "swap": {method: scores}, "reference": {row: scores}}
+    (the reference rows of the module docstring).
     """
     size = (model.config.height, model.config.width)
     market = load_market(reid_root, size)
@@ -123,15 +133,25 @@ def evaluate_dgnet(
         r = evaluate_market(embed, market["query"], market["gallery"], device=device)
         retrieval[name] = {"rank1": r.rank1, "rank5": r.rank5, "mAP": r.mAP}
     pairs = read_pairs(pairs_root, size)
-    outputs = torch.cat([swap(model, pairs.appearance[i : i + 16], pairs.structure[i : i + 16]).cpu()
-                         for i in range(0, len(pairs.appearance), 16)])  # fmt: skip
+
+    def batched(appearance: Tensor, structure: Tensor) -> Tensor:
+        return torch.cat([swap(model, appearance[i : i + 16], structure[i : i + 16]).cpu()
+                          for i in range(0, len(appearance), 16)])  # fmt: skip
+
     gallery = market["gallery"]
+    sigma = REFERENCE_BLUR_SIGMA
     swaps = {
-        "DG-Net swap": swap_scores(outputs, pairs, teacher_embed, gallery, device),
+        "DG-Net swap": swap_scores(batched(pairs.appearance, pairs.structure), pairs, teacher_embed, gallery, device),
         "return image i (appearance)": swap_scores(pairs.appearance, pairs, teacher_embed, gallery, device),
         "return image j (structure)": swap_scores(pairs.structure, pairs, teacher_embed, gallery, device),
     }
-    return {"retrieval": retrieval, "swap": swaps}
+    reconstruction = batched(pairs.structure, pairs.structure)
+    softened = gaussian_blur(pairs.truth, [5, 5], [sigma, sigma])
+    references = {
+        "DG-Net reconstruction of j": swap_scores(reconstruction, pairs, teacher_embed, gallery, device),
+        f"truth, Gaussian blur sigma {sigma:g}": swap_scores(softened, pairs, teacher_embed, gallery, device),
+    }
+    return {"retrieval": retrieval, "swap": swaps, "reference": references}
 
 
 def format_report(report: dict[str, dict[str, dict[str, float]]]) -> str:
@@ -141,7 +161,9 @@ def format_report(report: dict[str, dict[str, dict[str, float]]]) -> str:
         lines.append(f"| {name} | {100 * r['rank1']:.1f} | {100 * r['rank5']:.1f} | {100 * r['mAP']:.1f} |")
     lines += ["", "| swap output | SSIM | L1 | identity kept (Rank-1 %) | structure kept (mean IoU) | balance |",
               "|---|---|---|---|---|---|"]  # fmt: skip
-    for name, s in report["swap"].items():
+    rows = list(report["swap"].items())
+    rows += [(f"*reference:* {name}", s) for name, s in report.get("reference", {}).items()]
+    for name, s in rows:
         lines.append(f"| {name} | {s['ssim']:.3f} | {s['l1']:.3f} | {100 * s['identity_rank1']:.1f} | "
                      f"{s['structure_miou']:.3f} | {s['balance']:.3f} |")  # fmt: skip
     return "\n".join(lines) + "\n"
