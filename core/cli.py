@@ -367,7 +367,8 @@ def _cmd_ship_dgnet(args: argparse.Namespace) -> int:
     for run in (args.teacher_run, args.run):
         if not (Path(run) / "final.pt").exists():
             raise CliError(f"no final.pt in {run}: finish its training first (python -m core train ... --resume)")
-    report = ship_dgnet(Path(args.teacher_run), Path(args.run), _data_root(args.data), Path(args.pairs))
+    report = ship_dgnet(Path(args.teacher_run), Path(args.run), _data_root(args.data), Path(args.pairs),
+                        earlier_runs=tuple(Path(r) for r in args.earlier_run))  # fmt: skip
     print(format_report(report))
     print("wrote checkpoints/dgnet/ and the manifest entries 'dgnet' and 'dgnet-teacher'")
     return 0
@@ -1036,6 +1037,8 @@ def build_parser() -> argparse.ArgumentParser:
     ship_dg.add_argument("--run", default="runs/dgnet")
     ship_dg.add_argument("--data", default="data/reid")
     ship_dg.add_argument("--pairs", default="data/pairs")
+    ship_dg.add_argument("--earlier-run", action="append", default=[],
+                         help="a run this one continued (--warm-start); repeat for a chain, oldest first")  # fmt: skip
     ship_dg.set_defaults(func=_cmd_ship_dgnet)
 
     ship_tex = ship_to.add_parser("texgen", help="the texture U-Net and its PCB -> checkpoints/texgen/")

@@ -24,9 +24,9 @@ import torch.distributed as dist
 from torch import nn
 
 __all__ = [
-    "Checkpointer", "MetricLog", "Runtime", "all_reduce_mean", "autocast", "broadcast_module", "broadcast_object",
-    "plot_curves", "rng_state", "seed_everything", "set_rng_state", "setup_runtime", "sync_gradients", "teardown",
-    "timer", "unwrap", "wrap_ddp",
+    "Checkpointer", "MetricLog", "Runtime", "active_seconds", "all_reduce_mean", "autocast", "broadcast_module",
+    "broadcast_object", "plot_curves", "rng_state", "seed_everything", "set_rng_state", "setup_runtime",
+    "sync_gradients", "teardown", "timer", "unwrap", "wrap_ddp",
 ]  # fmt: skip
 
 
@@ -210,6 +210,22 @@ class MetricLog:
         if not self.path.exists():
             return []
         return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+
+
+def active_seconds(rows: Sequence[Mapping[str, float]], pause_s: float = 120.0) -> float:
+    """Training time from a metric log's wall-clock stamps, leaving out pauses.
+
+    A run's own clock (``seconds`` in its checkpoints) also counts the time it was stopped (SIGSTOP to
+    free the CPU for other work). Here every gap between consecutive log rows of one run counts,
+    except gaps longer than ``pause_s`` (a pause, or the time between a stop and ``--resume``) and gaps
+    after a resume (the step going back or standing still).
+    """
+    total = 0.0
+    for before, after in zip(rows, rows[1:], strict=False):
+        gap = float(after["time"]) - float(before["time"])
+        if after["step"] > before["step"] and 0 < gap <= pause_s:
+            total += gap
+    return total
 
 
 def _smooth(values: Sequence[float], window: int) -> np.ndarray:

@@ -3,11 +3,6 @@ browser test against the app served with that checkpoint."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -280,54 +275,26 @@ def test_diagram():
 # ---------------------------------------------------------------------------------------------- browser
 
 
-@pytest.fixture(scope="module")
-def dgnet_server(tmp_path_factory, checkpoint):
-    """``python app.py`` with DISENTANGLE_DGNET_CHECKPOINT set to the tiny checkpoint."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    root = tmp_path_factory.mktemp("dgnet-server")
-    log = root / "app.log"
-    env = dict(os.environ, GRADIO_TEMP_DIR=str(root), PYTHONUNBUFFERED="1", **{tab.CHECKPOINT_ENV: str(checkpoint)})
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        import httpx
-
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(url, timeout=10).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the app did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(1)
-        yield url, log
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
 @pytest.mark.browser
-def test_dgnet_tab_swaps_in_a_real_browser(dgnet_server, tmp_path):
+def test_dgnet_tab_in_a_real_browser_with_the_shipped_model(app_server, tmp_path):
+    """The shipped DG-Net (manifest entry ``dgnet``): swap grid beside the truth, a strip, a retrieval."""
     from tests.test_app import _browser_page
 
-    url, log = dgnet_server
-    with _browser_page(url, 1400) as page:
+    with _browser_page(app_server.url, 1400) as page:
         page.get_by_role("tab", name=tab.TITLE).click()
         page.locator("#dg-swap").click()
         grid = page.locator("#dg-grid img")
-        grid.wait_for(state="visible", timeout=60_000)
+        grid.wait_for(state="visible", timeout=90_000)
         page.locator("#dg-truth img").wait_for(state="visible", timeout=30_000)
         page.get_by_text("4 x 4 swaps").first.wait_for(state="visible", timeout=10_000)
-        page.screenshot(path=str(tmp_path / "dgnet_tab.png"), full_page=True)
         size = grid.evaluate("(img) => [img.naturalHeight, img.naturalWidth]")
+        page.locator("#dg-interpolate").click()
+        page.locator("#dg-strip img").wait_for(state="visible", timeout=60_000)
+        page.locator("#dg-retrieve").click()
+        page.locator("#dg-results img").first.wait_for(state="visible", timeout=60_000)
+        page.get_by_text("Green frame: the same person").first.wait_for(state="visible", timeout=10_000)
+        page.screenshot(path=str(tmp_path / "dgnet_tab.png"), full_page=True)
+        notes = page.locator("#dg-swap-note").inner_text()
     assert tuple(size) == _grid_shape(4, 4)[:2]
-    assert "Traceback" not in log.read_text()
+    assert "not shipped" not in notes  # the registered model answered, not the note
+    assert app_server.alive()

@@ -27,7 +27,7 @@ from core.dgnet.train import DGNetTrainer, train_dgnet
 from core.reid.backbone import ReidBaseline
 from core.reid.data import ReidTrainSet, random_erasing
 from core.reid.train import BaselineConfig, load_baseline, train_baseline
-from core.train import setup_runtime
+from core.train import MetricLog, active_seconds, setup_runtime
 
 REPO = Path(__file__).resolve().parents[1]
 PALETTE = np.array([[220, 30, 30], [30, 200, 40], [40, 60, 220], [230, 220, 40], [200, 40, 210], [30, 210, 220],
@@ -176,6 +176,24 @@ def test_dgnet_run_resumes_and_writes_final(market, tmp_path):
     model.id.load_state_dict(final["id"])
     assert (run / "images" / "final.png").exists() and (run / "images" / "iter_00000002.png").exists()
     assert 0.0 <= result["metrics"]["rank1"] <= 1.0
+
+
+def test_active_time_leaves_out_pauses_and_continued_runs_join(tmp_path):
+    from core.dgnet.ship import training_log
+
+    # 10 steps per row, 15 s apart; a 1-hour SIGSTOP after step 30; a resume that repeats step 40
+    stamps = [(10, 0), (20, 15), (30, 30), (40, 3630), (50, 3645), (40, 4000), (50, 4015)]
+    rows = [{"step": s, "time": t} for s, t in stamps]
+    assert active_seconds(rows) == 15 + 15 + 15 + 15  # the pause and the resume's restart are not training
+    assert active_seconds(rows, pause_s=1e9) == 15 + 15 + 3600 + 15 + 15
+    first, second = tmp_path / "first", tmp_path / "second"
+    for run, steps in ((first, range(10, 60, 10)), (second, range(30, 80, 10))):
+        log = MetricLog(run / "log.jsonl")
+        for step in steps:
+            log.write(step, loss=float(step))
+    joined = training_log(second, (first,))
+    assert [r["step"] for r in joined] == [10, 20, 30, 40, 50, 60, 70]  # the earlier run up to where this one began
+    assert training_log(second) == MetricLog(second / "log.jsonl").rows()
 
 
 def test_dgnet_refuses_a_teacher_with_other_classes(market, tmp_path):
