@@ -128,3 +128,7 @@ def test_ship_exports_registers_and_documents(sets, tmp_path):
     assert model.config.height == 64
     for name in ("dgnet_curves.png", "teacher_curves.png", "eval.json", "eval.md"):
         assert (tmp_path / "ckpt" / "dgnet" / name).exists(), name
+    picture = np.asarray(Image.open(tmp_path / "ckpt" / "dgnet" / "examples.png"))
+    mid = picture.shape[1] // 2
+    assert (picture[:, mid - 5 : mid + 5] == 255).all()  # two grids side by side: swaps | rendered truth
+    assert picture[:, :mid].std() > 10 and picture[:, mid:].std() > 10  # people drawn on both sides

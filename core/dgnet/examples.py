@@ -52,6 +52,7 @@ __all__ = [
     "RetrievalGallery",
     "bordered",
     "example_people",
+    "examples_figure",
     "how_it_works_diagram",
     "labelled_grid",
     "labelled_strip",
@@ -234,3 +235,25 @@ def how_it_works_diagram() -> np.ndarray:
     d.text((w / 2, 15), "DG-Net: clothes from a, everything else from b", fill=INK, font=font(16), anchor="mm")
     d.text((20, 345), "solid: the swap the demo runs; dashed: used in training only", fill=(90, 90, 90), font=font(12))
     return np.asarray(canvas)
+
+
+def examples_figure(model, count: int = 4) -> np.ndarray:
+    """The model card's picture, (H, W, 3) uint8: a ``count`` x ``count`` swap grid of the first example
+    (test) people beside the rendered ground truth, as the app's tab shows them.
+
+    model: a :class:`core.dgnet.DGNet` (imported by the caller; this module only renders people).
+    """
+    from core.dgnet.api import swap_grid
+
+    people = example_people()[:count]
+    images = render_people(people)
+    labels = [p.label for p in people]
+    out = swap_grid(model, images, images)
+    size = (model.config.height, model.config.width)
+    truth = truth_grid(people, people, size)
+    made = labelled_grid(
+        out, list(images), list(images), labels, labels, "DG-Net: the row's clothes on the column's person"
+    )
+    true = labelled_grid(truth, list(images), list(images), labels, labels, "ground truth (rendered)")
+    gap = np.full((made.shape[0], 24, 3), 255, dtype=np.uint8)
+    return np.concatenate([made, gap, true], axis=1)

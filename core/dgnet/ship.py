@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from PIL import Image
 
 from core.checkpoints import CHECKPOINT_DIR, MANIFEST, data_summary, half_precision_copy, save_entry, sha256_of
 from core.dgnet.api import export_checkpoint, load_file
 from core.dgnet.evaluate import evaluate_dgnet, format_report
+from core.dgnet.examples import examples_figure
 from core.reid.train import load_baseline
 from core.train import MetricLog, active_seconds, plot_curves
 
@@ -66,6 +68,7 @@ def ship_dgnet(teacher_run: Path, run: Path, data: Path, pairs: Path, out_dir: P
         plot_curves(rows, GEN_CURVES, out_dir / "dgnet_curves.png", title="DG-Net training (small preset)")
     if trows:
         plot_curves(trows, ("loss", "accuracy", "lr"), out_dir / "teacher_curves.png", title="Teacher (re-ID baseline)")
+    Image.fromarray(examples_figure(model)).save(out_dir / "examples.png")
     (out_dir / "eval.json").write_text(json.dumps(report, indent=1) + "\n")
     (out_dir / "eval.md").write_text(format_report(report))
     _ = teacher_cfg
