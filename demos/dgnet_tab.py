@@ -39,7 +39,7 @@ from core.dgnet.examples import (
 )
 from core.figures import bordered, labelled_grid, labelled_strip, to_picture
 from demos.gate import Choice, Form, Number, Upload
-from demos.models import ModelCache, ModelUnavailable, checkpoint_path, file_key, load_cached
+from demos.models import ModelCache, ModelUnavailable, checkpoint_path, env_names_file, file_key, load_cached
 
 log = logging.getLogger("disentangle.app")
 
@@ -183,6 +183,28 @@ def _unavailable(err: ModelUnavailable) -> str:
     return str(err)
 
 
+def shipped_quality_note(manifest: Path | None = None) -> str | None:
+    """A caveat for the registered model when its swaps scored below "return image j" in its own
+    evaluation (the manifest entry's metrics); None otherwise, or for a file named by the environment."""
+    from core.checkpoints import MANIFEST, load_manifest
+
+    if env_names_file(CHECKPOINT_ENV):
+        return None
+    try:
+        entry = load_manifest(manifest or MANIFEST)[api.DEFAULT_NAME]
+        scores = entry["metrics"]["swap"]
+        ours, plain = float(scores["DG-Net swap"]["ssim"]), float(scores["return image j (structure)"]["ssim"])
+        steps = int(entry["steps"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if ours >= plain:
+        return None
+    return (f"The shipped model trained for {steps:,} iterations on a CPU (the paper trains 100,000), so its "
+            f"swaps are blurred: SSIM {ours:.2f} against the rendered truth, where returning the structure "
+            f"picture unchanged scores {plain:.2f}. Compare with the ground truth beside it; the model card "
+            "(checkpoints/dgnet/README.md) has every score.")  # fmt: skip
+
+
 def describe(model: DGNet, choice: str) -> str:
     cfg = model.config
     what = "official DG-Net" if choice == OFFICIAL else "shipped DG-Net"
@@ -303,6 +325,9 @@ def swap(model_choice: str, appearance_1: str, appearance_2: str, appearance_3: 
         grid = labelled_grid(out, [r.image for r in rows], [c.image for c in cols], row_labels, col_labels,
                              "DG-Net: the row's clothes on the column's person")  # fmt: skip
         notes.insert(0, f"{describe(model, model_choice)}. {len(rows)} x {len(cols)} swaps in {seconds:.2f} s.")
+        caveat = shipped_quality_note() if model_choice != OFFICIAL else None
+        if caveat:
+            notes.insert(1, caveat)
 
     truth = None
     syn_rows = [r.person for r in rows if r.person is not None]
