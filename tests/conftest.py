@@ -109,3 +109,15 @@ def app_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def app_url(app_server):
     return app_server.url
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module's tests (the trainers run that way here): on a shared 2-core machine
+    a second OpenMP thread mostly waits. Use with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

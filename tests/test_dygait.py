@@ -40,6 +40,9 @@ CONDITIONS = ("nm-01", "nm-02", "nm-03", "nm-04", "nm-05", "nm-06", "bg-01", "cl
 VIEWS = ("054", "090", "126")
 
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
 # ---------------------------------------------------------------------------------------- walkers
 def _capsules(shape: tuple[int, int], segments: list[tuple[tuple[float, float], tuple[float, float], float]]
               ) -> np.ndarray:  # fmt: skip
@@ -106,15 +109,6 @@ def write_walkers(
     ids = [f"{s + 1:03d}" for s in range(subjects)]
     (root / "partition.json").write_text(json.dumps({"TRAIN_SET": ids[:train], "TEST_SET": ids[train:]}))
     return root
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One thread, as the trainer runs here: on a shared 2-core machine a second OpenMP thread mostly waits."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,9 @@ SUBJECTS = 10  # 7 train (of which tiny's last 2 validate), 3 test
 FRAMES = 12
 
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
 # ---------------------------------------------------------------------- a tiny gait set of drawn walkers
 def _segment(yy: np.ndarray, xx: np.ndarray, a: tuple[float, float], b: tuple[float, float], r: float) -> np.ndarray:
     """bool (H, W): pixels within r of the segment a-b (points as (y, x))."""
@@ -97,15 +100,6 @@ def write_walkers(root: Path, subjects: int = SUBJECTS, train: int = 7) -> Path:
                 save_sequence(root / "rgb" / name / cond / view / f"{view}.pkl", rgb)
     (root / "partition.json").write_text(json.dumps({"TRAIN_SET": names[:train], "TEST_SET": names[train:]}))
     return root
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on a shared 2-core machine two threads that wait for each other are much slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
