@@ -159,7 +159,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
                                   views=views, conditions=conditions, seed=args.seed)  # fmt: skip
         counts = datasets.write_gait(out, cfg, workers, _progress("gait sequences"))
     else:
-        cfg = truth.PairsConfig(pairs=_positive("pairs", args.pairs), seed=args.seed)
+        cfg = truth.PairsConfig(pairs=_positive("pairs", args.pairs), split=args.split, seed=args.seed)
         counts = truth.write_pairs(out, cfg, workers, _progress("pairs"))
     print(f"wrote {args.kind} to {out}: {counts} in {time.time() - start:.1f} s")
     return 0
@@ -261,7 +261,8 @@ def _cmd_train_dgnet(args: argparse.Namespace) -> int:
             raise CliError(f"no teacher at {teacher}: train one with python -m core train reid --data DIR")
     result = train_dgnet(_data_root(args.data), args.out, teacher_path=teacher, preset=args.preset,
                          resume=args.resume, device=args.device, bf16=not args.no_bf16, max_iter=args.iterations,
-                         progress=_train_progress("DG-Net"), warm_start=args.warm_start)  # fmt: skip
+                         progress=_train_progress("DG-Net"), warm_start=args.warm_start,
+                         init_from=args.init_from, pairs=args.pairs)  # fmt: skip
     m = result["metrics"]
     if os.environ.get("RANK", "0") != "0":
         return 0
@@ -365,10 +366,14 @@ def _cmd_ship_dgnet(args: argparse.Namespace) -> int:
     from core.dgnet.ship import ship_dgnet
 
     for run in (args.teacher_run, args.run):
-        if not (Path(run) / "final.pt").exists():
+        if not (Path(run) / "final.pt").exists() and not (run == args.teacher_run and Path(run).is_file()):
             raise CliError(f"no final.pt in {run}: finish its training first (python -m core train ... --resume)")
-    report = ship_dgnet(Path(args.teacher_run), Path(args.run), _data_root(args.data), Path(args.pairs),
-                        earlier_runs=tuple(Path(r) for r in args.earlier_run))  # fmt: skip
+    try:
+        report = ship_dgnet(Path(args.teacher_run), Path(args.run), _data_root(args.data), Path(args.pairs),
+                            earlier_runs=tuple(Path(r) for r in args.earlier_run),
+                            continues_shipped=args.continues_shipped, stage_name=args.stage)  # fmt: skip
+    except ValueError as err:
+        raise CliError(str(err)) from None
     print(format_report(report))
     print("wrote checkpoints/dgnet/ and the manifest entries 'dgnet' and 'dgnet-teacher'")
     return 0
@@ -881,7 +886,9 @@ def build_parser() -> argparse.ArgumentParser:
     gait.add_argument("--views", default="", help="comma-separated degrees (default 0,18,...,180)")
     gait.add_argument("--conditions", default="", help="comma-separated (default nm-01..06,bg-01..02,cl-01..02)")
     pairs = kinds.add_parser("pairs", help="appearance/structure swap pairs with rendered ground truth")
-    pairs.add_argument("--pairs", type=int, default=40)
+    pairs.add_argument("--pairs", type=int, default=120)
+    pairs.add_argument("--split", choices=("test", "train"), default="test",
+                       help="the re-ID set's test people (evaluation) or training people (paired loss)")  # fmt: skip
     for p in (reid, face, gait, pairs):
         p.add_argument("--out", required=True, help="output folder (re-running resumes)")
         p.add_argument("--seed", type=int, default=0, help="dataset seed (same seed -> same people)")
@@ -917,6 +924,10 @@ def build_parser() -> argparse.ArgumentParser:
     t_dg.add_argument("--no-bf16", action="store_true", help="train in float32")
     t_dg.add_argument("--warm-start", default=None, help="continue another run's last.pt on this preset's schedule "
                       "(e.g. --preset small-long --warm-start runs/dgnet/last.pt)")  # fmt: skip
+    t_dg.add_argument("--init-from", default=None, help="start the generator and appearance encoder from a "
+                      "finished model (--preset small-sharp --init-from checkpoints/dgnet/dgnet.pt)")  # fmt: skip
+    t_dg.add_argument("--pairs", default="data/pairs-train", help="training people's swap pairs with the rendered "
+                      "truth, for presets with a paired loss (python -m core synth pairs --split train)")  # fmt: skip
     t_dg.set_defaults(func=_cmd_train_dgnet, out_default="runs/dgnet")
     t_tex = trainers.add_parser("texgen", help="the texture U-Net (needs a trained PCB: python -m core train pcb)")
     t_tex.add_argument("--pcb", default="runs/pcb/final.pt", help="the PCB whose features are the re-ID loss")
@@ -1033,7 +1044,11 @@ def build_parser() -> argparse.ArgumentParser:
     ship = sub.add_parser("ship", help="export trained runs into checkpoints/ with manifest entries")
     ship_to = ship.add_subparsers(dest="model", required=True)
     ship_dg = ship_to.add_parser("dgnet", help="DG-Net and its teacher -> checkpoints/dgnet/")
-    ship_dg.add_argument("--teacher-run", default="runs/reid")
+    ship_dg.add_argument("--teacher-run", default="runs/reid", help="the teacher's run folder, or a shipped "
+                         "teacher file to keep (checkpoints/dgnet/teacher.pt)")  # fmt: skip
+    ship_dg.add_argument("--continues-shipped", action="store_true", help="the run started from the registered "
+                         "dgnet (train dgnet --init-from): add its steps and time, list both stages")  # fmt: skip
+    ship_dg.add_argument("--stage", default="training", help="name of this run's stage in the manifest")
     ship_dg.add_argument("--run", default="runs/dgnet")
     ship_dg.add_argument("--data", default="data/reid")
     ship_dg.add_argument("--pairs", default="data/pairs")

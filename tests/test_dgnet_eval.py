@@ -89,15 +89,26 @@ def test_eval_and_swap_commands(sets, checkpoint, tmp_path, capsys):
                  "--pairs", str(sets["pairs"]), "--out", str(out)])  # fmt: skip
     assert code == 0
     report = json.loads(out.read_text())
-    assert set(report["swap"]) == {"DG-Net swap", "return image i (appearance)", "return image j (structure)"}
+    assert set(report["swap"]) == {"DG-Net swap", "return image i (appearance)", "return image j (structure)",
+                                   "no-learning recolour"}  # fmt: skip
     assert set(report["retrieval"]) == {"teacher (re-ID baseline)", "DG-Net"}
-    assert set(report["reference"]) == {"DG-Net reconstruction of j", "truth, Gaussian blur sigma 1"}
-    softened = report["reference"]["truth, Gaussian blur sigma 1"]
-    # the softened truth keeps the person and the scene, so it must out-score returning either input on SSIM
-    assert softened["ssim"] > max(report["swap"][k]["ssim"] for k in report["swap"] if k.startswith("return"))
-    assert softened["structure_miou"] > 0.6
+    assert set(report["reference"]) == {"truth, Gaussian blur sigma 1", "truth, Gaussian blur sigma 2"}
+    assert report["pairs"] == 4 and len(report["bar"]) == 6
+    rows = report["swap"] | report["reference"]
+    soft, softer = rows["truth, Gaussian blur sigma 1"], rows["truth, Gaussian blur sigma 2"]
+    i, j = rows["return image i (appearance)"], rows["return image j (structure)"]
+    # the fair bar's scores order the references and the copies as their definitions say
+    assert soft["clothes_delta_e"] < 3 < j["clothes_delta_e"]  # j's clothes are not i's
+    assert soft["kept"] > softer["kept"] and soft["kept"] > i["kept"]
+    assert soft["person_ssim"] > softer["person_ssim"] and soft["sharpness"] > softer["sharpness"]
+    assert soft["beats_return_i"] == 1.0 and j["beats_return_i"] <= 0.5
+    assert soft["structure_miou"] > 0.6
+    for check in report["bar"]:
+        assert check["passed"] == (check["value"] < check["target"] if "below" in check["check"]
+                                   else check["value"] >= check["target"])  # fmt: skip
     printed = capsys.readouterr().out
-    assert "| DG-Net swap |" in printed and "*reference:* DG-Net reconstruction of j" in printed
+    assert "| DG-Net swap |" in printed and "DG-Net reconstruction of j (scored against j)" in printed
+    assert "| the bar (issue 20) |" in printed
 
     a, b = sets["pairs"] / "0000_appearance.jpg", sets["pairs"] / "0000_structure.jpg"
     assert main(["swap", str(a), str(b), "-o", str(tmp_path / "s.png"), "--checkpoint", str(checkpoint)]) == 0
@@ -124,6 +135,7 @@ def test_ship_exports_registers_and_documents(sets, tmp_path):
     entries = load_manifest(manifest)
     assert set(entries) == {"dgnet", "dgnet-teacher"}
     assert entries["dgnet"]["steps"] == 4 and entries["dgnet"]["metrics"]["swap"] == report["swap"]
+    assert entries["dgnet"]["metrics"]["bar"] == report["bar"]
     model = load_file(resolve("dgnet", manifest))  # sha256-checked
     assert model.config.height == 64
     for name in ("dgnet_curves.png", "teacher_curves.png", "eval.json", "eval.md"):
@@ -132,3 +144,11 @@ def test_ship_exports_registers_and_documents(sets, tmp_path):
     mid = picture.shape[1] // 2
     assert (picture[:, mid - 5 : mid + 5] == 255).all()  # two grids side by side: swaps | rendered truth
     assert picture[:, :mid].std() > 10 and picture[:, mid:].std() > 10  # people drawn on both sides
+    # a second stage started from the shipped model, with the shipped teacher file kept as it is
+    teacher_entry = entries["dgnet-teacher"]
+    shipped = tmp_path / "ckpt" / "dgnet"
+    ship_dgnet(shipped / "teacher.pt", run, sets["reid"], sets["pairs"], shipped, manifest, continues_shipped=True,
+               stage_name="sharp")  # fmt: skip
+    entries = load_manifest(manifest)
+    assert entries["dgnet-teacher"] == teacher_entry
+    assert entries["dgnet"]["steps"] == 8 and [s["stage"] for s in entries["dgnet"]["stages"]] == ["earlier", "sharp"]

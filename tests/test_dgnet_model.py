@@ -9,6 +9,7 @@ release files, loaded with ``load_official`` and run through our networks.
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -196,6 +197,39 @@ def test_small_preset() -> None:
     assert DGNetConfig.from_dict(c.to_dict()) == c
     with pytest.raises(ValueError, match="builds only ResNet-50"):
         c.to_official_yaml()
+
+
+def test_sharp_preset_departs_only_in_named_fields() -> None:
+    paper, sharp = DGNetConfig(), DGNetConfig.small_sharp(37)
+    # the paper's settings are still the defaults of every departure
+    assert (paper.dis.gp_weight, paper.dis.init, paper.train.beta1_d, paper.train.weight_decay_d) == (
+        0.01, "gaussian", 0.0, 5e-4)  # fmt: skip
+    assert (paper.loss.recon_only_iter, paper.loss.gan_ramp_iter, paper.loss.paired_w, paper.train.ema) == (0, 0, 0, 0)
+    assert not paper.train.freeze_appearance
+    assert (sharp.dis.gp_weight, sharp.dis.init, sharp.train.beta1_d, sharp.train.weight_decay_d) == (
+        0.0, "kaiming", 0.5, 0.0)  # fmt: skip
+    assert sharp.train.ema == 0.999 and sharp.train.freeze_appearance and sharp.loss.paired_w == 5.0
+    small = DGNetConfig.small(37)
+    assert (sharp.gen, sharp.appearance, sharp.height) == (small.gen, small.appearance, small.height)  # same networks
+    assert DGNetConfig.from_dict(sharp.to_dict()) == sharp
+    assert DGNetConfig.from_preset("small-sharp", 37) == sharp
+    yaml = paper.to_official_yaml()  # our departures have no official key
+    assert not {"paired_w", "ema", "beta1_d", "freeze_appearance"} & set(yaml)
+    with pytest.raises(ValueError, match="ema"):
+        DGNetConfig(train=replace(paper.train, ema=1.0))
+
+
+def test_staged_weights_hold_the_adversary_then_ramp_it_in() -> None:
+    from core.dgnet.losses import loss_weights
+
+    loss = DGNetConfig.small_sharp(37).loss
+    first = loss_weights(loss, 0)
+    assert first.gan == 0.0 and first.recon_id == 0.0 and first.recon_x == 5 and first.paired == 5.0
+    start, ramp = loss.recon_only_iter, loss.gan_ramp_iter
+    assert loss_weights(loss, start + ramp // 2).gan == pytest.approx(0.5 * loss.gan_w)
+    assert loss_weights(loss, start + ramp).gan == loss.gan_w and loss_weights(loss, start).recon_id == loss.recon_id_w
+    paper = DGNetConfig().loss
+    assert loss_weights(paper, 0).gan == paper.gan_w and loss_weights(paper, 0).paired == 0.0
 
 
 def test_official_yaml_translation(official: dict) -> None:

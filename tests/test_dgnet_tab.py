@@ -266,23 +266,26 @@ def test_environment_variable_to_a_missing_file(monkeypatch, tmp_path):
     assert tab.CHECKPOINT_ENV in note and "not a file" in note
 
 
-def test_quality_caveat_follows_the_manifest_scores(monkeypatch, tmp_path):
+def test_quality_caveat_follows_the_manifest_bar(monkeypatch, tmp_path):
     from core.checkpoints import save_entry
 
     monkeypatch.delenv(tab.CHECKPOINT_ENV, raising=False)
     manifest = tmp_path / "manifest.json"
     assert tab.shipped_quality_note(manifest) is None  # nothing registered
 
-    def register(ours: float, plain: float) -> None:
-        swap = {"DG-Net swap": {"ssim": ours}, "return image j (structure)": {"ssim": plain}}
-        save_entry({"name": "dgnet", "file": "dgnet/dgnet.pt", "steps": 8000, "metrics": {"swap": swap}}, manifest)
+    def register(bar) -> None:
+        metrics = {"swap": {}} if bar is None else {"swap": {}, "bar": bar}
+        save_entry({"name": "dgnet", "file": "dgnet/dgnet.pt", "steps": 8000, "metrics": metrics}, manifest)
 
-    register(0.41, 0.68)
+    register(None)  # scored before the bar existed
     note = tab.shipped_quality_note(manifest)
-    assert "8,000 iterations" in note and "SSIM 0.41" in note and "0.68" in note
-    register(0.75, 0.68)  # a model that beats the plain structure picture needs no caveat
-    assert tab.shipped_quality_note(manifest) is None
-    register(0.41, 0.68)
+    assert "8,000 iterations" in note and "before the fair swap bar" in note
+    register([{"check": "clothes colour", "passed": False}, {"check": "kept", "passed": True}])
+    note = tab.shipped_quality_note(manifest)
+    assert "clothes colour" in note and "kept" not in note.split("bar:")[1]
+    register([{"check": "clothes colour", "passed": True}, {"check": "kept", "passed": True}])
+    assert tab.shipped_quality_note(manifest) is None  # every check passed: no caveat
+    register([{"check": "clothes colour", "passed": False}])
     monkeypatch.setenv(tab.CHECKPOINT_ENV, str(tmp_path / "mine.pt"))  # another file: its scores are unknown
     assert tab.shipped_quality_note(manifest) is None
 

@@ -129,6 +129,40 @@ def test_one_dgnet_step_moves_every_network_with_finite_losses(market):
     assert all(not p.requires_grad for p in teacher.parameters())
 
 
+def test_sharp_step_trains_the_generator_on_pairs_with_a_frozen_encoder(market):
+    from core.dgnet.train import PairedSwapBatch
+
+    tiny = DGNetConfig.tiny(6)
+    sharp_train = replace(tiny.train, ema=0.9, freeze_appearance=True, beta1_d=0.5, weight_decay_d=0.0)
+    cfg = replace(tiny, dis=replace(tiny.dis, gp_weight=0.0, init="kaiming"), train=sharp_train,
+                  loss=replace(tiny.loss, paired_w=5.0, recon_only_iter=2, gan_ramp_iter=4))  # fmt: skip
+    torch.manual_seed(0)
+    model = DGNet(cfg)
+    trainer = DGNetTrainer(model, None, setup_runtime("cpu"), bf16=False)
+    data = ReidTrainSet(load_market(market, (cfg.height, cfg.width))["train"])
+    rng, gen = np.random.default_rng(0), torch.Generator().manual_seed(0)
+    pick = data.batch(2, rng, gen)
+    paired = PairedSwapBatch(pick.x, pick.x.flip(0), pick.x.flip(0))
+    frozen = [p.detach().clone() for p in model.id.parameters()]
+    gen_before = [p.detach().clone() for p in model.gen.parameters()]
+    with pytest.raises(ValueError, match="training pairs"):
+        trainer.step(data.batch(2, rng, gen), data.batch(2, rng, gen), 0, gen, rng)
+    early = trainer.step(data.batch(2, rng, gen), data.batch(2, rng, gen), 0, gen, rng, paired, measure_dis=True)
+    assert early["w_gan"] == 0.0 and early["gan"] == 0.0 and early["paired"] > 0 and 0.0 <= early["dis_auc"] <= 1.0
+    late = trainer.step(data.batch(2, rng, gen), data.batch(2, rng, gen), 9, gen, rng, paired)
+    assert late["w_gan"] == cfg.loss.gan_w and late["gan"] > 0 and "dis_auc" not in late
+    assert all(torch.equal(a, b) for a, b in zip(frozen, model.id.parameters(), strict=True))  # E_a kept
+    assert any(not torch.equal(a, b) for a, b in zip(gen_before, model.gen.parameters(), strict=True))
+    # the moving average trails the live generator: between its start and the trained weights
+    ema = dict(trainer.inference_generator().named_parameters())
+    name, live = next((n, p) for n, p in model.gen.named_parameters() if p.ndim > 1)
+    start = dict(zip([n for n, _ in model.gen.named_parameters()], gen_before, strict=True))[name]
+    assert not torch.equal(ema[name], live) and not torch.equal(ema[name], start)
+    state = trainer.state_dict()
+    assert "gen_ema" in state
+    trainer.load_state_dict(state)
+
+
 # ------------------------------------------------------------------------------------------------ runs
 
 

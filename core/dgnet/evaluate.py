@@ -1,23 +1,26 @@
 """``python -m core eval dgnet``: retrieval of the teacher vs DG-Net, and swaps scored against the
-rendered ground truth (person j wearing person i's clothes, seen as j was).
+rendered ground truth (person j wearing person i's clothes, seen as j was) on a bar that copying an
+input cannot pass (:mod:`core.metrics.swap` defines the person-region scores).
 
-Swap scores, per method (DG-Net, "return image i", "return image j"):
-- SSIM (torchmetrics) and L1 against the ground-truth render;
-- identity kept: the teacher's Rank-1 when the output is a query for person i against the re-ID
-  test gallery (Market rules, the structure image's camera as the query's camera);
-- structure kept: mean IoU of person and background (the usual segmentation score over both
-  classes) between person j's silhouette and the output's person, found as the pixels that differ
-  from j's empty scene by more than :data:`FOREGROUND_THRESHOLD`. Both classes count because
-  DG-Net's structure includes the scene: an output in another scene is "person everywhere", which
-  a person-only IoU would still score at the person's share of the picture (about 0.45);
-- balance: the harmonic mean of identity kept and structure kept (high only when both are).
+Rows (each an output for every test pair):
+- "DG-Net swap": i's appearance code decoded with j's structure;
+- "return image i" and "return image j": the two copies;
+- "no-learning recolour": j with its clothes bands shifted in Lab to i's mean colours
+  (:func:`core.metrics.swap.recolour`);
+- references, not baselines: the truth blurred at sigma 1 and at sigma 2 (what a faithful but soft
+  picture scores), and DG-Net's reconstruction of j from j's own codes, scored against j.
 
-Two reference rows put the numbers in scale (they are not baselines to beat):
-- "DG-Net reconstruction of j": the model decoding j from j's own codes. A swap cannot be sharper than
-  this, so it bounds what the swap's SSIM can reach with these weights.
-- "truth, Gaussian blur sigma 1": the ground truth itself, softened. The truth shares j's scene and its
-  sensor noise pixel for pixel (about half of each picture), which is why "return image j" scores high
-  SSIM; this row shows how much SSIM a faithful but slightly soft picture already loses.
+Per row: clothes colour (ΔE where the truth differs from j; and the share of pairs where the row's ΔE
+beats "return image i"), kept (blurred SSIM over j's pixels that the truth keeps), person-region SSIM
+and L1, full-picture SSIM, identity kept (the teacher's Rank-1 for person i against the re-ID gallery,
+Market rules, the structure image's camera as the query's camera), structure kept (mean of person and
+background IoU between j's silhouette and the output's foreground: pixels that differ from j's empty
+scene by more than :data:`FOREGROUND_THRESHOLD`; the background class counts because DG-Net's
+structure includes the scene) and sharpness (Laplacian energy relative to the truth's).
+
+The bar (:func:`fair_bar`, issue 20): the swap's ΔE below return i's and below the recolour's, beating
+return i on >= 60% of pairs; kept >= the midpoint of return i's and return j's; structure >= 90% of the
+sigma-1 truth's; reconstruction of j (person SSIM against j) >= the sigma-2 truth's person SSIM.
 """
 
 from __future__ import annotations
@@ -25,24 +28,38 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
-from torchmetrics.functional.image import structural_similarity_index_measure
-from torchvision.transforms.functional import gaussian_blur
 
 from core.data.market import MarketImages, load_images, load_market
 from core.dgnet.api import swap
 from core.dgnet.model import DGNet
 from core.dgnet.train import dgnet_embed
 from core.metrics.reid import distance_matrix, market_rank
+from core.metrics.swap import blurred, changed_region, person_region, person_scores, recolour
 from core.reid.retrieval import evaluate_market, extract_features
 
-__all__ = ["FOREGROUND_THRESHOLD", "SwapPairs", "evaluate_dgnet", "format_report", "read_pairs", "swap_scores"]
+__all__ = [
+    "FOREGROUND_THRESHOLD",
+    "RECONSTRUCTION",
+    "SWAP",
+    "SwapPairs",
+    "evaluate_dgnet",
+    "fair_bar",
+    "format_report",
+    "read_pairs",
+    "swap_scores",
+]
 
 FOREGROUND_THRESHOLD = 0.1  # mean absolute RGB difference (in [0, 1]) from the empty scene
-REFERENCE_BLUR_SIGMA = 1.0  # the softened-truth reference row (5x5 kernel)
+SWAP, RECOLOUR = "DG-Net swap", "no-learning recolour"
+RETURN_I, RETURN_J = "return image i (appearance)", "return image j (structure)"
+TRUTH_SIGMA1, TRUTH_SIGMA2 = "truth, Gaussian blur sigma 1", "truth, Gaussian blur sigma 2"
+RECONSTRUCTION = "DG-Net reconstruction of j (scored against j)"
+BEATS_SHARE = 0.6  # the swap must beat "return image i" on clothes colour on at least this share of pairs
 
 
 @dataclass(frozen=True)
@@ -54,6 +71,7 @@ class SwapPairs:
     truth: Tensor
     background: Tensor
     structure_mask: Tensor
+    appearance_mask: Tensor
     appearance_id: np.ndarray
     structure_camera: np.ndarray
 
@@ -64,15 +82,19 @@ def read_pairs(root: str | Path, size: tuple[int, int] = (128, 64)) -> SwapPairs
     if not (root / "pairs.csv").exists():
         raise FileNotFoundError(f"no pairs.csv in {root}: write the pairs with python -m core synth pairs --out {root}")
     rows = list(csv.DictReader(open(root / "pairs.csv")))
-    if not rows or "structure_mask" not in rows[0]:
-        raise ValueError(f"{root}/pairs.csv has no structure masks: regenerate it with python -m core synth pairs")
+    if not rows or "structure_mask" not in rows[0] or "appearance_mask" not in rows[0]:
+        raise ValueError(f"{root}/pairs.csv is from an older version (no silhouettes): regenerate it with "
+                         f"python -m core synth pairs --out {root}")  # fmt: skip
 
     def images(column: str) -> Tensor:
         return load_images([root / r[column] for r in rows], size).float() / 255.0
 
-    masks = load_images([root / r["structure_mask"] for r in rows], size)[:, 0] > 127
+    def masks(column: str) -> Tensor:
+        return load_images([root / r[column] for r in rows], size)[:, 0] > 127
+
     return SwapPairs(appearance=images("appearance"), structure=images("structure"), truth=images("truth"),
-                     background=images("background"), structure_mask=masks,
+                     background=images("background"), structure_mask=masks("structure_mask"),
+                     appearance_mask=masks("appearance_mask"),
                      appearance_id=np.array([int(r["appearance_id"]) for r in rows]),
                      structure_camera=np.array([int(r["structure_camera"]) - 1 for r in rows]))  # fmt: skip
 
@@ -93,12 +115,37 @@ def mean_iou(predicted: Tensor, truth: Tensor) -> np.ndarray:
     return 0.5 * (_iou(predicted, truth) + _iou(~predicted, ~truth))
 
 
+@dataclass(frozen=True)
+class _Regions:
+    """Per pair (N, H, W) bool: the person, its pixels that had to change, and j's pixels the truth keeps."""
+
+    person: Tensor
+    changed: Tensor
+    kept: Tensor
+
+
+def _regions(pairs: SwapPairs) -> _Regions:
+    person = person_region(pairs.structure_mask, foreground(pairs.truth, pairs.background))
+    changed = changed_region(pairs.truth, pairs.structure, person)
+    return _Regions(person, changed, pairs.structure_mask & ~changed)
+
+
 def swap_scores(
-    outputs: Tensor, pairs: SwapPairs, teacher_embed, gallery: MarketImages, device: str | torch.device = "cpu"
+    outputs: Tensor,
+    pairs: SwapPairs,
+    teacher_embed,
+    gallery: MarketImages,
+    device: str | torch.device = "cpu",
+    return_i_delta_e: Tensor | None = None,
 ) -> dict[str, float]:
-    """Scores of swap outputs [0, 1] (N, 3, H, W) for ``pairs`` (see the module docstring)."""
+    """Scores of swap outputs [0, 1] (N, 3, H, W) for ``pairs`` (see the module docstring).
+
+    return_i_delta_e: (N,) the clothes ΔE of "return image i" per pair; when given, adds
+    ``beats_return_i``, the share of pairs where this output's ΔE is lower.
+    """
     out = outputs.float().clamp(0, 1)
-    ssim = structural_similarity_index_measure(out, pairs.truth, data_range=1.0, reduction="none")
+    regions = _regions(pairs)
+    person = person_scores(out, pairs.truth, regions.person, regions.changed, regions.kept)
     l1 = (out - pairs.truth).abs().flatten(1).mean(1)
     as_uint8 = (out * 255).round().to(torch.uint8)
     q = extract_features(teacher_embed, as_uint8, device=device)
@@ -108,8 +155,54 @@ def swap_scores(
     identity = ranks.rank1 * ranks.valid_queries / len(out)  # queries without a true match count as misses
     structure = float(mean_iou(foreground(out, pairs.background), pairs.structure_mask).mean())
     balance = 0.0 if identity + structure == 0 else 2 * identity * structure / (identity + structure)
-    return {"ssim": float(ssim.mean()), "l1": float(l1.mean()), "identity_rank1": identity,
-            "structure_miou": structure, "balance": balance}  # fmt: skip
+    scores = {k: float(v.nanmean()) for k, v in person.items()}
+    scores |= {"l1": float(l1.mean()), "identity_rank1": identity, "structure_miou": structure, "balance": balance}
+    if return_i_delta_e is not None:
+        scores["beats_return_i"] = float((person["clothes_delta_e"] < return_i_delta_e).float().mean())
+    return scores
+
+
+def reconstruction_scores(reconstruction: Tensor, pairs: SwapPairs) -> dict[str, float]:
+    """DG-Net's reconstruction of j [0, 1] (N, 3, H, W) scored against j itself, on j's person region."""
+    out = reconstruction.float().clamp(0, 1)
+    region = person_region(pairs.structure_mask, foreground(pairs.structure, pairs.background))
+    nothing = torch.zeros_like(region)
+    person = person_scores(out, pairs.structure, region, nothing, pairs.structure_mask)
+    return {k: float(v.nanmean()) for k, v in person.items() if k != "clothes_delta_e"}
+
+
+def fair_bar(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The four checks of the module docstring on an :func:`evaluate_dgnet` report, each
+    {"check", "value", "target", "passed"} (checks 1 and 4 split into their parts)."""
+    rows, ref = report["swap"], report["reference"]
+    ours = rows[SWAP]
+    kept_mid = 0.5 * (rows[RETURN_I]["kept"] + rows[RETURN_J]["kept"])
+    checks = [
+        ("clothes ΔE below return i's", ours["clothes_delta_e"], rows[RETURN_I]["clothes_delta_e"], "<"),
+        (
+            "clothes ΔE below the no-learning recolour's",
+            ours["clothes_delta_e"],
+            rows[RECOLOUR]["clothes_delta_e"],
+            "<",
+        ),
+        ("beats return i's ΔE on >= 60% of pairs", ours["beats_return_i"], BEATS_SHARE, ">="),
+        ("kept >= midpoint of return i and return j", ours["kept"], kept_mid, ">="),
+        (
+            "structure >= 90% of the sigma-1 truth's",
+            ours["structure_miou"],
+            0.9 * ref[TRUTH_SIGMA1]["structure_miou"],
+            ">=",
+        ),
+        (
+            "reconstruction of j (person SSIM) >= sigma-2 truth's",
+            report["reconstruction"]["person_ssim"],
+            ref[TRUTH_SIGMA2]["person_ssim"],
+            ">=",
+        ),
+    ]
+    return [{"check": name, "value": value, "target": target,
+             "passed": bool(value < target if op == "<" else value >= target)}
+            for name, value, target, op in checks]  # fmt: skip
 
 
 def evaluate_dgnet(
@@ -122,8 +215,8 @@ def evaluate_dgnet(
     """Retrieval (teacher, DG-Net) on the re-ID test split and swap scores (DG-Net, return i, return j).
 
     teacher: the re-ID baseline (:class:`core.reid.ReidBaseline`) that also judges identity.
-    Returns {"retrieval": {method: {rank1, rank5, mAP}}, "swap": {method: scores}, "reference": {row: scores}}
-    (the reference rows of the module docstring).
+    Returns {"retrieval": {method: {rank1, rank5, mAP}}, "swap": {row: scores}, "reference": {row: scores},
+    "reconstruction": scores against j, "pairs": N, "bar": :func:`fair_bar`}.
     """
     size = (model.config.height, model.config.width)
     market = load_market(reid_root, size)
@@ -139,31 +232,51 @@ def evaluate_dgnet(
                           for i in range(0, len(appearance), 16)])  # fmt: skip
 
     gallery = market["gallery"]
-    sigma = REFERENCE_BLUR_SIGMA
-    swaps = {
-        "DG-Net swap": swap_scores(batched(pairs.appearance, pairs.structure), pairs, teacher_embed, gallery, device),
-        "return image i (appearance)": swap_scores(pairs.appearance, pairs, teacher_embed, gallery, device),
-        "return image j (structure)": swap_scores(pairs.structure, pairs, teacher_embed, gallery, device),
+    regions = _regions(pairs)
+    delta_e_i = person_scores(pairs.appearance, pairs.truth, regions.person, regions.changed, regions.kept)[
+        "clothes_delta_e"
+    ]
+    outputs = {
+        SWAP: batched(pairs.appearance, pairs.structure),
+        RETURN_I: pairs.appearance,
+        RETURN_J: pairs.structure,
+        RECOLOUR: recolour(pairs.structure, pairs.structure_mask, pairs.appearance, pairs.appearance_mask),
     }
-    reconstruction = batched(pairs.structure, pairs.structure)
-    softened = gaussian_blur(pairs.truth, [5, 5], [sigma, sigma])
-    references = {
-        "DG-Net reconstruction of j": swap_scores(reconstruction, pairs, teacher_embed, gallery, device),
-        f"truth, Gaussian blur sigma {sigma:g}": swap_scores(softened, pairs, teacher_embed, gallery, device),
+    references = {TRUTH_SIGMA1: blurred(pairs.truth, 1.0), TRUTH_SIGMA2: blurred(pairs.truth, 2.0)}
+    report: dict[str, Any] = {
+        "retrieval": retrieval,
+        "swap": {k: swap_scores(v, pairs, teacher_embed, gallery, device, delta_e_i) for k, v in outputs.items()},
+        "reference": {
+            k: swap_scores(v, pairs, teacher_embed, gallery, device, delta_e_i) for k, v in references.items()
+        },
+        "reconstruction": reconstruction_scores(batched(pairs.structure, pairs.structure), pairs),
+        "pairs": len(pairs.truth),
     }
-    return {"retrieval": retrieval, "swap": swaps, "reference": references}
+    report["bar"] = fair_bar(report)
+    return report
 
 
-def format_report(report: dict[str, dict[str, dict[str, float]]]) -> str:
-    """The two tables as markdown (percent where a fraction)."""
+def format_report(report: dict[str, Any]) -> str:
+    """Retrieval, the fair swap table, the reconstruction line and the bar, as markdown."""
     lines = ["| re-ID features | Rank-1 % | Rank-5 % | mAP % |", "|---|---|---|---|"]
     for name, r in report["retrieval"].items():
         lines.append(f"| {name} | {100 * r['rank1']:.1f} | {100 * r['rank5']:.1f} | {100 * r['mAP']:.1f} |")
-    lines += ["", "| swap output | SSIM | L1 | identity kept (Rank-1 %) | structure kept (mean IoU) | balance |",
-              "|---|---|---|---|---|---|"]  # fmt: skip
+    n = report.get("pairs", "?")
+    lines += ["", f"Swaps on {n} test pairs (unseen people), scored on the person against the rendered truth:", "",
+              "| output | clothes ΔE ↓ | beats return i (% of pairs) | kept ↑ | person SSIM ↑ | person L1 ↓ | "
+              "SSIM (full) | identity kept (Rank-1 %) | structure kept (mean IoU) | sharpness (truth = 1) |",
+              "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     rows = list(report["swap"].items())
     rows += [(f"*reference:* {name}", s) for name, s in report.get("reference", {}).items()]
     for name, s in rows:
-        lines.append(f"| {name} | {s['ssim']:.3f} | {s['l1']:.3f} | {100 * s['identity_rank1']:.1f} | "
-                     f"{s['structure_miou']:.3f} | {s['balance']:.3f} |")  # fmt: skip
+        cells = (f"{s['clothes_delta_e']:.1f}", f"{100 * s['beats_return_i']:.0f}", f"{s['kept']:.3f}",
+                 f"{s['person_ssim']:.3f}", f"{s['person_l1']:.3f}", f"{s['ssim']:.3f}",
+                 f"{100 * s['identity_rank1']:.1f}", f"{s['structure_miou']:.3f}", f"{s['sharpness']:.2f}")  # fmt: skip
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    r = report["reconstruction"]
+    lines += ["", f"{RECONSTRUCTION}: person SSIM {r['person_ssim']:.3f}, person L1 {r['person_l1']:.3f}, "
+              f"SSIM {r['ssim']:.3f}, sharpness {r['sharpness']:.2f}.", "",
+              "| the bar (issue 20) | value | target | |", "|---|---|---|---|"]  # fmt: skip
+    for c in report["bar"]:
+        lines.append(f"| {c['check']} | {c['value']:.3f} | {c['target']:.3f} | {'pass' if c['passed'] else 'FAIL'} |")
     return "\n".join(lines) + "\n"

@@ -57,6 +57,7 @@ class LossWeights:
     gan: float
     teacher: float
     fine: float
+    paired: float = 0.0
 
 
 def _ramp(iteration: int, start: int, scale: float, top: float) -> float:
@@ -70,18 +71,23 @@ def loss_weights(loss, iteration: int) -> LossWeights:
 
     The official trainer grows the code, cycle and teacher weights in place every iteration
     after ``warm_iter`` / ``warm_teacher_iter``; as a pure function of the iteration the same
-    schedule survives a resume.
+    schedule survives a resume. Our staging (``recon_only_iter``, ``gan_ramp_iter``; 0 in the paper)
+    holds the adversarial and generated-ID terms at 0 first, then ramps the adversarial weight in.
     """
+    staged = iteration < loss.recon_only_iter  # the reconstruction-only stage (0 iterations in the paper)
+    after = iteration - loss.recon_only_iter
+    gan = loss.gan_w if loss.gan_ramp_iter == 0 else loss.gan_w * min(1.0, max(0, after) / loss.gan_ramp_iter)
     return LossWeights(
         recon_x=loss.recon_x_w,
         recon_xp=loss.recon_xp_w,
         recon_s=_ramp(iteration, loss.warm_iter, loss.warm_scale, loss.max_w),
         recon_f=_ramp(iteration, loss.warm_iter, loss.warm_scale, loss.max_w),
         recon_x_cyc=_ramp(iteration, loss.warm_iter, loss.warm_scale, loss.max_cyc_w),
-        recon_id=loss.recon_id_w,
+        recon_id=0.0 if staged else loss.recon_id_w,
         id=loss.id_w,
         pid=loss.pid_w,
-        gan=loss.gan_w,
+        gan=0.0 if staged else gan,
         teacher=_ramp(iteration, loss.warm_teacher_iter, loss.warm_scale, loss.max_teacher_w),
         fine=loss.fine_w,
+        paired=loss.paired_w,
     )

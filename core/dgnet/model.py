@@ -280,7 +280,8 @@ class MsImageDis(nn.Module):
     """Multi-scale patch discriminator; ``cnns.{s}`` sees the image average-pooled s times (3x3, stride 2).
 
     Each scale: 1x1 conv; 3x3 conv; 3x3 s2 conv; per extra layer a 3x3 conv and a 3x3 s2 conv doubling the
-    width (max 512); ``n_res`` residual blocks; a plain 1x1 conv to one channel. Weights N(0, 0.02).
+    width (max 512); ``n_res`` residual blocks; a plain 1x1 conv to one channel. Weights N(0, 0.02) (``init``
+    "gaussian", the paper's) or Kaiming-normal (``init`` "kaiming").
     Input (B, 3, H, W); output a list of (B, 1, H / 2**(s + n_layer), W / 2**(s + n_layer)), one per scale.
     """
 
@@ -292,7 +293,10 @@ class MsImageDis(nn.Module):
         self.cnns = nn.ModuleList([self._make_net(cfg, input_dim) for _ in range(cfg.num_scales)])
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
-                nn.init.normal_(m.weight, 0.0, 0.02)
+                if cfg.init == "kaiming":  # a working scale through an unnormalised trunk (not the paper's)
+                    nn.init.kaiming_normal_(m.weight, a=0.2, mode="fan_in", nonlinearity="leaky_relu")
+                else:
+                    nn.init.normal_(m.weight, 0.0, 0.02)
                 nn.init.zeros_(m.bias)
 
     @staticmethod
@@ -343,6 +347,11 @@ class MsImageDis(nn.Module):
     def _grad_penalty(out: Tensor, inputs: Tensor) -> Tensor:
         (grad,) = torch.autograd.grad(out.sum(), inputs, create_graph=True, retain_graph=True)
         return grad.pow(2).flatten(1).sum(dim=1).mean()
+
+    @torch.no_grad()
+    def scores(self, x: Tensor) -> Tensor:
+        """(B, 3, H, W) -> (B,) D's mean patch output over all scales (LSGAN: 1 = real, 0 = generated)."""
+        return torch.stack([out.float().flatten(1).mean(1) for out in self(x)]).mean(0)
 
     def gen_loss(self, fake: Tensor) -> Tensor:
         """LSGAN loss to train G: sum over scales of 2 * mean((D(fake) - 1)^2) (the official factor 2)."""

@@ -18,7 +18,15 @@ from typing import Any
 import torch
 from PIL import Image
 
-from core.checkpoints import CHECKPOINT_DIR, MANIFEST, data_summary, half_precision_copy, save_entry, sha256_of
+from core.checkpoints import (
+    CHECKPOINT_DIR,
+    MANIFEST,
+    data_summary,
+    half_precision_copy,
+    load_manifest,
+    save_entry,
+    sha256_of,
+)
 from core.dgnet.api import export_checkpoint, load_file
 from core.dgnet.evaluate import evaluate_dgnet, format_report
 from core.dgnet.examples import examples_figure
@@ -27,7 +35,8 @@ from core.train import MetricLog, active_seconds, plot_curves
 
 __all__ = ["ship_dgnet"]
 
-GEN_CURVES = ("recon_x", "recon_xp", "recon_s", "recon_cyc", "gan", "dis", "id", "recon_id", "teacher_kl", "fine")
+GEN_CURVES = ("recon_x", "recon_xp", "recon_s", "recon_cyc", "gan", "dis", "id", "recon_id", "teacher_kl", "fine",
+              "paired")  # fmt: skip
 
 
 def training_log(run: Path, earlier_runs: tuple[Path, ...] = ()) -> list[dict[str, float]]:
@@ -40,36 +49,62 @@ def training_log(run: Path, earlier_runs: tuple[Path, ...] = ()) -> list[dict[st
 
 
 def ship_dgnet(teacher_run: Path, run: Path, data: Path, pairs: Path, out_dir: Path = CHECKPOINT_DIR / "dgnet",
-               manifest: Path = MANIFEST, earlier_runs: tuple[Path, ...] = ()) -> dict[str, Any]:  # fmt: skip
-    """Export, register, evaluate and document; returns the eval report."""
+               manifest: Path = MANIFEST, earlier_runs: tuple[Path, ...] = (),
+               continues_shipped: bool = False, stage_name: str = "training") -> dict[str, Any]:  # fmt: skip
+    """Export, register, evaluate and document; returns the eval report.
+
+    teacher_run: the teacher's run folder, or an already shipped teacher file (``checkpoints/dgnet/teacher.pt``),
+        whose manifest entry then stays as it is.
+    continues_shipped: ``run`` started from the registered ``dgnet`` model (``train dgnet --init-from``): its
+        steps and time are added to that entry's, and the entry lists both stages.
+    stage_name: what this run was, for the entry's list of stages (e.g. "small-sharp").
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    teacher_file = half_precision_copy(teacher_run / "final.pt", out_dir / "teacher.pt")
+    rel = manifest.parent
+    earlier = load_manifest(manifest).get("dgnet") if continues_shipped else None
+    if continues_shipped and earlier is None:
+        raise ValueError(f"no 'dgnet' entry in {manifest} to continue from")
+    teacher_is_file = teacher_run.is_file()
+    if teacher_is_file:
+        teacher_file = teacher_run
+    else:
+        teacher_file = half_precision_copy(teacher_run / "final.pt", out_dir / "teacher.pt")
     model_file = export_checkpoint(run / "final.pt", out_dir / "dgnet.pt")
-    teacher_state = torch.load(teacher_run / "final.pt", map_location="cpu", weights_only=True)
     dg_state = torch.load(run / "final.pt", map_location="cpu", weights_only=True)
     model = load_file(model_file)
-    teacher, teacher_cfg = load_baseline(teacher_file)
+    teacher, _ = load_baseline(teacher_file)
     report = evaluate_dgnet(model, teacher, data, pairs)
     data_info = data_summary(data)
     rows = training_log(run, earlier_runs)
-    trows = MetricLog(teacher_run / "log.jsonl").rows()
-    teacher_seconds = active_seconds(trows) or float(teacher_state["seconds"])
     dg_seconds = active_seconds(rows) or float(dg_state["seconds"])
-    rel = manifest.parent
-    save_entry({"name": "dgnet-teacher", "method": "reid-baseline", "file": str(teacher_file.relative_to(rel)),
-                "sha256": sha256_of(teacher_file), "config": teacher_state["config"], "data": data_info,
-                "steps": int(teacher_state["steps"]), "seconds": round(teacher_seconds, 1),
-                "metrics": report["retrieval"]["teacher (re-ID baseline)"]}, manifest)  # fmt: skip
+    trows: list[dict[str, float]] = []
+    if not teacher_is_file:
+        teacher_state = torch.load(teacher_run / "final.pt", map_location="cpu", weights_only=True)
+        trows = MetricLog(teacher_run / "log.jsonl").rows()
+        teacher_seconds = active_seconds(trows) or float(teacher_state["seconds"])
+        save_entry({"name": "dgnet-teacher", "method": "reid-baseline", "file": str(teacher_file.relative_to(rel)),
+                    "sha256": sha256_of(teacher_file), "config": teacher_state["config"], "data": data_info,
+                    "steps": int(teacher_state["steps"]), "seconds": round(teacher_seconds, 1),
+                    "metrics": report["retrieval"]["teacher (re-ID baseline)"]}, manifest)  # fmt: skip
+    stage = {"stage": stage_name, "steps": int(dg_state["iterations"]),
+             "seconds": round(dg_seconds, 1)}  # fmt: skip
+    stages = [*earlier.get("stages", [{"stage": "earlier", "steps": earlier["steps"],
+                                        "seconds": earlier["seconds"]}]), stage] if earlier \
+        else [stage]  # fmt: skip
     save_entry({"name": "dgnet", "method": "dgnet", "file": str(model_file.relative_to(rel)),
                 "sha256": sha256_of(model_file), "config": dg_state["config"], "data": data_info,
-                "steps": int(dg_state["iterations"]), "seconds": round(dg_seconds, 1),
-                "metrics": {"retrieval": report["retrieval"]["DG-Net"], "swap": report["swap"]}}, manifest)  # fmt: skip
+                "steps": sum(s["steps"] for s in stages), "seconds": round(sum(s["seconds"] for s in stages), 1),
+                "stages": stages,
+                "metrics": {"retrieval": report["retrieval"]["DG-Net"], "swap": report["swap"],
+                            "reconstruction": report["reconstruction"], "bar": report["bar"]}}, manifest)  # fmt: skip
     if rows:
-        plot_curves(rows, GEN_CURVES, out_dir / "dgnet_curves.png", title="DG-Net training (small preset)")
+        plot_curves(rows, GEN_CURVES, out_dir / "dgnet_curves.png", title="DG-Net training")
+        if any("dis_auc" in r for r in rows):
+            plot_curves(rows, ("dis_auc", "w_gan", "paired"), out_dir / "dgnet_dis_auc.png",
+                        title="Does D take part? Its AUC (generated vs real, before its update)")  # fmt: skip
     if trows:
         plot_curves(trows, ("loss", "accuracy", "lr"), out_dir / "teacher_curves.png", title="Teacher (re-ID baseline)")
     Image.fromarray(examples_figure(model)).save(out_dir / "examples.png")
     (out_dir / "eval.json").write_text(json.dumps(report, indent=1) + "\n")
     (out_dir / "eval.md").write_text(format_report(report))
-    _ = teacher_cfg
     return report

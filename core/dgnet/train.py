@@ -19,8 +19,11 @@ Departures from the official code, all for a CPU without downloads (each says wh
 
 from __future__ import annotations
 
+import csv
+import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +32,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torchmetrics.functional.classification import binary_auroc
 
-from core.data.market import load_market
+from core.data.market import load_images, load_market
 from core.dgnet.config import DGNetConfig
 from core.dgnet.losses import loss_weights, recon_l1, soft_label_kl, teacher_soft_labels
 from core.dgnet.model import DGNet, denormalise, to_gray
@@ -95,10 +100,16 @@ class DGNetTrainer:
         cfg, t = model.config, model.config.train
         betas = (t.beta1, t.beta2)
         self.opt_gen = torch.optim.Adam(model.gen.parameters(), lr=t.lr_g, betas=betas, weight_decay=t.weight_decay)
-        self.opt_dis = torch.optim.Adam(model.dis.parameters(), lr=t.lr_d, betas=betas, weight_decay=t.weight_decay)
+        self.opt_dis = torch.optim.Adam(model.dis.parameters(), lr=t.lr_d, betas=(t.beta1_d, t.beta2),
+                                        weight_decay=t.weight_decay_d)  # fmt: skip
         self.opt_id = torch.optim.SGD(_id_param_groups(model, t.lr2), momentum=0.9, nesterov=True,
                                       weight_decay=t.weight_decay)  # fmt: skip
         self.config = cfg
+        # inference weights: an exponential moving average of the generator (train.ema; off in the paper)
+        self.gen_ema = (AveragedModel(model.gen, multi_avg_fn=get_ema_multi_avg_fn(t.ema), use_buffers=True)
+                        if t.ema > 0 else None)  # fmt: skip
+        if t.freeze_appearance:
+            model.id.requires_grad_(False)
         if teacher is not None:
             teacher.eval()
             for p in teacher.parameters():
@@ -116,34 +127,72 @@ class DGNetTrainer:
             g["lr"] = g["base_lr"] * t.gamma2**passed
 
     # ------------------------------------------------------------------ one iteration
-    def step(self, a, b, iteration: int, gen: torch.Generator, rng: np.random.Generator) -> dict[str, float]:
+    def step(
+        self,
+        a,
+        b,
+        iteration: int,
+        gen: torch.Generator,
+        rng: np.random.Generator,
+        paired: Any = None,
+        measure_dis: bool = False,
+    ) -> dict[str, float]:
         """One iteration on two real batches ``a`` and ``b`` (:class:`core.reid.data.PairBatch`, [0, 1]).
 
+        paired: a :class:`PairedSwapBatch` of training people with the rendered truth (needed when
+            ``loss.paired_w`` > 0, a departure from the paper).
+        measure_dis: also report D's AUC (generated vs real) on this batch, scored before D's update on
+            it, so held-out for D; the curve that shows whether D takes part.
         Returns the loss terms (unweighted, floats) and the weights in force.
         """
         m, cfg, dev = self.model, self.config, self.rt.device
         w = loss_weights(cfg.loss, iteration)
+        frozen_id = cfg.train.freeze_appearance
         self.set_learning_rates(iteration)
         n = a.x.shape[0]
         x_a, x_b = imagenet_normalise(a.x).to(dev), imagenet_normalise(b.x).to(dev)
         xp_a, xp_b = imagenet_normalise(a.positive).to(dev), imagenet_normalise(b.positive).to(dev)
         l_a, l_b = a.labels.to(dev), b.labels.to(dev)
         real = torch.cat([x_a, x_b, xp_a, xp_b])
-        erased = random_erasing(real, gen, cfg.loss.erasing_p) if cfg.loss.erasing_p > 0 else real
+        if w.paired > 0 and paired is None:
+            raise ValueError("loss.paired_w > 0 needs training pairs: python -m core synth pairs --split train")
+        use_pairs = w.paired > 0
+        if use_pairs:
+            x_pa, x_ps, x_pt = (imagenet_normalise(t).to(dev) for t in (paired.appearance, paired.structure,
+                                                                       paired.truth))  # fmt: skip
+            real_codes_in = torch.cat([real, x_pa])
+        else:
+            real_codes_in = real
 
         with autocast(dev, self.bf16):
             # ---- forward (official trainer.forward)
-            s_a, s_b = m.gen.encode(to_gray(torch.cat([x_a, x_b]))).float().split(n)
-            codes, _ = m.id(real)  # detached inside, as the official ft_netAB
-            f_a, f_b, fp_a, fp_b = codes.float().split(n)
-            _, logits = m.id(erased)
-            head1, head2 = logits[0].float().split(n), logits[1].float().split(n)
-            p_a, p_b, pp_a, pp_b = ((head1[i], head2[i]) for i in range(4))  # (primary, fine-grained) logits
-            fakes = m.gen.decode(torch.cat([s_b, s_a, s_a, s_b, s_a, s_b]), torch.cat([f_a, f_b, f_a, f_b, fp_a, fp_b]))
-            x_ba, x_ab, x_a_recon, x_b_recon, x_a_recon_p, x_b_recon_p = fakes.float().split(n)
+            structures = m.gen.encode(to_gray(torch.cat([x_a, x_b, x_ps] if use_pairs else [x_a, x_b]))).float()
+            s_a, s_b = structures[: 2 * n].split(n)
+            if frozen_id:  # E_a fixed: its inference codes (eval-mode BatchNorm), no ID losses on real images
+                with torch.no_grad():
+                    was = m.id.training
+                    codes = m.id.eval()(real_codes_in)[0].float()
+                    m.id.train(was)
+            else:
+                codes, _ = m.id(real_codes_in)  # detached inside, as the official ft_netAB
+                codes = codes.float()
+                erased = random_erasing(real, gen, cfg.loss.erasing_p) if cfg.loss.erasing_p > 0 else real
+                _, logits = m.id(erased)
+                head1, head2 = logits[0].float().split(n), logits[1].float().split(n)
+                p_a, p_b, pp_a, pp_b = ((head1[i], head2[i]) for i in range(4))  # (primary, fine-grained) logits
+            f_a, f_b, fp_a, fp_b = codes[: 4 * n].split(n)
+            s_in, f_in = [s_b, s_a, s_a, s_b, s_a, s_b], [f_a, f_b, f_a, f_b, fp_a, fp_b]
+            if use_pairs:  # the training pair's structure person in its appearance person's clothes
+                s_in.append(structures[2 * n :])
+                f_in.append(codes[4 * n :])
+            fakes = m.gen.decode(torch.cat(s_in), torch.cat(f_in)).float()
+            x_ba, x_ab, x_a_recon, x_b_recon, x_a_recon_p, x_b_recon_p = fakes[: 6 * n].split(n)
+            x_p_swap = fakes[6 * n :]
 
             # ---- discriminator step (on the detached swaps; two official calls = 2 x the batched mean)
-            d_loss, d_penalty = m.dis.dis_loss(torch.cat([x_ba, x_ab]).detach(), torch.cat([x_a, x_b]))
+            generated, real_ab = torch.cat([x_ba, x_ab]).detach(), torch.cat([x_a, x_b])
+            dis_auc = _dis_auc(m.dis, generated, real_ab) if measure_dis else None
+            d_loss, d_penalty = m.dis.dis_loss(generated, real_ab)
             d_loss = 2 * cfg.loss.gan_w * d_loss
         self.opt_dis.zero_grad(set_to_none=True)
         d_loss.float().backward()
@@ -157,7 +206,7 @@ class DGNetTrainer:
             else:
                 s_recon = _frozen_call(m.gen.enc_content, to_gray(swaps), bn_train=False)
             s_a_recon, s_b_recon = s_recon.float().split(n)  # x_ab carries a's structure, x_ba b's
-            f_recon, p_recon = _frozen_call(m.id, torch.cat([x_ba, x_ab]), bn_train=cfg.loss.train_bn)
+            f_recon, p_recon = _frozen_call(m.id, torch.cat([x_ba, x_ab]), bn_train=cfg.loss.train_bn and not frozen_id)
             f_a_recon, f_b_recon = f_recon.float().split(n)
             p_a_recon, p_b_recon = p_recon[0].float().split(n)
 
@@ -171,12 +220,18 @@ class DGNetTrainer:
                 x_aba, x_bab = cyc.split(n)
                 terms["recon_cyc"] = recon_l1(x_aba, x_a) + recon_l1(x_bab, x_b)
             ce = F.cross_entropy
-            terms["id"] = ce(p_a[0], l_a) + ce(p_b[0], l_b)
-            terms["id_fine"] = ce(p_a[1], l_a) + ce(p_b[1], l_b)
-            terms["pid"] = ce(pp_a[0], l_a) + ce(pp_b[0], l_b)
+            zero = x_a.new_zeros(())
+            if frozen_id:
+                terms["id"] = terms["id_fine"] = terms["pid"] = zero
+            else:
+                terms["id"] = ce(p_a[0], l_a) + ce(p_b[0], l_b)
+                terms["id_fine"] = ce(p_a[1], l_a) + ce(p_b[1], l_b)
+                terms["pid"] = ce(pp_a[0], l_a) + ce(pp_b[0], l_b)
             terms["recon_id"] = ce(p_a_recon, l_a) + ce(p_b_recon, l_b)
-            terms["gan"] = 2 * m.dis.gen_loss(torch.cat([x_ba, x_ab])).float()
-            if self.teacher is not None and w.teacher > 0:
+            terms["gan"] = 2 * m.dis.gen_loss(torch.cat([x_ba, x_ab])).float() if w.gan > 0 else zero
+            if use_pairs:
+                terms["paired"] = recon_l1(x_p_swap, x_pt)
+            if self.teacher is not None and w.teacher > 0 and not frozen_id:
                 detached = torch.cat([x_ba, x_ab]).detach()
                 soft = teacher_soft_labels(self.teacher, detached)
                 _, student = m.id(detached)
@@ -191,32 +246,86 @@ class DGNetTrainer:
                 total = total + w.recon_x_cyc * terms["recon_cyc"]
             if "teacher_kl" in terms:
                 total = total + w.teacher * (terms["teacher_kl"] + w.fine * terms["fine"])
+            if "paired" in terms:
+                total = total + w.paired * terms["paired"]
         self.opt_gen.zero_grad(set_to_none=True)
         self.opt_id.zero_grad(set_to_none=True)
         total.backward()
         sync_gradients(m.gen, self.rt)
-        sync_gradients(m.id, self.rt)
         self.opt_gen.step()
-        self.opt_id.step()
+        if not frozen_id:
+            sync_gradients(m.id, self.rt)
+            self.opt_id.step()
+        if self.gen_ema is not None:
+            self.gen_ema.update_parameters(m.gen)
 
         out = {k: float(v.detach()) for k, v in terms.items()}
         out |= {"total": float(total.detach()), "dis": float(d_loss.detach()), "dis_penalty": float(d_penalty.detach())}
-        out |= {"w_teacher": w.teacher, "w_cyc": w.recon_x_cyc, "w_s": w.recon_s}
+        out |= {"w_teacher": w.teacher, "w_cyc": w.recon_x_cyc, "w_s": w.recon_s, "w_gan": w.gan}
+        if dis_auc is not None:
+            out["dis_auc"] = dis_auc
         return out
+
+    def inference_generator(self) -> nn.Module:
+        """The generator to ship and evaluate: the moving average when ``train.ema`` > 0, else the live one."""
+        return self.gen_ema.module if self.gen_ema is not None else self.model.gen
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
-        return {"gen": self.model.gen.state_dict(), "id": self.model.id.state_dict(),
-                "dis": self.model.dis.state_dict(), "opt_gen": self.opt_gen.state_dict(),
-                "opt_dis": self.opt_dis.state_dict(), "opt_id": self.opt_id.state_dict()}  # fmt: skip
+        state = {"gen": self.model.gen.state_dict(), "id": self.model.id.state_dict(),
+                 "dis": self.model.dis.state_dict(), "opt_gen": self.opt_gen.state_dict(),
+                 "opt_dis": self.opt_dis.state_dict(), "opt_id": self.opt_id.state_dict()}  # fmt: skip
+        if self.gen_ema is not None:
+            state["gen_ema"] = self.gen_ema.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        if self.gen_ema is not None:
+            if "gen_ema" not in state:
+                raise ValueError("the checkpoint has no moving average of the generator, but train.ema > 0")
+            self.gen_ema.load_state_dict(state["gen_ema"])
         self.model.gen.load_state_dict(state["gen"])
         self.model.id.load_state_dict(state["id"])
         self.model.dis.load_state_dict(state["dis"])
         self.opt_gen.load_state_dict(state["opt_gen"])
         self.opt_dis.load_state_dict(state["opt_dis"])
         self.opt_id.load_state_dict(state["opt_id"])
+
+
+def _dis_auc(dis: nn.Module, generated: Tensor, real: Tensor) -> float:
+    """ROC AUC of D's scores, real (positive) against generated pictures (0.5: D cannot tell them apart)."""
+    scores = torch.cat([dis.scores(real), dis.scores(generated)])
+    labels = torch.cat([torch.ones(len(real)), torch.zeros(len(generated))]).long()
+    return float(binary_auroc(scores.cpu(), labels))
+
+
+@dataclass(frozen=True)
+class PairedSwapBatch:
+    """Training pairs, [0, 1] (B, 3, H, W) each: appearance person i, structure person j, j in i's clothes."""
+
+    appearance: Tensor
+    structure: Tensor
+    truth: Tensor
+
+
+class PairedSwapSet:
+    """A ``python -m core synth pairs --split train`` folder in memory (uint8), drawn with replacement."""
+
+    def __init__(self, root: str | Path, size: tuple[int, int]) -> None:
+        root = Path(root)
+        if not (root / "pairs.csv").exists():
+            raise FileNotFoundError(f"no pairs.csv in {root}: python -m core synth pairs --split train --out {root}")
+        meta = json.loads((root / "meta.json").read_text()) if (root / "meta.json").exists() else {}
+        if meta.get("config", {}).get("split", "test") != "train":
+            raise ValueError(f"{root} holds TEST people's pairs; the paired loss must train on the training split "
+                             "(python -m core synth pairs --split train)")  # fmt: skip
+        rows = list(csv.DictReader(open(root / "pairs.csv")))
+        self.images = {c: load_images([root / r[c] for r in rows], size) for c in ("appearance", "structure", "truth")}
+        self.size = len(rows)
+
+    def batch(self, batch_size: int, rng: np.random.Generator) -> PairedSwapBatch:
+        idx = torch.from_numpy(rng.integers(0, self.size, batch_size))
+        return PairedSwapBatch(*(self.images[c][idx].float() / 255.0 for c in ("appearance", "structure", "truth")))
 
 
 def dgnet_embed(model: DGNet, alpha: float = 0.5) -> Callable[[Tensor], Tensor]:
@@ -262,6 +371,8 @@ def train_dgnet(
     init_from_teacher: bool = True,
     progress: Callable[[int, int, dict[str, float]], None] | None = None,
     warm_start: str | Path | None = None,
+    init_from: str | Path | None = None,
+    pairs: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train DG-Net on ``data`` (a Market-1501-style root) and write ``run_dir/final.pt``.
 
@@ -272,12 +383,18 @@ def train_dgnet(
     warm_start: another run's ``last.pt``: its networks, optimisers and iteration count are the start of
         this run, whose config may differ from that run's only in ``train`` (a longer schedule). Ignored
         when ``resume`` finds a checkpoint in ``run_dir``.
+    init_from: a finished model (``final.pt`` or a shipped ``dgnet.pt``) whose generator and appearance
+        encoder start this run (a fresh discriminator and optimisers, iteration 0); its networks must
+        match the config's. Ignored when ``resume`` finds a checkpoint.
+    pairs: training people's swap pairs with the rendered truth (``python -m core synth pairs --split
+        train``), needed when ``loss.paired_w`` > 0.
     Returns {"iterations", "seconds", "path", "metrics"} (Market-protocol retrieval of DG-Net's features).
     """
     rt = setup_runtime(device)
     try:
         return _train(Path(data), Path(run_dir), config, teacher_path, preset, resume, rt, bf16, seed,
-                      checkpoint_every_s, log_every, max_iter, init_from_teacher, progress, warm_start)  # fmt: skip
+                      checkpoint_every_s, log_every, max_iter, init_from_teacher, progress, warm_start,
+                      init_from, pairs)  # fmt: skip
     finally:
         teardown(rt)
 
@@ -297,8 +414,25 @@ def _load_warm_start(path: Path, cfg: DGNetConfig) -> dict[str, Any]:
     return state
 
 
+def _load_init(path: Path, model: DGNet) -> None:
+    """Generator and appearance encoder from a finished model file whose networks match ``model``'s."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no model to start from at {path}")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if "gen" not in state or "id" not in state or "config" not in state:
+        raise ValueError(f"{path} is not a DG-Net model file (final.pt or a shipped dgnet.pt)")
+    keys = ("height", "width", "gen", "appearance")
+    theirs, ours = state["config"], model.config.to_dict()
+    differ = [k for k in keys if theirs.get(k) != ours[k]]
+    if differ:
+        raise ValueError(f"{path} has other networks ({', '.join(differ)}) than this config")
+    for part in ("gen", "id"):
+        getattr(model, part).load_state_dict({k: v.float() if v.is_floating_point() else v
+                                              for k, v in state[part].items()})  # fmt: skip
+
+
 def _train(data, run_dir, config, teacher_path, preset, resume, rt, bf16, seed, every_s, log_every, max_iter,
-           init_from_teacher, progress, warm_start=None) -> dict[str, Any]:  # fmt: skip
+           init_from_teacher, progress, warm_start=None, init_from=None, pairs=None) -> dict[str, Any]:  # fmt: skip
     torch.manual_seed(seed)  # the same initial weights on every rank (then broadcast, to be sure)
     probe = config or DGNetConfig.from_preset(preset, 2)  # only its image size is used here
     market = load_market(data, (probe.height, probe.width))
@@ -319,6 +453,11 @@ def _train(data, run_dir, config, teacher_path, preset, resume, rt, bf16, seed, 
         if init_from_teacher and tcfg.arch == cfg.appearance.backbone and tcfg.last_stride == cfg.appearance.stride:
             missing = model.id.model.load_state_dict(teacher.model.state_dict())
             del missing
+    if init_from is not None:
+        _load_init(Path(init_from), model)
+    paired_set = PairedSwapSet(pairs, (cfg.height, cfg.width)) if cfg.loss.paired_w > 0 else None
+    if cfg.loss.paired_w > 0 and pairs is None:
+        raise ValueError("this config's paired loss needs training pairs (pairs=..., --pairs data/pairs-train)")
     broadcast_module(model, rt)
     trainer = DGNetTrainer(model, teacher, rt, bf16)
     rng = seed_everything(seed, rt.rank)
@@ -348,8 +487,9 @@ def _train(data, run_dir, config, teacher_path, preset, resume, rt, bf16, seed, 
     for it in range(start, total):
         a = train.batch(cfg.train.batch_size, rng, gen)
         b = train.batch(cfg.train.batch_size, rng, gen)
-        losses = trainer.step(a, b, it, gen, rng)
+        paired = paired_set.batch(cfg.train.batch_size, rng) if paired_set is not None else None
         done = it + 1
+        losses = trainer.step(a, b, it, gen, rng, paired, measure_dis=done % log_every == 0 or done == total)
         if rt.is_main and (done % log_every == 0 or done == total):
             log.write(done, **losses)
             if progress:
@@ -361,6 +501,8 @@ def _train(data, run_dir, config, teacher_path, preset, resume, rt, bf16, seed, 
                        "seconds": elapsed + time.monotonic() - t0}, rt)  # fmt: skip
     seconds = elapsed + time.monotonic() - t0
     broadcast_module(model, rt)  # BatchNorm statistics differ per rank (their batches did); keep rank 0's
+    if trainer.gen_ema is not None:  # ship and score the moving average (train.ema)
+        model.gen.load_state_dict(trainer.inference_generator().state_dict())
     model.eval()
     result = evaluate_market(dgnet_embed(model), market["query"], market["gallery"], device=rt.device)
     metrics = {"rank1": result.rank1, "rank5": result.rank5, "mAP": result.mAP}
@@ -368,7 +510,8 @@ def _train(data, run_dir, config, teacher_path, preset, resume, rt, bf16, seed, 
     if rt.is_main:
         torch.save({"config": cfg.to_dict(), "gen": model.gen.state_dict(), "id": model.id.state_dict(),
                     "iterations": total, "seconds": seconds, "metrics": metrics,
-                    "teacher": str(teacher_path) if teacher_path else None}, path)  # fmt: skip
+                    "teacher": str(teacher_path) if teacher_path else None,
+                    "init_from": str(init_from) if init_from else None}, path)  # fmt: skip
         save_sample_grid(model, show_a, show_b, run_dir / "images" / "final.png")
     return {"iterations": total, "seconds": seconds, "path": str(path), "metrics": metrics}
 

@@ -56,36 +56,52 @@ def novel_views(identity: Identity, nuisance: Nuisance, azimuths: list[float], s
 
 @dataclass(frozen=True)
 class PairsConfig:
-    """A small on-disk test split of appearance/structure swaps with their ground truth."""
+    """An on-disk split of appearance/structure swaps with their ground truth.
+
+    ``split="test"`` (default) draws the re-ID set's TEST people only (same dataset seed -> same persons),
+    so a model trained on that set's training people never saw them. ``split="train"`` draws its
+    TRAINING people, for the paired swap loss (``DGNetConfig.loss.paired_w``), a departure from the paper.
+    """
 
     pairs: int = 40
-    # drawn from the re-ID set's TEST people only (same dataset seed -> same persons), so a model
-    # trained on that set's training people never saw them
-    first_person: int = ReidConfig.train_ids + 1
-    people: int = ReidConfig.test_ids
+    split: str = "test"
+    first_person: int | None = None  # None: the split's first person
+    people: int | None = None  # None: all of the split's people
     image_size: tuple[int, int] = (128, 64)
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {self.split!r}")
+        train = self.split == "train"
+        if self.first_person is None:
+            object.__setattr__(self, "first_person", 1 if train else ReidConfig.train_ids + 1)
+        if self.people is None:
+            object.__setattr__(self, "people", ReidConfig.train_ids if train else ReidConfig.test_ids)
 
 
 def _pair_task(args) -> list:
     out, cfg, k = args
     specs = camera_specs(ReidConfig(seed=cfg.seed))
-    rng = np.random.default_rng([cfg.seed, 0x5A, k])
+    # the test split keeps its original stream (same pairs as before the train split existed)
+    rng = np.random.default_rng([cfg.seed, 0x5A if cfg.split == "test" else 0x5B, k])
     i, j = (int(p) for p in rng.choice(np.arange(cfg.first_person, cfg.first_person + cfg.people), 2, replace=False))
     a, s = sample_identity(identity_seed(cfg.seed, i)), sample_identity(identity_seed(cfg.seed, j))
     ca, cs = (int(c) for c in rng.choice(len(specs), 2))
     na = reid_nuisance(specs[ca], rng, clean=True)
     ns = reid_nuisance(specs[cs], rng, clean=True)
     names = [f"{k:04d}_{role}.jpg" for role in ("appearance", "structure", "truth")]
-    extras = [f"{k:04d}_structure_mask.png", f"{k:04d}_background.jpg"]
+    extras = [f"{k:04d}_structure_mask.png", f"{k:04d}_background.jpg", f"{k:04d}_appearance_mask.png"]
     if not all((out / n).exists() for n in names + extras):
         pr = shared_renderer()
         pic = pr.render([a, s, s.with_clothes_of(a)], [na, ns, ns], cfg.image_size)
         for name, img in zip(names, pic.image, strict=True):
             save_image(out / name, img)
         # person j's silhouette and j's picture without anybody: what "structure kept" is scored against
-        mask = (pic.mask[1, 0].clamp(0, 1) * 255).round().to(torch.uint8).numpy()
-        Image.fromarray(mask).save(out / extras[0])
+        # and person i's (the no-learning recolour baseline reads i's clothes colours inside it)
+        for index, name in ((1, extras[0]), (0, extras[2])):
+            mask = (pic.mask[index, 0].clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+            Image.fromarray(mask).save(out / name)
         save_image(out / extras[1], _scene_picture(pr, ns, cfg.image_size))
     return [k, *names, *extras, i, j, ca + 1, cs + 1]
 
@@ -93,17 +109,18 @@ def _pair_task(args) -> list:
 def write_pairs(out: Path, cfg: PairsConfig, workers: int = 1, progress=None) -> dict:
     """``out/NNNN_appearance.jpg``, ``_structure.jpg``, ``_truth.jpg`` (the structure person wearing
     the appearance person's clothes), ``_structure_mask.png`` (the structure person's silhouette,
-    0-255), ``_background.jpg`` (the structure picture without the person) and pairs.csv."""
+    0-255), ``_background.jpg`` (the structure picture without the person), ``_appearance_mask.png`` (the
+    appearance person's silhouette) and pairs.csv."""
     if cfg.people < 2:
         raise ValueError("pairs need at least 2 people")
     claim_folder(out, "pairs", cfg)
     rows = run_tasks(_pair_task, [(out, cfg, k) for k in range(cfg.pairs)], workers, progress)
     with open(out / "pairs.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["pair", "appearance", "structure", "truth", "structure_mask", "background", "appearance_id",
-                         "structure_id", "appearance_camera", "structure_camera"])  # fmt: skip
+        writer.writerow(["pair", "appearance", "structure", "truth", "structure_mask", "background", "appearance_mask",
+                         "appearance_id", "structure_id", "appearance_camera", "structure_camera"])  # fmt: skip
         writer.writerows(rows)
-    factors = [{"pair": r[0], "appearance_person": r[6], "structure_person": r[7]} for r in rows]
+    factors = [{"pair": r[0], "appearance_person": r[7], "structure_person": r[8]} for r in rows]
     counts = {"pairs": cfg.pairs}
     write_meta(out, "pairs", cfg, counts, factors)
     return counts
