@@ -111,13 +111,16 @@ def app_url(app_server):
     return app_server.url
 
 
-@pytest.fixture(scope="module")
-def one_thread():
-    """One torch thread for a module's tests (the trainers run that way here): on a shared 2-core machine
-    a second OpenMP thread mostly waits. Use with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+@pytest.fixture(autouse=True)
+def torch_threads(request):
+    """One torch intra-op thread for every test unless it is marked ``@pytest.mark.threads(n)``: on a
+    shared 2-core machine a second OpenMP thread mostly waits on the other processes (a DR-GAN test took
+    220-380 s with the default pool there, 8 s with one thread)."""
     import torch
 
+    marker = request.node.get_closest_marker("threads")
+    wanted = int(marker.args[0]) if marker else 1
     before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(wanted)
     yield
     torch.set_num_threads(before)

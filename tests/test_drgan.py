@@ -107,7 +107,9 @@ def test_generator_learns_a_fixed_batch():
     rng = np.random.default_rng(0)
     batch = data.sample(8, 32, rng)
     first = trainer.step(batch, 1, rng)
-    for step in range(40):
+    # 120 steps: the ratio reaches 0.64 (1 thread) / 0.67 (2 threads) here; at 40 steps it was 0.85-0.88 on
+    # some CPUs and 0.78 on others, too close to the bar for a test that must pass on any x86-64 machine
+    for step in range(120):
         last = trainer.step(batch, 2 * step + 1, rng)  # odd steps: G only, D fixed
     assert last["pair_l1"] < 0.8 * first["pair_l1"]
     assert last["g_loss"] < first["g_loss"]

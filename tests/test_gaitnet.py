@@ -38,7 +38,6 @@ SUBJECTS = 10  # 7 train (of which tiny's last 2 validate), 3 test
 FRAMES = 12
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ---------------------------------------------------------------------- a tiny gait set of drawn walkers

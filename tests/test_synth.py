@@ -393,6 +393,41 @@ def test_market_layout_follows_the_real_readers(sets):
     assert all(0 <= s.frame < 30_000 for s in people)
 
 
+def test_one_detection_one_label(tmp_path, sets):
+    """Market's c#s#_frame_box names one detection: people seen in the same frame of a camera get other
+    box indices, and junk or distractors never reuse a person's detection (issue 21's set had 4 such names)."""
+    from collections import defaultdict
+
+    from core.data import check_market_layout
+    from core.synth.datasets import _extra_names, _person_walks, detection_boxes, detection_key, reid_name
+
+    cfg = ReidConfig(train_ids=100, test_ids=80, cameras=6, distractors=20)
+    ids = list(range(1, 181))
+    boxes = detection_boxes(cfg, ids)
+    owners, before = defaultdict(set), defaultdict(set)
+    for p in ids:
+        for cam, k, frame in _person_walks(cfg, p)[1]:
+            owners[detection_key(reid_name("market", p, cam + 1, frame, boxes[(p, cam, k)]))].add(p)
+            before[detection_key(reid_name("market", p, cam + 1, frame, 0))].add(p)
+    assert any(len(v) > 1 for v in before.values())  # the collision the old writer made on this set
+    taken = set(owners)
+    for kind, count in (("junk", cfg.junk), ("distractor", cfg.distractors)):
+        for name in _extra_names(cfg, "market", kind, count, set(taken)):
+            owners[detection_key(name)].add(kind)
+    assert all(len(v) == 1 for v in owners.values())
+    # the layout check catches a shared detection
+    import shutil
+
+    root = shutil.copytree(sets["reid"][0], tmp_path / "reid")
+    assert check_market_layout(root) == []
+    train = root / "bounding_box_train"
+    first = sorted(train.glob("*.jpg"))[0]
+    label, _, key = first.name.partition("_")
+    other = sorted({p.name.split("_")[0] for p in train.glob("*.jpg")} - {label})[0]
+    (train / f"{other}_{key}").write_bytes(first.read_bytes())
+    assert any("also belongs to label" in p for p in check_market_layout(root))
+
+
 def test_duke_names_beyond_six_cameras(tmp_path):
     from core.data import check_market_layout
 

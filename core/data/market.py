@@ -86,6 +86,7 @@ def check_market_layout(root: str | Path, layout: str = "market") -> list[str]:
     if _TORCHREID.search(str(root)):
         problems.append(f"the path {root} itself matches torchreid's pattern <digits>_c<digit>; move the set")
     max_cam = 6 if layout == "market" else 8
+    detections: dict[str, str] = {}  # c#s#_frame_box -> the label that owns it (Market names)
     for split, folder in SPLITS.items():
         path = root / folder
         if not path.is_dir():
@@ -114,6 +115,10 @@ def check_market_layout(root: str | Path, layout: str = "market") -> list[str]:
                 problems.append(f"{folder}/{file.name}: a distractor (0000) in the training split")
             if not (file.name[:4].isdigit() or file.name.startswith("-1_")):
                 problems.append(f"{folder}/{file.name}: DG-Net reads the pid from the first 4 characters")
+            label, _, key = file.stem.partition("_")
+            if layout == "market" and detections.setdefault(key, label) != label:
+                problems.append(f"{folder}/{file.name}: detection {key} also belongs to label {detections[key]} "
+                                "(a camera, sequence, frame and box name one detection)")  # fmt: skip
             kept += 1
         if kept == 0:
             problems.append(f"{folder}/ has no usable image (torchreid indexes the first item of every split)")

@@ -332,24 +332,52 @@ def _annotation(file: str, params: dict) -> dict:
     return {"file": file, **{k: round_all(v) for k, v in params.items()}}
 
 
-def _reid_task(args) -> tuple[list[dict], list[dict]]:
-    out, cfg, person, split = args
-    specs, layout = camera_specs(cfg), reid_layout(cfg)
-    ident = sample_identity(identity_seed(cfg.seed, person))
+def _person_walks(cfg: ReidConfig, person: int) -> tuple[Look, list[tuple[int, int, int]]]:
+    """A person's look and sightings ``(camera index, k, frame)``: which cameras they pass, when."""
     rng = np.random.default_rng([cfg.seed, person, 0x1D])
     n_cams = int(rng.integers(cfg.min_cameras, cfg.cameras + 1))
     cams = sorted(rng.choice(cfg.cameras, n_cams, replace=False).tolist())
     look = sample_look(rng)
     arrival = int(rng.integers(0, SEQUENCES * SEQUENCE_FRAMES - 4000))  # when the person walks past: not the id
-    jobs = []
+    sightings = []
     for cam in cams:
-        cam_rng = np.random.default_rng([cfg.seed, person, cam, 0x51])
-        frames = _sighting_frames(cam_rng, arrival, cfg.images_per_camera)
-        for k in range(cfg.images_per_camera):
-            n = reid_nuisance(specs[cam], np.random.default_rng([cfg.seed, person, cam, k]), look)
-            folder = SPLITS["train"] if split == "train" else (SPLITS["query"] if k == 0 else SPLITS["gallery"])
-            name = reid_name(layout, person, cam + 1, frames[k])
-            jobs.append((f"{folder}/{name}", n, cam + 1, name))
+        frames = _sighting_frames(np.random.default_rng([cfg.seed, person, cam, 0x51]), arrival, cfg.images_per_camera)
+        sightings += [(cam, k, frames[k]) for k in range(cfg.images_per_camera)]
+    return look, sightings
+
+
+def detection_boxes(cfg: ReidConfig, people: list[int]) -> dict[tuple[int, int, int], int]:
+    """Box index of each ``(person, camera index, k)`` sighting, unique per camera and frame.
+
+    In Market-1501 a camera, sequence, frame and box index name one detection, so two people seen in the
+    same frame of the same camera need different box indices (the first person in id order gets 0).
+    """
+    used: dict[tuple[int, int], int] = {}
+    boxes = {}
+    for person in sorted(people):
+        for cam, k, frame in _person_walks(cfg, person)[1]:
+            box = used.get((cam, frame), 0)
+            used[(cam, frame)] = box + 1
+            boxes[(person, cam, k)] = box
+    return boxes
+
+
+def detection_key(name: str) -> str:
+    """The part of a Market-1501 name that names one detection: ``c1s1_000151_01`` (the label left out)."""
+    return name.split("_", 1)[1].rsplit(".", 1)[0]
+
+
+def _reid_task(args) -> tuple[list[dict], list[dict]]:
+    out, cfg, person, split, boxes = args
+    specs, layout = camera_specs(cfg), reid_layout(cfg)
+    ident = sample_identity(identity_seed(cfg.seed, person))
+    look, sightings = _person_walks(cfg, person)
+    jobs = []
+    for cam, k, frame in sightings:
+        n = reid_nuisance(specs[cam], np.random.default_rng([cfg.seed, person, cam, k]), look)
+        folder = SPLITS["train"] if split == "train" else (SPLITS["query"] if k == 0 else SPLITS["gallery"])
+        name = reid_name(layout, person, cam + 1, frame, boxes.get((person, cam, k), 0))
+        jobs.append((f"{folder}/{name}", n, cam + 1, name))
     want_clean = split == "test" and layout == "market"
     todo = [j for j in jobs if not (out / j[0]).exists() or (want_clean and not (out / "gt_bbox" / j[3]).exists())]
     annotations = {}
@@ -423,11 +451,12 @@ def _extra_names(cfg: ReidConfig, layout: str, kind: str, count: int, taken: set
         frame = int(rng.integers(0, SEQUENCES * SEQUENCE_FRAMES))
         for box in range(100):  # several false boxes in one frame get their own box index
             name = reid_name(layout, pid, camera, frame, box)
-            if name not in taken:
+            key = detection_key(name) if layout == "market" else name
+            if name not in taken and key not in taken:
                 break
         else:
             continue
-        taken.add(name)
+        taken |= {name, key}
         names.append(name)
     return names
 
@@ -447,10 +476,14 @@ def write_reid(out: Path, cfg: ReidConfig, workers: int = 1, progress=None) -> d
     if not 2 <= cfg.min_cameras <= cfg.cameras:
         raise ValueError("min_cameras must be within 2..cameras (a query needs a gallery image in another camera)")
     claim_folder(out, "reid", cfg)
-    people = [(out, cfg, p, "train") for p in range(1, cfg.train_ids + 1)]
-    people += [(out, cfg, p, "test") for p in range(cfg.train_ids + 1, cfg.train_ids + cfg.test_ids + 1)]
+    ids = range(1, cfg.train_ids + cfg.test_ids + 1)
+    boxes = detection_boxes(cfg, list(ids)) if layout == "market" else {}
+    people = [(out, cfg, p, "train" if p <= cfg.train_ids else "test",
+               {key: b for key, b in boxes.items() if key[0] == p}) for p in ids]  # fmt: skip
     results = run_tasks(_reid_task, people, workers, progress)
     taken = {Path(row["file"]).name for rows, _ in results for row in rows}
+    if layout == "market":  # junk and distractors must not reuse a person's detection either
+        taken |= {detection_key(name) for name in taken}
     extra = []
     for kind, count in (("junk", cfg.junk if layout == "market" else 0), ("distractor", cfg.distractors)):
         names = _extra_names(cfg, layout, kind, count, taken)
