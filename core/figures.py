@@ -22,8 +22,17 @@ EMPTY = (226, 226, 226)
 INK = (30, 30, 30)
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)
 def font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    """DejaVu Sans at ``size`` px, found the way matplotlib finds it (it ships the file): Pillow's own
+    default face has no Greek, so ω and Σ drew as empty boxes."""
+    try:
+        from matplotlib import font_manager
+
+        path = font_manager.findfont(font_manager.FontProperties(family="DejaVu Sans"), fallback_to_default=True)
+        return ImageFont.truetype(path, size)
+    except (ImportError, OSError, ValueError):
+        pass
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow without FreeType: the fixed bitmap font

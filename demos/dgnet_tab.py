@@ -169,7 +169,8 @@ def chosen_model(choice: str) -> DGNet:
         folder = MODELS.official_folder
         if folder is None:
             raise ModelUnavailable("No official weights are loaded yet: enter an official DG-Net run folder "
-                                   "(config.yaml + checkpoints/) under *Model* and click *Load*.")  # fmt: skip
+                                   "(config.yaml + checkpoints/) beside 'Model' and click 'Load official "
+                                   "weights'.")  # fmt: skip
         try:
             return official_model(folder)
         except ValueError as err:
@@ -179,7 +180,8 @@ def chosen_model(choice: str) -> DGNet:
 
 def _unavailable(err: ModelUnavailable) -> str:
     """The message for a model that is not there: a toast now, and the text for the tab's note."""
-    gr.Warning(html.escape(str(err).replace("`", ""), quote=False), title="No model")
+    plain = str(err).replace("`", "").replace("*", "")  # toasts show HTML, not markdown
+    gr.Warning(html.escape(plain, quote=False), title="No model")
     return str(err)
 
 
@@ -214,11 +216,14 @@ def describe(model: DGNet, choice: str) -> str:
             f"{cfg.appearance.num_classes} training identities")  # fmt: skip
 
 
-def load_official_folder(folder: str | None) -> tuple[str, str]:
-    """The *Load* button: load an official run folder and select it -> (status, Model switch value).
+def check_official_folder(folder: str | None) -> None:
+    """The *Load* button's first step (it updates nothing): load the official run folder into the cache,
+    or raise gr.Error with what to do for an empty, missing or wrong folder. A refusal leaves the Model
+    switch and the status as they were."""
+    official_model_or_refusal(_official_path(folder))
 
-    Raises gr.Error with what to do for an empty, missing or wrong folder.
-    """
+
+def _official_path(folder: str | None) -> Path:
     if not isinstance(folder, str) or not folder.strip():
         raise gr.Error("Official run folder: no folder was given. Enter the path of an official DG-Net run "
                        "folder (config.yaml + checkpoints/gen_XXXXXXXX.pt + id_XXXXXXXX.pt).",
@@ -227,14 +232,27 @@ def load_official_folder(folder: str | None) -> tuple[str, str]:
     if len(text) > 1000 or "\x00" in text:
         raise gr.Error("Official run folder: that is not a folder path. Enter the path of an official DG-Net "
                        "run folder.", title="Please check the input", print_exception=False)  # fmt: skip
-    path = Path(text).expanduser()
+    return Path(text).expanduser()
+
+
+def official_model_or_refusal(path: Path) -> DGNet:
     try:
-        model = official_model(path)
+        return official_model(path)
     except ValueError as err:
         log.info("refused official folder: %s", err)
         raise gr.Error(f"Official run folder: {_md(str(err))}. Point to the folder that holds config.yaml and "
                        "checkpoints/ (e.g. outputs/E0.5new_reid0.5_w30000).", title="Please check the input",
                        print_exception=False) from None  # fmt: skip
+
+
+def load_official_folder(folder: str | None) -> tuple[str, str]:
+    """The *Load* button: load an official run folder and select it -> (status, Model switch value).
+
+    Raises gr.Error with what to do for an empty, missing or wrong folder (the tab runs
+    :func:`check_official_folder` first, so that a refusal changes nothing on screen).
+    """
+    path = _official_path(folder)
+    model = official_model_or_refusal(path)
     MODELS.official_folder = path
     report = getattr(model, "load_report", None)
     skipped = "" if report is None or report.clean else " (some keys were skipped; see the server log)"
@@ -557,9 +575,11 @@ def build() -> None:
                                 elem_id="dg-folder")  # fmt: skip
             load = gr.Button("Load official weights", elem_id="dg-load")
         model_status = gr.Markdown("", elem_id="dg-model-status")
-    for trigger in (load.click, folder.submit):
-        trigger(load_official_folder, inputs=folder, outputs=[model_status, model], api_visibility="private",
-                concurrency_id="dgnet")  # fmt: skip
+    for trigger in (load.click, folder.submit):  # check first (no outputs): a refusal leaves the switch as it was
+        checked = trigger(check_official_folder, inputs=folder, outputs=None, api_visibility="private",
+                          concurrency_id="dgnet", show_progress="hidden")  # fmt: skip
+        checked.success(load_official_folder, inputs=folder, outputs=[model_status, model], api_visibility="private",
+                        concurrency_id="dgnet")  # fmt: skip
     interp_form.use("model", model)
     retr_form.use("model", model)
 

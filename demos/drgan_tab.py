@@ -19,7 +19,7 @@ import torch
 from core.data.face import YAW_BINS
 from core.drgan import api
 from core.drgan.figures import how_it_works_diagram, omega_bars, pose_strip_figure, similarity_picture, to_unit
-from core.figures import to_picture
+from core.figures import BACKGROUND, to_picture
 from demos.gate import Choice, Form, Number, Upload
 from demos.models import ModelCache, checkpoint_path, env_names_file, load_cached, model_or_note
 
@@ -142,6 +142,17 @@ def _yaw_text(model: api.FaceModel | None, x: torch.Tensor) -> str:
             f"p = {float(probs[top]):.2f}).")  # fmt: skip
 
 
+LABEL_BAND = 30  # px: Gradio draws an image component's label over the picture's top-left corner
+
+
+def below_label(picture: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 -> (H + LABEL_BAND, W, 3): a blank band on top, so that the component's label
+    does not cover the figure's column headers (the -90/-75 yaws, the similarity matrix's top row)."""
+    band = np.empty((LABEL_BAND, *picture.shape[1:]), dtype=picture.dtype)
+    band[:] = BACKGROUND
+    return np.concatenate([band, picture])
+
+
 def _similarity(model: api.FaceModel, inputs: torch.Tensor, outputs01: torch.Tensor) -> np.ndarray:
     """Matrix picture: inputs (n, 3, S, S) in [-1, 1] x outputs (m, 3, S, S) in [0, 1]."""
     outputs = outputs01 * 2 - 1
@@ -175,7 +186,7 @@ def turn_face(person: str, input_yaw: str, yaw: float, seed: int, photo: np.ndar
     if model is None:
         blank = torch.full((1, 13, *x.shape[1:]), -1.0)
         strip = pose_strip_figure(x, blank, truth[None] if truth is not None else None, labels=[label])
-        return input_picture, None, strip, None, "\n\n".join(notes)
+        return input_picture, None, below_label(strip), None, "\n\n".join(notes)
     step(0.4, desc="turning the face")
     start = time.perf_counter()
     turned, got = api.rotate(model, x, yaw, seed=seed)
@@ -188,7 +199,13 @@ def turn_face(person: str, input_yaw: str, yaw: float, seed: int, photo: np.ndar
     if truth is None:
         notes.append("No ground truth: it exists only for the example people.")
     step(1.0, desc="done")
-    return input_picture, np.asarray(to_picture(turned, 192)), strip, matrix, "\n\n".join(notes)
+    return (
+        input_picture,
+        np.asarray(to_picture(turned, 192)),
+        below_label(strip),
+        below_label(matrix),
+        "\n\n".join(notes),
+    )
 
 
 def fuse_faces(person: str, input_set: str, seed: int, photo_1: np.ndarray | None, photo_2: np.ndarray | None,
@@ -223,7 +240,7 @@ def fuse_faces(person: str, input_set: str, seed: int, photo_1: np.ndarray | Non
     if model is None:
         blank = torch.full((1, 13, *x.shape[1:]), -1.0)
         strip = pose_strip_figure(x[:1], blank, truth[None] if truth is not None else None, labels=[label])
-        return None, strip, None, "\n\n".join(notes)
+        return None, below_label(strip), None, "\n\n".join(notes)
     step(0.5, desc="fusing")
     omega, strip01 = api.fuse(model, x, seed=seed)
     bars = omega_bars(omega.tolist(), x)
@@ -236,7 +253,7 @@ def fuse_faces(person: str, input_set: str, seed: int, photo_1: np.ndarray | Non
     notes.insert(0, f"**Fused {len(x)} faces** with the {which}; the strip starts from the first input. Rows of "
                     "the matrix: your inputs; columns: the fused face at -90°, -45°, 0°, 45°, 90°.")  # fmt: skip
     step(1.0, desc="done")
-    return bars, strip, matrix, "\n\n".join(notes)
+    return below_label(bars), below_label(strip), below_label(matrix), "\n\n".join(notes)
 
 
 # ---------------------------------------------------------------------------------------------- the tab

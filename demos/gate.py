@@ -528,21 +528,35 @@ class Form:
         api_name: str,
         what: str,
         **kwargs: Any,
-    ) -> None:
+    ) -> list[Any]:
         """Run ``fn`` when a trigger fires: check step, then the action (the API endpoint ``api_name``).
 
         triggers: bound event methods (``button.click``) or dependencies to chain on (``.then``).
+        Returns the action's event per trigger, to chain more steps on (``.success``).
         """
         action = self.action(fn, what)
         check = self.checker(what)
+        events = []
         for i, trigger in enumerate(triggers):
             start = trigger.then if isinstance(trigger, gr.events.Dependency) else trigger
             checked = start(check, inputs=self.inputs, outputs=None, preprocess=False, concurrency_limit=None,
                             show_progress="hidden", api_visibility="private")  # fmt: skip
-            checked.success(
+            events.append(checked.success(
                 action, inputs=self.inputs, outputs=outputs, preprocess=False,
                 api_name=api_name if i == 0 else None, api_visibility="public" if i == 0 else "private", **kwargs,
-            )  # fmt: skip
+            ))  # fmt: skip
+        return events
+
+
+def show_model3d(events: Sequence[Any], path: gr.State, viewer: gr.Model3D) -> None:
+    """Put the GLB at ``path`` into ``viewer`` in a step of its own after each successful action: in
+    Gradio 6 a Model3D filled by a generator together with other outputs stays blank (no canvas)."""
+    for event in events:
+        event.success(_same, inputs=path, outputs=viewer, show_progress="hidden", api_visibility="private")
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _refuse(what: str, message: str) -> gr.Error:

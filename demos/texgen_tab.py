@@ -22,7 +22,7 @@ from core.figures import to_picture
 from core.texgen import api
 from core.texgen.figures import how_it_works_diagram, loss_curve, orbit_picture, texture_picture
 from demos.files import OutputFolder
-from demos.gate import Choice, Form, Number, Upload
+from demos.gate import Choice, Form, Number, Upload, show_model3d
 from demos.models import ModelCache, ModelUnavailable, checkpoint_path, env_names_file, load_cached
 
 log = logging.getLogger("disentangle.app")
@@ -261,5 +261,8 @@ def build() -> None:
         with gr.Column():
             files = gr.File(label="Downloads: texture PNG and GLB", file_count="multiple", elem_id="tx-files")
             note = gr.Markdown(elem_id="tx-note")
-    form.wire([run.click, examples.load_input_event], make_texture, [texture, orbit, viewer, files, curve, fit, note],
-              api_name="texgen_texture", what="making the texture", concurrency_id="texgen")  # fmt: skip
+    glb = gr.State()  # the GLB path: the viewer draws it in a step of its own (show_model3d)
+    events = form.wire([run.click, examples.load_input_event], make_texture,
+                       [texture, orbit, glb, files, curve, fit, note], api_name="texgen_texture",
+                       what="making the texture", concurrency_id="texgen")  # fmt: skip
+    show_model3d(events, glb, viewer)

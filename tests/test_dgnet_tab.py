@@ -212,10 +212,11 @@ def test_retrieval_top10_marked_right_or_wrong(model_env, monkeypatch):
 @pytest.mark.filterwarnings("ignore:No official weights:UserWarning")
 def test_official_folder_errors_and_success(model_env, tmp_path):
     def refused(folder, match):
-        with pytest.raises(gr.Error) as info:
-            tab.load_official_folder(folder)
-        assert info.value.message.startswith("Official run folder: ")
-        assert match in info.value.message, info.value.message
+        for step in (tab.check_official_folder, tab.load_official_folder):  # the tab's check step refuses first
+            with pytest.raises(gr.Error) as info:
+                step(folder)
+            assert info.value.message.startswith("Official run folder: ")
+            assert match in info.value.message, info.value.message
 
     refused("", "no folder was given")
     refused(str(tmp_path / "nowhere"), "there is no folder")
@@ -319,6 +320,17 @@ def test_dgnet_tab_in_a_real_browser_with_the_shipped_model(app_server, tmp_path
         page.get_by_text("Green frame: the same person").first.wait_for(state="visible", timeout=10_000)
         page.screenshot(path=str(tmp_path / "dgnet_tab.png"), full_page=True)
         notes = page.locator("#dg-swap-note").inner_text()
+        # a refused official folder shows a plain toast and leaves the Model switch as it was
+        radio = page.locator("#dg-model")
+        before = radio.inner_text()
+        page.locator("#dg-load").click()
+        toast = page.get_by_text("no folder was given").first
+        toast.wait_for(state="visible", timeout=20_000)
+        page.wait_for_timeout(500)
+        after = radio.inner_text()
+        toasts = page.locator(".toast-body").all_inner_texts()
     assert tuple(size) == _grid_shape(4, 4)[:2]
     assert "not shipped" not in notes  # the registered model answered, not the note
+    assert after == before and tab.SHIPPED in after and "Error" not in after, after
+    assert not any("*" in t for t in toasts), toasts
     assert app_server.alive()

@@ -60,6 +60,27 @@ def test_turn_an_example_face(model_env):
     assert "Turned to +45°" in note and "the bin nearest 40°" in note and "yaw estimate" in note
     again = tab.turn_face(P[0], "+0°", 40.0, 3, None)
     assert np.array_equal(again[1], turned)  # the same seed draws the same noise
+    # the component's label sits over the top-left corner: the figures keep a blank band there
+    for picture in (strip, matrix):
+        assert (picture[: tab.LABEL_BAND] == 255).all() and (picture[tab.LABEL_BAND : tab.LABEL_BAND + 60] != 255).any()
+
+
+def test_figure_font_draws_every_character_the_figures_use():
+    """ω and Σ drew as the missing-glyph box in Pillow's default face."""
+    from core.drgan.figures import how_it_works_diagram
+    from core.figures import font
+
+    face = font(12)
+
+    def mask(text: str) -> np.ndarray:
+        m = face.getmask(text)
+        return np.array(m).reshape(m.size[1], m.size[0])
+
+    missing = mask("\ue000")  # a private-use code point: no font draws it, so it is the .notdef box
+    for ch in "ωΣ°±→×" + "".join(chr(c) for c in range(33, 127)):
+        drawn = mask(ch)
+        assert drawn.shape != missing.shape or not np.array_equal(drawn, missing), f"{ch!r} draws as a box"
+    assert how_it_works_diagram().shape[1] > 800
 
 
 def test_fuse_example_faces(model_env):

@@ -40,8 +40,6 @@ CONDITIONS = ("nm-01", "nm-02", "nm-03", "nm-04", "nm-05", "nm-06", "bg-01", "cl
 VIEWS = ("054", "090", "126")
 
 
-
-
 # ---------------------------------------------------------------------------------------- walkers
 def _capsules(shape: tuple[int, int], segments: list[tuple[tuple[float, float], tuple[float, float], float]]
               ) -> np.ndarray:  # fmt: skip

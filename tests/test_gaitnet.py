@@ -38,8 +38,6 @@ SUBJECTS = 10  # 7 train (of which tiny's last 2 validate), 3 test
 FRAMES = 12
 
 
-
-
 # ---------------------------------------------------------------------- a tiny gait set of drawn walkers
 def _segment(yy: np.ndarray, xx: np.ndarray, a: tuple[float, float], b: tuple[float, float], r: float) -> np.ndarray:
     """bool (H, W): pixels within r of the segment a-b (points as (y, x))."""
