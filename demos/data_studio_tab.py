@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import gradio as gr
 
 from core.data.gait import CASIA_B_CONDITIONS
@@ -99,6 +101,28 @@ GRID_CHECKS = (SEED, Choice("condition", "Gait condition", options=CASIA_B_CONDI
 SAMPLE_CHECKS = (SEED,)
 
 
+def follow_identity(seed: Any, clothes: Any, last_seed: Any) -> tuple[Any, Any]:
+    """A new identity seed -> (clothes seed, remembered seed): the clothes follow the identity when
+    they were that identity's own (clothes == the previous seed); a choice of other clothes stays."""
+    if not _whole(seed):
+        return gr.skip(), last_seed  # not a seed yet (the user is typing): leave both as they are
+    return (int(seed) if _whole(clothes) and int(clothes) == int(last_seed) else gr.skip()), int(seed)
+
+
+def clothes_caption(seed: Any, clothes: Any) -> str:
+    """Whose clothes the render shows."""
+    if not (_whole(seed) and _whole(clothes)):
+        return ""
+    if int(seed) == int(clothes):
+        return f"Identity seed {int(seed)} in **its own clothes**."
+    s, c = int(seed), int(clothes)
+    return f"Identity seed {s} wearing **seed {c}'s clothes** (body, face and hair stay seed {s}'s)."
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and float(value).is_integer()
+
+
 def build() -> None:
     """Lay out the tab inside the current gr.Blocks context."""
     studio = DataStudio(image_size=(384, 192))  # the preview: 3x the re-ID set's 128x64
@@ -132,7 +156,7 @@ def build() -> None:
         with gr.Column(scale=2, min_width=260):
             button = gr.Button("Render", variant="primary", elem_id="ds-render")
             seed = person.add("identity_seed", elem_id="ds-seed")
-            person.add("clothes_seed", elem_id="ds-clothes")
+            clothes = person.add("clothes_seed", elem_id="ds-clothes")
             person.add("azimuth", elem_id="ds-azimuth")
             person.add("elevation", elem_id="ds-elevation")
         with gr.Column(scale=1, min_width=220):
@@ -157,8 +181,16 @@ def build() -> None:
                 examples=[list(e[1:]) for e in EXAMPLES], example_labels=[e[0] for e in EXAMPLES],
                 inputs=person.inputs, cache_examples=False, label="Examples (click one: it renders)",
             )  # fmt: skip
-    person.wire([button.click, examples.load_input_event], render, image, api_name="render_person",
-                what="rendering the person", concurrency_id="render")  # fmt: skip
+    shown = gr.Markdown(elem_id="ds-clothes-note")
+    rendered = person.wire([button.click, examples.load_input_event], render, image, api_name="render_person",
+                           what="rendering the person", concurrency_id="render")  # fmt: skip
+    for event in rendered:  # say whose clothes the picture shows
+        event.success(clothes_caption, inputs=[seed, clothes], outputs=shown, show_progress="hidden",
+                      api_visibility="private")  # fmt: skip
+    # the clothes follow the identity seed, unless the user chose another seed's clothes
+    last_seed = gr.State(SEED.value)
+    seed.change(follow_identity, inputs=[seed, clothes, last_seed], outputs=[clothes, last_seed],
+                show_progress="hidden", api_visibility="private")  # fmt: skip
 
     gr.Markdown(GRIDS_NOTE)
     grid.use("identity_seed", seed)

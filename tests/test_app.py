@@ -100,10 +100,29 @@ def test_data_studio_in_a_real_browser(app_url, tmp_path):
             arg=first,
             timeout=60_000,
         )
+        page.get_by_text("in its own clothes").first.wait_for(state="visible", timeout=20_000)
+        # a new identity seed takes its own clothes along (the clothes seed followed 7 before)
+        seed = page.locator("#ds-seed input")
+        seed.fill("12")
+        seed.press("Enter")
+        page.wait_for_function("() => document.querySelector('#ds-clothes input').value === '12'", timeout=20_000)
         page.locator("#ds-grids").click()
         page.locator("#ds-cams img").nth(5).wait_for(state="visible", timeout=60_000)
         assert page.locator("#ds-cams img").count() >= 6
         page.screenshot(path=str(tmp_path / "data_studio.png"), full_page=True)
+
+
+def test_data_studio_clothes_follow_the_identity_unless_chosen():
+    import gradio as gr
+
+    from demos.data_studio_tab import clothes_caption, follow_identity
+
+    assert follow_identity(12, 7, 7) == (12, 12)  # its own clothes: they follow
+    kept, last = follow_identity(12, 42, 7)  # another seed's clothes, chosen by the user: they stay
+    assert isinstance(kept, type(gr.skip())) and last == 12
+    assert follow_identity(None, 7, 7)[1] == 7  # no seed yet (typing): nothing moves
+    assert "its own clothes" in clothes_caption(12, 12)
+    assert "seed 42's clothes" in clothes_caption(12, 42) and clothes_caption(None, 3) == ""
 
 
 @pytest.mark.browser
