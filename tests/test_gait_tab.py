@@ -50,7 +50,15 @@ def model_env(monkeypatch, files):
 
 
 def test_analyse_an_example_walker(model_env):
+    import re
+    import time
+
+    began = time.perf_counter()
     gif, maps, trajectory, matches, note = tab.analyse_walk(W[1], "in a coat (cl-01)", "72°", None)
+    waited = time.perf_counter() - began
+    # the note reports the whole wait (it said 0.4 s where the user waited 7 s), and what it went on
+    reported = float(re.search(r"ready in ([0-9.]+) s", note).group(1))
+    assert 0.8 * waited - 0.1 <= reported <= waited + 0.1 and "rendering the walk" in note
     assert Path(gif).read_bytes()[:6] in (b"GIF89a", b"GIF87a")
     assert maps.shape[0] > 3 * 96 and maps.shape[1] > 10 * 60  # 3 rows of 10 frames
     assert trajectory.shape[2] == 3 and matches.shape[0] > 2 * 120  # a row of matches per model
