@@ -74,7 +74,6 @@ def build() -> None:
     # controls | result | shape sliders: on a phone the columns stack, and the result comes before the sliders
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=260):
-            button = gr.Button("Render", variant="primary", elem_id="body-render")
             form.add("pose", elem_id="body-pose")
             form.add("walk_phase", elem_id="body-phase")
             form.add("azimuth", elem_id="body-azimuth")
@@ -82,6 +81,8 @@ def build() -> None:
             form.add("texture", elem_id="body-texture")
             form.add("texture_image", height=150, elem_id="body-upload")
         with gr.Column(scale=4, min_width=300):
+            # the button right above the result: on a phone the controls stack first, then button, then result
+            button = gr.Button("Render", variant="primary", elem_id="body-render")
             with gr.Row(equal_height=True):
                 image = gr.Image(label="Render", type="numpy", format="png", interactive=False, height=400,
                                  elem_id="body-image")  # fmt: skip

@@ -39,6 +39,7 @@ from core.dgnet.examples import (
 )
 from core.figures import bordered, labelled_grid, labelled_strip, to_picture
 from demos.gate import Choice, Form, Number, Upload
+from demos.layout import Diagram, how_it_works
 from demos.models import ModelCache, ModelUnavailable, checkpoint_path, env_names_file, file_key, load_cached
 
 log = logging.getLogger("disentangle.app")
@@ -561,11 +562,7 @@ def build() -> None:
     swap_form, interp_form, retr_form = Form(*SWAP_CHECKS), Form(*INTERPOLATION_CHECKS), Form(*RETRIEVAL_CHECKS)
 
     gr.Markdown(INTRO)
-    with gr.Accordion("How it works", open=True):
-        with gr.Row(equal_height=False):
-            gr.Markdown(HOW_IT_WORKS)
-            gr.Image(how_it_works_diagram(), label="DG-Net at a glance", show_label=False, interactive=False,
-                     format="png", elem_id="dg-diagram")  # fmt: skip
+    how_it_works(HOW_IT_WORKS, [Diagram(how_it_works_diagram(), "DG-Net at a glance", "dg-diagram")])
 
     with gr.Row(equal_height=False):
         model = swap_form.add("model", elem_id="dg-model")

@@ -21,6 +21,7 @@ from core.drgan import api
 from core.drgan.figures import how_it_works_diagram, omega_bars, pose_strip_figure, similarity_picture, to_unit
 from core.figures import BACKGROUND, to_picture
 from demos.gate import Choice, Form, Number, Upload
+from demos.layout import Diagram, how_it_works
 from demos.models import ModelCache, checkpoint_path, env_names_file, load_cached, model_or_note
 
 log = logging.getLogger("disentangle.app")
@@ -299,11 +300,7 @@ def build() -> None:
     """Lay out the tab inside the current gr.Blocks context."""
     form = Form(*CHECKS)
     gr.Markdown(INTRO)
-    with gr.Accordion("How it works", open=True):
-        with gr.Row(equal_height=False):
-            gr.Markdown(HOW_IT_WORKS)
-            gr.Image(how_it_works_diagram(), label="DR-GAN at a glance", show_label=False, interactive=False,
-                     format="png", elem_id="dr-diagram")  # fmt: skip
+    how_it_works(HOW_IT_WORKS, [Diagram(how_it_works_diagram(), "DR-GAN at a glance", "dr-diagram")])
     gr.Gallery(_preview(), label="The example people (held out from training)", columns=6, height=150,
                format="png", object_fit="contain", elem_id="dr-people")  # fmt: skip
     gr.Markdown("### One face, any yaw")

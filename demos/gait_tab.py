@@ -25,6 +25,7 @@ from core.gait.clip import GaitClip, read_clip
 from core.gait.walkers import swap_truth, test_subjects
 from core.synth.datasets import GaitConfig
 from demos.gate import Choice, Files, Form
+from demos.layout import Diagram, how_it_works
 from demos.models import ModelCache, checkpoint_path, load_cached, model_or_note
 
 log = logging.getLogger("disentangle.app")
@@ -269,14 +270,8 @@ def build() -> None:
     """Lay out the tab inside the current gr.Blocks context."""
     form = Form(*CHECKS)
     gr.Markdown(INTRO)
-    with gr.Accordion("How it works", open=True):
-        with gr.Row(equal_height=False):
-            gr.Markdown(HOW_IT_WORKS)
-            with gr.Column():
-                gr.Image(figures.gaitnet_diagram(), label="GaitNet", interactive=False, format="png",
-                         elem_id="gait-gaitnet-diagram")  # fmt: skip
-                gr.Image(figures.dygait_diagram(), label="DyGait", interactive=False, format="png",
-                         elem_id="gait-dygait-diagram")  # fmt: skip
+    how_it_works(HOW_IT_WORKS, [Diagram(figures.gaitnet_diagram(), "GaitNet", "gait-gaitnet-diagram", True),
+                                Diagram(figures.dygait_diagram(), "DyGait", "gait-dygait-diagram", True)])  # fmt: skip
     gr.Gallery(_preview(), label="The gallery walkers (held out from training; nm-01, 90°)", columns=10, height=170,
                format="png", object_fit="contain", elem_id="gait-walkers")  # fmt: skip
     gr.Markdown("### One walk: DyGait's maps, GaitNet's pose features, recognition")

@@ -23,6 +23,7 @@ from core.texgen import api
 from core.texgen.figures import how_it_works_diagram, loss_curve, orbit_picture, texture_picture
 from demos.files import OutputFolder
 from demos.gate import Choice, Form, Number, Upload, show_model3d
+from demos.layout import Diagram, how_it_works
 from demos.models import ModelCache, ModelUnavailable, checkpoint_path, env_names_file, load_cached
 
 log = logging.getLogger("disentangle.app")
@@ -225,11 +226,8 @@ def build() -> None:
     """Lay out the tab inside the current gr.Blocks context."""
     form = Form(*CHECKS)
     gr.Markdown(INTRO)
-    with gr.Accordion("How it works", open=True):
-        with gr.Row(equal_height=False):
-            gr.Markdown(HOW_IT_WORKS)
-            gr.Image(how_it_works_diagram(), label="Re-ID supervised texture generation at a glance",
-                     show_label=False, interactive=False, format="png", elem_id="tx-diagram")  # fmt: skip
+    how_it_works(HOW_IT_WORKS, [Diagram(how_it_works_diagram(), "Re-ID supervised texture generation at a glance",
+                                        "tx-diagram")])  # fmt: skip
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             person = form.add("person", elem_id="tx-person")
@@ -239,7 +237,9 @@ def build() -> None:
                 loss = form.add("loss", elem_id="tx-loss")
                 steps = form.add("steps", elem_id="tx-steps")
                 init = form.add("init", elem_id="tx-init")
-            run = gr.Button("Make the texture", variant="primary", elem_id="tx-run")
+            with gr.Row():
+                run = gr.Button("Make the texture", variant="primary", elem_id="tx-run")
+                stop = gr.Button("Stop", variant="stop", elem_id="tx-stop")
             examples = gr.Examples(examples=[row for _, row in EXAMPLES], example_labels=[k for k, _ in EXAMPLES],
                                    inputs=[person, method, loss, steps, init], cache_examples=False,
                                    label="Examples (click one: it runs)")  # fmt: skip
@@ -266,3 +266,5 @@ def build() -> None:
                        [texture, orbit, glb, files, curve, fit, note], api_name="texgen_texture",
                        what="making the texture", concurrency_id="texgen")  # fmt: skip
     show_model3d(events, glb, viewer)
+    # cancels an optimisation: what it drew so far (texture, loss curve) stays on screen
+    stop.click(None, cancels=events, api_visibility="private")

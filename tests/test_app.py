@@ -48,7 +48,7 @@ def test_body_tab_api_reports_bad_input(app_url):
 
 
 @contextmanager
-def _browser_page(url: str, height: int):
+def _browser_page(url: str, height: int, width: int = 1280):
     """A page of the app in headless Debian Chromium driven by Playwright."""
     if not shutil.which(CHROMIUM):
         pytest.fail(f"Chromium not found at {CHROMIUM}; scripts/install-browser.sh installs Debian's 'chromium'")
@@ -57,7 +57,7 @@ def _browser_page(url: str, height: int):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": height})
+            page = browser.new_page(viewport={"width": width, "height": height})
             page.goto(url, wait_until="networkidle")
             yield page
         finally:
@@ -110,6 +110,26 @@ def test_data_studio_in_a_real_browser(app_url, tmp_path):
         page.locator("#ds-cams img").nth(5).wait_for(state="visible", timeout=60_000)
         assert page.locator("#ds-cams img").count() >= 6
         page.screenshot(path=str(tmp_path / "data_studio.png"), full_page=True)
+
+
+@pytest.mark.browser
+def test_phone_layout_stacks_the_panels_and_keeps_results_near_their_buttons(app_url):
+    """At 390 px: each "How it works" text sits above its diagram at full width (it was a 120 px
+    column beside a tiny picture), and the Body tab's result is close under its button."""
+    with _browser_page(app_url, 800, width=390) as page:
+        boxes = {}
+        for tab, diagram in (("DG-Net", "#dg-diagram"), ("DR-GAN", "#dr-diagram"), ("Texture", "#tx-diagram")):
+            page.get_by_role("tab", name=tab).first.click()
+            picture = page.locator(diagram)
+            picture.wait_for(state="visible", timeout=20_000)
+            boxes[tab] = picture.bounding_box()
+        page.get_by_role("tab", name="Body").first.click()
+        button = page.locator("#body-render")
+        button.wait_for(state="visible", timeout=20_000)
+        gap = page.locator("#body-image").bounding_box()["y"] - button.bounding_box()["y"]
+    for tab, box in boxes.items():
+        assert box["width"] > 300, (tab, box)  # stacked: the diagram takes the phone's width
+    assert 0 < gap < 300, gap
 
 
 def test_data_studio_clothes_follow_the_identity_unless_chosen():

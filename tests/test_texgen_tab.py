@@ -138,3 +138,28 @@ def test_texgen_tab_in_a_real_browser_with_the_shipped_model(app_server, tmp_pat
         size = orbit.evaluate("(img) => [img.naturalHeight, img.naturalWidth]")
     assert size[0] > 2 * 192
     assert "Traceback" not in app_server.log_text()
+
+
+@pytest.mark.browser
+def test_texgen_optimisation_stops_and_keeps_what_it_drew(app_server):
+    from tests.test_app import _browser_page
+
+    with _browser_page(app_server.url, 1400) as page:
+        page.get_by_role("tab", name=tab.TITLE).click()
+        page.locator("#tx-method").get_by_text(tab.OPTIMISE).click()
+        steps = page.locator("#tx-steps input[type=number]")
+        steps.fill("500")
+        steps.press("Enter")
+        page.locator("#tx-run").click()
+        note = page.locator("#tx-note")
+        page.get_by_text("Optimising: step").first.wait_for(state="visible", timeout=120_000)
+        page.locator("#tx-stop").click()
+        page.wait_for_timeout(3000)
+        stopped = note.inner_text()
+        page.wait_for_timeout(4000)
+        later = note.inner_text()
+        texture_shown = page.locator("#tx-texture img").is_visible()
+    assert "Optimising: step" in stopped and later == stopped  # no more progress after Stop
+    assert "of 500" in stopped and "step 500 of 500" not in stopped
+    assert texture_shown  # the texture drawn so far stays
+    assert app_server.alive() and "Traceback" not in app_server.log_text()
