@@ -208,7 +208,8 @@ def test_sharp_preset_departs_only_in_named_fields() -> None:
     assert not paper.train.freeze_appearance
     assert (sharp.dis.gp_weight, sharp.dis.init, sharp.train.beta1_d, sharp.train.weight_decay_d) == (
         0.0, "kaiming", 0.5, 0.0)  # fmt: skip
-    assert sharp.train.ema == 0.999 and sharp.train.freeze_appearance and sharp.loss.paired_w == 5.0
+    assert sharp.train.ema == 0.999 and sharp.train.freeze_appearance and sharp.loss.paired_w == 10.0
+    assert sharp.loss.colour_w == 2.0 and paper.loss.colour_w == 0.0
     small = DGNetConfig.small(37)
     assert (sharp.gen, sharp.appearance, sharp.height) == (small.gen, small.appearance, small.height)  # same networks
     assert DGNetConfig.from_dict(sharp.to_dict()) == sharp
@@ -224,7 +225,8 @@ def test_staged_weights_hold_the_adversary_then_ramp_it_in() -> None:
 
     loss = DGNetConfig.small_sharp(37).loss
     first = loss_weights(loss, 0)
-    assert first.gan == 0.0 and first.recon_id == 0.0 and first.recon_x == 5 and first.paired == 5.0
+    assert first.gan == 0.0 and first.recon_id == 0.0 and first.recon_x == 5
+    assert first.paired == 10.0 and first.colour == 2.0
     start, ramp = loss.recon_only_iter, loss.gan_ramp_iter
     assert loss_weights(loss, start + ramp // 2).gan == pytest.approx(0.5 * loss.gan_w)
     assert loss_weights(loss, start + ramp).gan == loss.gan_w and loss_weights(loss, start).recon_id == loss.recon_id_w

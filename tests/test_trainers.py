@@ -135,20 +135,21 @@ def test_sharp_step_trains_the_generator_on_pairs_with_a_frozen_encoder(market):
     tiny = DGNetConfig.tiny(6)
     sharp_train = replace(tiny.train, ema=0.9, freeze_appearance=True, beta1_d=0.5, weight_decay_d=0.0)
     cfg = replace(tiny, dis=replace(tiny.dis, gp_weight=0.0, init="kaiming"), train=sharp_train,
-                  loss=replace(tiny.loss, paired_w=5.0, recon_only_iter=2, gan_ramp_iter=4))  # fmt: skip
+                  loss=replace(tiny.loss, paired_w=5.0, colour_w=2.0, recon_only_iter=2, gan_ramp_iter=4))  # fmt: skip
     torch.manual_seed(0)
     model = DGNet(cfg)
     trainer = DGNetTrainer(model, None, setup_runtime("cpu"), bf16=False)
     data = ReidTrainSet(load_market(market, (cfg.height, cfg.width))["train"])
     rng, gen = np.random.default_rng(0), torch.Generator().manual_seed(0)
     pick = data.batch(2, rng, gen)
-    paired = PairedSwapBatch(pick.x, pick.x.flip(0), pick.x.flip(0))
+    paired = PairedSwapBatch(pick.x, pick.x.flip(0), pick.x)  # a truth that differs from the structure
     frozen = [p.detach().clone() for p in model.id.parameters()]
     gen_before = [p.detach().clone() for p in model.gen.parameters()]
     with pytest.raises(ValueError, match="training pairs"):
         trainer.step(data.batch(2, rng, gen), data.batch(2, rng, gen), 0, gen, rng)
     early = trainer.step(data.batch(2, rng, gen), data.batch(2, rng, gen), 0, gen, rng, paired, measure_dis=True)
     assert early["w_gan"] == 0.0 and early["gan"] == 0.0 and early["paired"] > 0 and 0.0 <= early["dis_auc"] <= 1.0
+    assert early["colour"] > 0
     late = trainer.step(data.batch(2, rng, gen), data.batch(2, rng, gen), 9, gen, rng, paired)
     assert late["w_gan"] == cfg.loss.gan_w and late["gan"] > 0 and "dis_auc" not in late
     assert all(torch.equal(a, b) for a, b in zip(frozen, model.id.parameters(), strict=True))  # E_a kept

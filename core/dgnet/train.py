@@ -37,7 +37,7 @@ from torchmetrics.functional.classification import binary_auroc
 
 from core.data.market import load_images, load_market
 from core.dgnet.config import DGNetConfig
-from core.dgnet.losses import loss_weights, recon_l1, soft_label_kl, teacher_soft_labels
+from core.dgnet.losses import changed_colour_loss, loss_weights, recon_l1, soft_label_kl, teacher_soft_labels
 from core.dgnet.model import DGNet, denormalise, to_gray
 from core.reid.data import ReidTrainSet, random_erasing
 from core.reid.retrieval import evaluate_market, imagenet_normalise
@@ -231,6 +231,9 @@ class DGNetTrainer:
             terms["gan"] = 2 * m.dis.gen_loss(torch.cat([x_ba, x_ab])).float() if w.gan > 0 else zero
             if use_pairs:
                 terms["paired"] = recon_l1(x_p_swap, x_pt)
+                if w.colour > 0:
+                    terms["colour"] = changed_colour_loss(denormalise(x_p_swap), paired.truth.to(dev),
+                                                          paired.structure.to(dev))  # fmt: skip
             if self.teacher is not None and w.teacher > 0 and not frozen_id:
                 detached = torch.cat([x_ba, x_ab]).detach()
                 soft = teacher_soft_labels(self.teacher, detached)
@@ -248,6 +251,8 @@ class DGNetTrainer:
                 total = total + w.teacher * (terms["teacher_kl"] + w.fine * terms["fine"])
             if "paired" in terms:
                 total = total + w.paired * terms["paired"]
+            if "colour" in terms:
+                total = total + w.colour * terms["colour"]
         self.opt_gen.zero_grad(set_to_none=True)
         self.opt_id.zero_grad(set_to_none=True)
         total.backward()
