@@ -826,7 +826,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench_dg = bench.add_parser("dgnet", help="DG-Net: 4x4 swap grid (shipped model), one training iteration")
     bench_dg.add_argument("--checkpoint", default="dgnet", help="registered name or a .pt file")
-    bench_dg.add_argument("--presets", nargs="*", default=["small", "paper"], help="training presets to time")
+    bench_dg.add_argument("--presets", nargs="*", default=["small", "small-sharp", "paper"],
+                          help="training presets to time")  # fmt: skip
     bench_dg.add_argument("--repeats", type=int, default=2)
     bench_tex = bench.add_parser("texgen", help="texture: U-Net, optimisation steps (cached vs fresh raster), orbit")
     bench_tex.add_argument("--checkpoint", default="texgen", help="registered name or a .pt file")
