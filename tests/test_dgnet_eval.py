@@ -151,4 +151,4 @@ def test_ship_exports_registers_and_documents(sets, tmp_path):
                stage_name="sharp")  # fmt: skip
     entries = load_manifest(manifest)
     assert entries["dgnet-teacher"] == teacher_entry
-    assert entries["dgnet"]["steps"] == 8 and [s["stage"] for s in entries["dgnet"]["stages"]] == ["earlier", "sharp"]
+    assert entries["dgnet"]["steps"] == 8 and [s["stage"] for s in entries["dgnet"]["stages"]] == ["training", "sharp"]
