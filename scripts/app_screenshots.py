@@ -35,7 +35,9 @@ def shoot(url: str, out: Path, chromium: str = "/usr/bin/chromium", only: list[s
         try:
             for view, (w, h) in VIEWPORTS.items():
                 page = browser.new_page(viewport={"width": w, "height": h})
-                page.goto(url, wait_until="networkidle")
+                # not "networkidle": a page with gr.State keeps a heartbeat stream open for as long as it lives
+                page.goto(url, wait_until="load")
+                page.get_by_role("tab").first.wait_for(state="visible", timeout=60_000)
                 for tab, (name, button, result) in TABS.items():
                     if only and name not in only:
                         continue

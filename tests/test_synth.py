@@ -1,5 +1,6 @@
 """The synthetic people engine: deterministic, factors isolated, labels right, readers agree."""
 
+import csv
 import json
 import subprocess
 import sys
@@ -502,7 +503,9 @@ def test_pairs_come_from_test_people_only(tmp_path):
 
     cfg = PairsConfig(pairs=2)
     write_pairs(tmp_path, cfg)
-    rows = (tmp_path / "pairs.csv").read_text().splitlines()[1:]
+    with (tmp_path / "pairs.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2
     for row in rows:
-        a, s = (int(v) for v in row.split(",")[6:8])
+        a, s = int(row["appearance_id"]), int(row["structure_id"])
         assert a > ReidConfig.train_ids and s > ReidConfig.train_ids and a != s

@@ -17,7 +17,10 @@ and ``dis_*.pt`` state_dicts load into ``DGNet.gen``, ``DGNet.id`` and ``DGNet.d
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from core.dgnet.config import DGNetConfig, DiscriminatorConfig, GeneratorConfig
@@ -36,6 +39,7 @@ __all__ = [
     "StructureEncoder",
     "denormalise",
     "normalise",
+    "highpass_gray",
     "to_gray",
 ]
 
@@ -72,6 +76,23 @@ def to_gray(x: Tensor) -> Tensor:
     weights trained that way need exactly this input.
     """
     return x.mean(dim=1, keepdim=True)
+
+
+def highpass_gray(x: Tensor, sigma: float) -> Tensor:
+    """(B, 3, H, W) normalised RGB -> (B, 1, H, W) gray minus its Gaussian blur at ``sigma`` px.
+
+    Edges, folds and faces survive; the mean lightness of anything wider than a few sigma (a garment) does
+    not, so the structure code cannot tell a swap how light j's clothes were.
+    """
+    gray = to_gray(x)
+    radius = max(1, math.ceil(3 * sigma))
+    t = torch.arange(-radius, radius + 1, dtype=gray.dtype, device=gray.device)
+    kernel = torch.exp(-0.5 * (t / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    blurred = F.pad(gray, (radius, radius, radius, radius), mode="replicate")
+    blurred = F.conv2d(blurred, kernel.view(1, 1, 1, -1))
+    blurred = F.conv2d(blurred, kernel.view(1, 1, -1, 1))
+    return gray - blurred
 
 
 # ---------------------------------------------------------------------------------------------- appearance
@@ -393,10 +414,15 @@ class DGNet(nn.Module):
         self._check_images(x)
         return self.id(x)
 
+    def structure_image(self, x: Tensor) -> Tensor:
+        """(B, 3, H, W) normalised RGB -> (B, 1, H, W), E_s's input (``gen.structure_input``)."""
+        g = self.config.gen
+        return to_gray(x) if g.structure_input == "gray" else highpass_gray(x, g.highpass_sigma)
+
     def encode_structure(self, x: Tensor) -> Tensor:
         """(B, 3, H, W) -> structure code (B, 128, H/4, W/4) in the paper; the gray input is made here."""
         self._check_images(x)
-        return self.gen.encode(to_gray(x))
+        return self.gen.encode(self.structure_image(x))
 
     def decode(self, structure: Tensor, appearance: Tensor) -> Tensor:
         """Structure code (B, C, h, w) + appearance code (B, D) -> image (B, 3, H, W), normalised space."""
@@ -420,6 +446,6 @@ class DGNet(nn.Module):
         if a != s and 1 not in (a, s):
             raise ValueError(f"appearance and structure batches must have equal sizes (or one of 1), got {a} and {s}")
         code, _ = self.id(appearance_img)
-        structure = self.gen.encode(to_gray(structure_img))
+        structure = self.gen.encode(self.structure_image(structure_img))
         n = max(a, s)
         return self.gen.decode(structure.expand(n, *structure.shape[1:]), code.expand(n, -1))

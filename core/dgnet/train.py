@@ -38,7 +38,7 @@ from torchmetrics.functional.classification import binary_auroc
 from core.data.market import load_images, load_market
 from core.dgnet.config import DGNetConfig
 from core.dgnet.losses import changed_colour_loss, loss_weights, recon_l1, soft_label_kl, teacher_soft_labels
-from core.dgnet.model import DGNet, denormalise, to_gray
+from core.dgnet.model import DGNet, denormalise
 from core.reid.data import ReidTrainSet, random_erasing
 from core.reid.retrieval import evaluate_market, imagenet_normalise
 from core.reid.train import load_baseline
@@ -166,7 +166,8 @@ class DGNetTrainer:
 
         with autocast(dev, self.bf16):
             # ---- forward (official trainer.forward)
-            structures = m.gen.encode(to_gray(torch.cat([x_a, x_b, x_ps] if use_pairs else [x_a, x_b]))).float()
+            structure_in = torch.cat([x_a, x_b, x_ps] if use_pairs else [x_a, x_b])
+            structures = m.gen.encode(m.structure_image(structure_in)).float()
             s_a, s_b = structures[: 2 * n].split(n)
             if frozen_id:  # E_a fixed: its inference codes (eval-mode BatchNorm), no ID losses on real images
                 with torch.no_grad():
@@ -202,9 +203,9 @@ class DGNetTrainer:
         with autocast(dev, self.bf16):
             swaps = torch.cat([x_ab, x_ba])
             if float(rng.random()) < cfg.loss.use_encoder_again:
-                s_recon = m.gen.encode(to_gray(swaps.detach()))  # trainable E_s on detached images
+                s_recon = m.gen.encode(m.structure_image(swaps.detach()))  # trainable E_s on detached images
             else:
-                s_recon = _frozen_call(m.gen.enc_content, to_gray(swaps), bn_train=False)
+                s_recon = _frozen_call(m.gen.enc_content, m.structure_image(swaps), bn_train=False)
             s_a_recon, s_b_recon = s_recon.float().split(n)  # x_ab carries a's structure, x_ba b's
             f_recon, p_recon = _frozen_call(m.id, torch.cat([x_ba, x_ab]), bn_train=cfg.loss.train_bn and not frozen_id)
             f_a_recon, f_b_recon = f_recon.float().split(n)
@@ -428,6 +429,10 @@ def _load_init(path: Path, model: DGNet) -> None:
         raise ValueError(f"{path} is not a DG-Net model file (final.pt or a shipped dgnet.pt)")
     keys = ("height", "width", "gen", "appearance")
     theirs, ours = state["config"], model.config.to_dict()
+    # E_s's input (gray or high-pass) changes no weight shape: a gray model may start a high-pass run
+    inputs = ("structure_input", "highpass_sigma")
+    theirs = theirs | {"gen": {k: v for k, v in theirs.get("gen", {}).items() if k not in inputs}}
+    ours = ours | {"gen": {k: v for k, v in ours["gen"].items() if k not in inputs}}
     differ = [k for k in keys if theirs.get(k) != ours[k]]
     if differ:
         raise ValueError(f"{path} has other networks ({', '.join(differ)}) than this config")
