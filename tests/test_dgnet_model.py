@@ -211,13 +211,34 @@ def test_sharp_preset_departs_only_in_named_fields() -> None:
     assert sharp.train.ema == 0.999 and sharp.train.freeze_appearance and sharp.loss.paired_w == 10.0
     assert sharp.loss.colour_w == 2.0 and paper.loss.colour_w == 0.0
     small = DGNetConfig.small(37)
-    assert (sharp.gen, sharp.appearance, sharp.height) == (small.gen, small.appearance, small.height)  # same networks
+    assert (sharp.appearance, sharp.height) == (small.appearance, small.height)  # same networks,
+    assert replace(sharp.gen, structure_input="gray") == small.gen  # but E_s sees a high-pass picture
+    assert sharp.gen.structure_input == "highpass" and paper.gen.structure_input == "gray"
     assert DGNetConfig.from_dict(sharp.to_dict()) == sharp
     assert DGNetConfig.from_preset("small-sharp", 37) == sharp
     yaml = paper.to_official_yaml()  # our departures have no official key
     assert not {"paired_w", "ema", "beta1_d", "freeze_appearance"} & set(yaml)
     with pytest.raises(ValueError, match="ema"):
         DGNetConfig(train=replace(paper.train, ema=1.0))
+    with pytest.raises(ValueError, match="structure_input"):
+        DGNetConfig(gen=replace(paper.gen, structure_input="edges"))
+    with pytest.raises(ValueError, match="no high-pass"):
+        DGNetConfig(gen=replace(paper.gen, structure_input="highpass")).to_official_yaml()
+
+
+def test_highpass_structure_input_drops_a_garments_lightness() -> None:
+    """Two pictures that differ by a flat lightness step over a wide region give the same high-pass input
+    inside it (away from its edges), while the official gray input differs there by the full step."""
+    from core.dgnet.model import highpass_gray, to_gray
+
+    torch.manual_seed(0)
+    x = torch.randn(1, 3, 64, 32) * 0.1
+    lighter = x.clone()
+    lighter[:, :, 16:48, 4:28] += 1.0  # a garment 32x24 px, one unit lighter
+    inside = (slice(None), slice(None), slice(28, 36), slice(12, 20))  # > 3 sigma from its edges
+    assert (to_gray(lighter) - to_gray(x))[inside].abs().min() > 0.99
+    assert (highpass_gray(lighter, 1.5) - highpass_gray(x, 1.5))[inside].abs().max() < 0.02
+    assert highpass_gray(x, 3.0).shape == (1, 1, 64, 32)
 
 
 def test_staged_weights_hold_the_adversary_then_ramp_it_in() -> None:

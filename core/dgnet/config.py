@@ -475,7 +475,8 @@ class DGNetConfig:
             raise ValueError(
                 f"the official DG-Net code builds only ResNet-50 appearance encoders, not {self.appearance.backbone}"
             )
-        gen = asdict(self.gen) | {"dec": "basic", "mlp_norm": "none", "non_local": 0}
+        gen = {k: v for k, v in asdict(self.gen).items() if k not in ("structure_input", "highpass_sigma")}
+        gen |= {"dec": "basic", "mlp_norm": "none", "non_local": 0}
         dis = {k: v for k, v in asdict(self.dis).items() if k not in ("gp_weight", "init")}
         dis |= {"LAMBDA": self.dis.gp_weight, "non_local": 0}
         loss = {k: v for k, v in asdict(self.loss).items() if k != "fine_w" and k not in _DEPARTURES}
