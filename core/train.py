@@ -3,7 +3,10 @@ checkpoint/resume and the metric log every trainer in core/ uses.
 
 A trainer runs unchanged as ``python -m core train X`` (one process) and under
 ``torchrun --nproc_per_node N -m core train X`` (DDP: gloo on CPU, NCCL on GPUs, one or many
-nodes): :func:`setup_runtime` reads torchrun's environment, so nothing else changes.
+nodes): :func:`distributed_runtime` reads torchrun's environment, so nothing else changes::
+
+    with distributed_runtime(device) as rt:   # joins the process group; barrier + leave it at the end
+        return _train(..., rt)
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ import torch.distributed as dist
 from torch import nn
 
 __all__ = [
-    "Checkpointer", "MetricLog", "Runtime", "active_seconds", "all_reduce_mean", "autocast", "broadcast_module",
-    "broadcast_object", "plot_curves", "rng_state", "seed_everything", "set_rng_state", "setup_runtime",
-    "sync_gradients", "teardown", "timer", "unwrap", "wrap_ddp",
+    "Checkpointer", "MetricLog", "Runtime", "active_seconds", "all_reduce_mean", "autocast", "barrier",
+    "broadcast_module", "broadcast_object", "distributed_runtime", "finish", "plot_curves", "rng_state",
+    "seed_everything", "set_rng_state", "setup_runtime", "sync_gradients", "teardown", "timer", "training_seconds",
+    "unwrap", "wrap_ddp",
 ]  # fmt: skip
 
 
@@ -74,9 +78,45 @@ def setup_runtime(device: str = "auto") -> Runtime:
 
 
 def teardown(runtime: Runtime) -> None:
-    """Leave the process group (a no-op for one process)."""
+    """Leave the process group at once, without waiting for the other ranks (a no-op for one process)."""
     if runtime.distributed and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def barrier(runtime: Runtime) -> None:
+    """Wait until every process gets here (a no-op for one process)."""
+    if not (runtime.distributed and dist.is_initialized()):
+        return
+    if runtime.device.type == "cuda":
+        dist.barrier(device_ids=[runtime.local_rank])
+    else:
+        dist.barrier()
+
+
+def finish(runtime: Runtime) -> None:
+    """The end of a run that went well: wait for every rank, then leave the process group.
+
+    Rank 0 alone writes the last files (and some trainers validate there); a rank that tore the gloo
+    group down while rank 0 still used it sometimes aborted (SIGABRT) under torchrun. One process: a no-op.
+    """
+    barrier(runtime)
+    teardown(runtime)
+
+
+@contextlib.contextmanager
+def distributed_runtime(device: str = "auto") -> Iterator[Runtime]:
+    """``with distributed_runtime(device) as rt: ...``: :func:`setup_runtime`, then :func:`finish` at the end.
+
+    When the body raises, the process group is left without the barrier: the other ranks may be inside
+    a collective this one will never join, and a barrier would hang there until the group's timeout.
+    """
+    runtime = setup_runtime(device)
+    try:
+        yield runtime
+    except BaseException:
+        teardown(runtime)
+        raise
+    finish(runtime)
 
 
 def seed_everything(seed: int, rank: int = 0) -> np.random.Generator:
@@ -226,6 +266,16 @@ def active_seconds(rows: Sequence[Mapping[str, float]], pause_s: float = 120.0) 
         if after["step"] > before["step"] and 0 < gap <= pause_s:
             total += gap
     return total
+
+
+def training_seconds(rows: Sequence[Mapping[str, float]], state: Mapping[str, Any]) -> float:
+    """A finished run's training time, as a manifest entry and its model card record it.
+
+    rows: the run's metric log (:meth:`MetricLog.rows`; may be empty); state: its ``final.pt`` (the
+    trainer's own clock in ``"seconds"``). The log's active time (:func:`active_seconds`, pauses left out)
+    when the log has one, else the state's seconds (a run without a log, e.g. the DR-GAN judge).
+    """
+    return active_seconds(rows) or float(state["seconds"])
 
 
 def _smooth(values: Sequence[float], window: int) -> np.ndarray:

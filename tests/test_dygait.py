@@ -23,7 +23,9 @@ import torch.nn.functional as F
 from core.data.gait import normalise_silhouette, save_sequence
 from core.dygait.api import (
     config_from_state_dict,
+    dynamic_maps,
     embed,
+    load,
     load_dygait,
     load_opengait_checkpoint,
     save_opengait_checkpoint,
@@ -233,8 +235,6 @@ def _a_walk() -> np.ndarray:
 
 
 def test_dynamic_maps_light_up_the_legs():
-    from core.dygait.api import dynamic_maps
-
     torch.manual_seed(0)
     model = DyGait(DyGaitConfig.small(), 5).eval()
     walk = _a_walk()
@@ -324,3 +324,19 @@ def test_bf16_clips_that_leave_two_frames_after_lta_are_refused():
     with pytest.raises(ValueError, match="2 frames after LTA"):
         replace(DyGaitConfig.tiny(), clip=7)
     assert replace(DyGaitConfig.tiny(), clip=7, bf16=False).clip == 7
+
+
+def test_load_by_name_gives_the_shipped_model():
+    from core.checkpoints import CheckpointError
+
+    model = load("dygait")  # checkpoints/gait/dygait.pt (fp16 on disk), checked against its sha256
+    assert isinstance(model, DyGait) and not model.training
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    sils = np.zeros((20, 64, 44), np.uint8)
+    sils[:, 8:60, 14:30] = 255  # a standing block; the shapes are what this test checks
+    feature = embed(model, sils)
+    assert feature.shape == (model.cfg.channels[-1], model.cfg.parts) and np.isfinite(feature).all()
+    dynamic, static = dynamic_maps(model, sils)
+    assert dynamic.shape == static.shape == (20, 64, 44)
+    with pytest.raises(CheckpointError, match="unknown checkpoint 'gaitnet-x'"):
+        load("gaitnet-x")

@@ -355,3 +355,17 @@ def test_gaitnet_trains_as_two_gloo_processes_under_torchrun(walkers, tmp_path):
     final = torch.load(tmp_path / "x" / "final.pt", weights_only=True)
     assert final["steps"] == GaitNetConfig.tiny().steps
     assert "step 4/4" in done.stdout
+
+
+def test_load_by_name_gives_the_shipped_model():
+    from core.checkpoints import CheckpointError
+
+    model = api.load("gaitnet")  # checkpoints/gait/gaitnet.pt (fp16 on disk), checked against its sha256
+    assert isinstance(model, GaitNet) and not model.training
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    walk = np.random.default_rng(0).integers(0, 256, (12, model.cfg.height, model.cfg.width, 3), dtype=np.uint8)
+    feature = api.embed(model, walk)
+    assert feature.shape == (model.feature_dim,) and feature.dtype == np.float32 and np.isfinite(feature).all()
+    assert api.reconstruct(model, walk).shape == walk.shape == (12, 64, 32, 3)
+    with pytest.raises(CheckpointError, match="unknown checkpoint 'dygait-x'"):
+        api.load("dygait-x")

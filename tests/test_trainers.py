@@ -13,6 +13,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -27,7 +28,7 @@ from core.dgnet.train import DGNetTrainer, train_dgnet
 from core.reid.backbone import ReidBaseline
 from core.reid.data import ReidTrainSet, random_erasing
 from core.reid.train import BaselineConfig, load_baseline, train_baseline
-from core.train import MetricLog, active_seconds, setup_runtime
+from core.train import MetricLog, active_seconds, distributed_runtime, setup_runtime, training_seconds
 
 REPO = Path(__file__).resolve().parents[1]
 PALETTE = np.array([[220, 30, 30], [30, 200, 40], [40, 60, 220], [230, 220, 40], [200, 40, 210], [30, 210, 220],
@@ -229,6 +230,44 @@ def test_active_time_leaves_out_pauses_and_continued_runs_join(tmp_path):
     joined = training_log(second, (first,))
     assert [r["step"] for r in joined] == [10, 20, 30, 40, 50, 60, 70]  # the earlier run up to where this one began
     assert training_log(second) == MetricLog(second / "log.jsonl").rows()
+
+
+def test_shipped_time_leaves_out_pauses_and_falls_back_to_the_run_clock(tmp_path, monkeypatch):
+    """ship_texgen (as ship_drgan and ship_gait) records the log's active time, not the run's own clock."""
+    import core.texgen.ship as ship
+
+    # 10 steps per row, 15 s apart, a 1-hour SIGSTOP after step 30; the run's clock counted the pause
+    rows = [{"step": s, "time": t, "loss": 1.0} for s, t in ((10, 0), (20, 15), (30, 30), (40, 3630), (50, 3645))]
+    assert training_seconds(rows, {"seconds": 3700.0}) == 45.0  # three 15 s gaps; the paused one is left out
+    assert training_seconds([], {"seconds": 3700.0}) == 3700.0  # no log: the run's clock
+    unet_run, pcb_run, data = tmp_path / "unet", tmp_path / "pcb", tmp_path / "data"
+    for folder in (unet_run, pcb_run, data):
+        folder.mkdir()
+    (unet_run / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    weights = {"w": torch.ones(2)}
+    torch.save({"config": {}, "model": weights, "steps": 50, "seconds": 3700.0}, unet_run / "final.pt")
+    torch.save({"config": {}, "model": weights, "steps": 20, "seconds": 120.5, "metrics": {}}, pcb_run / "final.pt")
+    # the model, its evaluation and the pictures are not what this test is about
+    monkeypatch.setattr(ship, "load_files", lambda unet, pcb: SimpleNamespace(unet=None, reid_loss=lambda: None))
+    monkeypatch.setattr(ship, "evaluate_texgen", lambda *args, **kwargs: {"methods": {}})
+    monkeypatch.setattr(ship, "format_report", lambda report: "")
+    monkeypatch.setattr(ship, "example_figure", lambda model, path: path)
+    monkeypatch.setattr(ship, "plot_curves", lambda *args, **kwargs: None)
+    manifest = tmp_path / "checkpoints" / "manifest.json"
+    ship.ship_texgen(pcb_run, unet_run, data, out_dir=manifest.parent / "texgen", manifest=manifest)
+    entries = {e["name"]: e for e in json.loads(manifest.read_text())["checkpoints"]}
+    assert entries["texgen"]["seconds"] == 45.0  # not 3700: the hour-long pause is left out
+    assert entries["texgen-pcb"]["seconds"] == 120.5  # the PCB run kept no log
+
+
+def test_distributed_runtime_is_one_plain_process_without_torchrun(monkeypatch):
+    for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    with distributed_runtime("cpu") as rt:
+        assert (rt.rank, rt.world_size, rt.distributed, rt.device.type) == (0, 1, False, "cpu")
+    assert not torch.distributed.is_initialized()
+    with pytest.raises(KeyError), distributed_runtime("cpu"):
+        raise KeyError("the trainer's error comes through unchanged")
 
 
 def test_dgnet_refuses_a_teacher_with_other_classes(market, tmp_path):

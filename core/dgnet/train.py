@@ -48,10 +48,9 @@ from core.train import (
     Runtime,
     autocast,
     broadcast_module,
+    distributed_runtime,
     seed_everything,
-    setup_runtime,
     sync_gradients,
-    teardown,
 )
 
 __all__ = ["DGNetTrainer", "dgnet_embed", "train_dgnet"]
@@ -396,13 +395,10 @@ def train_dgnet(
         train``), needed when ``loss.paired_w`` > 0.
     Returns {"iterations", "seconds", "path", "metrics"} (Market-protocol retrieval of DG-Net's features).
     """
-    rt = setup_runtime(device)
-    try:
+    with distributed_runtime(device) as rt:
         return _train(Path(data), Path(run_dir), config, teacher_path, preset, resume, rt, bf16, seed,
                       checkpoint_every_s, log_every, max_iter, init_from_teacher, progress, warm_start,
                       init_from, pairs)  # fmt: skip
-    finally:
-        teardown(rt)
 
 
 def _load_warm_start(path: Path, cfg: DGNetConfig) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 drgan``'s tables.
 
 ``python -m core ship drgan --run runs/drgan --multi-run runs/drgan-multi --judge runs/drgan-judge/final.pt``
+
+The recorded training time is the log's active time (:func:`core.train.training_seconds`): pauses are left out.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from core.checkpoints import CHECKPOINT_DIR, MANIFEST, data_summary, half_precis
 from core.drgan import api
 from core.drgan.evaluate import evaluate_drgan, format_report
 from core.drgan.judge import load_judge
-from core.train import MetricLog, plot_curves
+from core.train import MetricLog, plot_curves, training_seconds
 
 __all__ = ["example_figure", "ship_drgan"]
 
@@ -33,17 +35,18 @@ def ship_drgan(run: Path, multi_run: Path, judge_path: Path, data: Path, out_dir
     report = evaluate_drgan(model.single, judge, jcfg.image_size, data, multi_model=model.multi, progress=progress)
     info = data_summary(data)
     rel = manifest.parent
-    for name, file, src, metrics in (
-        ("drgan", single_file, run / "final.pt", {k: report[k] for k in ("recognition", "rotation")}),
-        ("drgan-multi", multi_file, multi_run / "final.pt", report["multi_image"]),
-        ("drgan-judge", judge_file, judge_path, None),
+    for name, file, src, run_dir, metrics in (
+        ("drgan", single_file, run / "final.pt", run, {k: report[k] for k in ("recognition", "rotation")}),
+        ("drgan-multi", multi_file, multi_run / "final.pt", multi_run, report["multi_image"]),
+        ("drgan-judge", judge_file, judge_path, None, None),  # the judge's trainer keeps no log
     ):
         state = torch.load(src, map_location="cpu", weights_only=True)
         if metrics is None:
             metrics = {"test_pose_accuracy": state["test_pose_accuracy"]}
+        rows = MetricLog(run_dir / "log.jsonl").rows() if run_dir is not None else []
         save_entry({"name": name, "method": name, "file": str(file.relative_to(rel)), "sha256": sha256_of(file),
                     "config": state["config"], "data": info, "steps": int(state["steps"]),
-                    "seconds": round(float(state["seconds"]), 1), "metrics": metrics}, manifest)  # fmt: skip
+                    "seconds": round(training_seconds(rows, state), 1), "metrics": metrics}, manifest)  # fmt: skip
     keys = ("g_loss", "g_id", "g_pose", "pair_l1", "d_loss", "d_acc_id", "d_acc_pose", "d_acc_fake")
     plots = ((run, "curves.png", "DR-GAN, single image (small preset)"),
              (multi_run, "curves_multi.png", "DR-GAN, multi-image (from the single-image model)"))  # fmt: skip

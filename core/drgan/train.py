@@ -30,11 +30,10 @@ from core.train import (
     Runtime,
     all_reduce_mean,
     autocast,
+    distributed_runtime,
     rng_state,
     seed_everything,
     set_rng_state,
-    setup_runtime,
-    teardown,
     wrap_ddp,
 )  # fmt: skip
 
@@ -162,11 +161,8 @@ def train_drgan(
     """Train on ``data``'s training identities; write ``run_dir/final.pt`` ({"config", "model", "num_ids",
     "steps", "seconds"}). ``max_steps`` stops early with a checkpoint (resume continues). ``warm_start``:
     a trained model's final.pt whose networks start this run (a single-image model for ``--multi``)."""
-    runtime = setup_runtime(device)
-    try:
+    with distributed_runtime(device) as runtime:
         return _train(Path(data), Path(run_dir), cfg, resume, runtime, progress, max_steps, warm_start)
-    finally:
-        teardown(runtime)
 
 
 def _train(data: Path, run_dir: Path, cfg: DRGANConfig, resume: bool, rt: Runtime, progress, max_steps,

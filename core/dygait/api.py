@@ -1,6 +1,7 @@
 """What the demo, the CLI and the tests call: load a trained DyGait, embed a walk, compare walks.
 
 >>> from core.dygait import api
+>>> model = api.load("dygait")                                # the shipped checkpoint (checkpoints/manifest.json)
 >>> model, cfg = api.load_dygait("runs/dygait/final.pt")     # or an OpenGait-layout checkpoint
 >>> feature = api.embed(model, sils)                          # sils uint8 (T, 64, 44) -> float32 (C, P)
 >>> api.distance(feature, other)                              # OpenGait's per-part Euclidean, averaged
@@ -49,6 +50,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from core.checkpoints import resolve
 from core.data.gait import cut_silhouette
 from core.dygait.config import INPUT_SIZE, DyGaitConfig
 from core.dygait.model import DyGait
@@ -61,6 +63,7 @@ __all__ = [
     "distance",
     "dynamic_maps",
     "embed",
+    "load",
     "load_dygait",
     "load_opengait_checkpoint",
     "save_opengait_checkpoint",
@@ -162,6 +165,13 @@ def load_dygait(path: str | Path, device: str | torch.device = "cpu") -> tuple[D
         cfg, num_classes = config_from_state_dict(state["model"])
     model = _load_strict(DyGait(cfg, num_classes), state["model"], str(path))
     return model.to(device).eval(), cfg
+
+
+def load(name: str = "dygait", device: str | torch.device = "cpu") -> DyGait:
+    """The registered (shipped) DyGait ``name``, checked against its sha256 in checkpoints/manifest.json:
+    float32, eval mode, on ``device``; its config is ``model.cfg``. It embeds a uint8 (T, 64, 44) walk as
+    float32 (C, P) = (``cfg.channels[-1]``, ``cfg.parts``) (:func:`embed`)."""
+    return load_dygait(resolve(name), device)[0]
 
 
 def _as_walk(sils: np.ndarray) -> np.ndarray:

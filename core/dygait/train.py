@@ -43,12 +43,11 @@ from core.train import (
     Runtime,
     all_reduce_mean,
     autocast,
+    distributed_runtime,
     plot_curves,
     rng_state,
     seed_everything,
     set_rng_state,
-    setup_runtime,
-    teardown,
     wrap_ddp,
 )  # fmt: skip
 
@@ -166,11 +165,8 @@ def train_dygait(
     ``last.pt`` (Checkpointer, for ``resume``) and ``curves.png``. ``max_steps`` stops early with a
     checkpoint (resume continues). Returns {"steps", "seconds", "path", "best_validation"}.
     """
-    runtime = setup_runtime(device)
-    try:
+    with distributed_runtime(device) as runtime:
         return _train(Path(data), Path(run_dir), cfg, resume, runtime, progress, max_steps)
-    finally:
-        teardown(runtime)
 
 
 def _load_splits(data: Path, cfg: DyGaitConfig) -> tuple[GaitSet, GaitSet]:

@@ -3,6 +3,8 @@ of held-out walkers, manifest entries (sha256, config, data, steps, metrics), tr
 figure and ``python -m core eval``'s tables (with the GEI baseline).
 
 ``python -m core ship gait --gaitnet-run runs/gaitnet --dygait-run runs/dygait --data data/gait``
+
+The recorded training time is the log's active time (:func:`core.train.training_seconds`): pauses are left out.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from PIL import Image
 from core.checkpoints import CHECKPOINT_DIR, MANIFEST, data_summary, half_precision_copy, save_entry, sha256_of
 from core.gait import api, figures
 from core.gait.evaluate import format_table, swap_scores
-from core.train import MetricLog, plot_curves
+from core.train import MetricLog, plot_curves, training_seconds
 
 __all__ = ["SWAP_PAIRS", "example_figure", "format_swaps", "ship_gait"]
 
@@ -61,13 +63,13 @@ def ship_gait(gaitnet_run: Path, dygait_run: Path, data: Path, out_dir: Path = C
     baseline = numbers["GEI + nearest neighbour"]
     for name, run, title in (("gaitnet", gaitnet_run, "GaitNet"), ("dygait", dygait_run, "DyGait")):
         state = torch.load(run / "final.pt", map_location="cpu", weights_only=True)
+        rows = MetricLog(run / "log.jsonl").rows()
         metrics = {"test_rank1": numbers[title]["mean"], "gei_baseline_rank1": baseline["mean"],
                    "validation": state.get("validation"), "best_step": state.get("best_step")}  # fmt: skip
         save_entry({"name": name, "method": title, "file": str(files[name].relative_to(rel)),
                     "sha256": sha256_of(files[name]), "config": state["config"], "data": info,
-                    "steps": int(state["steps"]), "seconds": round(float(state["seconds"]), 1),
+                    "steps": int(state["steps"]), "seconds": round(training_seconds(rows, state), 1),
                     "metrics": metrics}, manifest)  # fmt: skip
-        rows = MetricLog(run / "log.jsonl").rows()
         if rows:
             plot_curves(rows, curve_keys(rows), out_dir / f"curves_{name}.png", title=f"{title} (small preset)")
     save_entry({"name": "gait-gallery", "method": "gallery", "file": str(gallery_file.relative_to(rel)),

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from core.checkpoints import resolve
 from core.gait.data import rgb_to_tensor
 from core.gaitnet.config import GaitNetConfig
 from core.gaitnet.model import GaitNet
@@ -20,6 +21,7 @@ from core.gaitnet.model import GaitNet
 __all__ = [
     "embed",
     "embed_many",
+    "load",
     "load_gaitnet",
     "pose_trajectory",
     "project_2d",
@@ -38,6 +40,13 @@ def load_gaitnet(path: str | Path, device: str | torch.device = "cpu") -> tuple[
     model = GaitNet(cfg, int(state["num_classes"]))
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["model"].items()})
     return model.to(device).eval(), cfg
+
+
+def load(name: str = "gaitnet", device: str | torch.device = "cpu") -> GaitNet:
+    """The registered (shipped) GaitNet ``name``, checked against its sha256 in checkpoints/manifest.json:
+    float32, eval mode, on ``device``; its config is ``model.cfg``. It embeds a uint8 (T, 64, 32, 3) walk as
+    float32 (``model.feature_dim``,) (:func:`embed`) and rebuilds frames as uint8 (T, 64, 32, 3)."""
+    return load_gaitnet(resolve(name), device)[0]
 
 
 def _device(model: GaitNet) -> torch.device:

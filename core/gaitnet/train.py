@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 
 from core.gait.data import GaitSet, clip_indices, load_gait_set, rgb_to_tensor, split_validation
 from core.gait.evaluate import GROUPS, evaluate_features
@@ -41,12 +40,11 @@ from core.train import (
     Runtime,
     all_reduce_mean,
     autocast,
+    distributed_runtime,
     plot_curves,
     rng_state,
     seed_everything,
     set_rng_state,
-    setup_runtime,
-    teardown,
     wrap_ddp,
 )  # fmt: skip
 
@@ -228,11 +226,8 @@ def train_gaitnet(
     "num_classes", "steps", "seconds", "best_step", "validation"}. ``max_steps`` stops early with a
     checkpoint (``resume`` continues). Returns {"steps", "seconds", "path", "best_validation"}.
     """
-    runtime = setup_runtime(device)
-    try:
+    with distributed_runtime(device) as runtime:
         return _train(Path(data), Path(run_dir), cfg, resume, runtime, progress, max_steps)
-    finally:
-        teardown(runtime)
 
 
 def _train(data: Path, run_dir: Path, cfg: GaitNetConfig, resume: bool, rt: Runtime, progress, max_steps
@@ -303,10 +298,6 @@ def _train(data: Path, run_dir: Path, cfg: GaitNetConfig, resume: bool, rt: Runt
                     "validation": {"best": best["validation"], "history": history, "subjects": list(val.subjects),
                                    "metric": "cosine", "protocol": "CASIA-B rank-1, identical views excluded"}},
                    path)  # fmt: skip
-    if rt.distributed:
-        # the other ranks wait for rank 0's last validation and files: a rank that tore the gloo group down
-        # while rank 0 still used it sometimes aborted (SIGABRT) under torchrun
-        dist.barrier()
     return {"steps": stop, "seconds": seconds, "path": str(path), "best_validation": best["validation"]}
 
 

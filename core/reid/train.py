@@ -30,9 +30,8 @@ from core.train import (
     Runtime,
     all_reduce_mean,
     autocast,
+    distributed_runtime,
     seed_everything,
-    setup_runtime,
-    teardown,
     unwrap,
     wrap_ddp,
 )  # fmt: skip
@@ -152,11 +151,8 @@ def train_baseline(
     Returns {"metrics": {"rank1", "mAP", ...}, "steps", "seconds", "path"}. ``progress(step, total,
     losses)`` is called on rank 0 after each logged step.
     """
-    runtime = setup_runtime(device)
-    try:
+    with distributed_runtime(device) as runtime:
         return _train(Path(data), Path(run_dir), cfg, resume, runtime, progress, max_steps)
-    finally:
-        teardown(runtime)
 
 
 def _train(

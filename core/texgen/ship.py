@@ -2,6 +2,8 @@
 entries (sha256, config, data, steps, metrics), training curves and ``python -m core eval texgen``'s table.
 
 ``python -m core ship texgen --pcb-run runs/pcb --run runs/texgen --data data/reid``
+
+The recorded training time is the log's active time (:func:`core.train.training_seconds`): pauses are left out.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import torch
 from core.checkpoints import CHECKPOINT_DIR, MANIFEST, data_summary, half_precision_copy, save_entry, sha256_of
 from core.texgen.api import load_files
 from core.texgen.evaluate import TexGenEvalConfig, evaluate_texgen, format_report
-from core.train import MetricLog, plot_curves
+from core.train import MetricLog, plot_curves, training_seconds
 
 __all__ = ["ship_texgen"]
 
@@ -39,19 +41,18 @@ def ship_texgen(
     report["pcb"] = pcb_state["metrics"]
     data_info = data_summary(data)
     rel = manifest.parent
+    rows, prows = MetricLog(run / "log.jsonl").rows(), MetricLog(pcb_run / "log.jsonl").rows()
     save_entry({"name": "texgen-pcb", "method": "reid-pcb", "file": str(pcb_file.relative_to(rel)),
                 "sha256": sha256_of(pcb_file), "config": pcb_state["config"], "data": data_info,
-                "steps": int(pcb_state["steps"]), "seconds": round(float(pcb_state["seconds"]), 1),
+                "steps": int(pcb_state["steps"]), "seconds": round(training_seconds(prows, pcb_state), 1),
                 "metrics": pcb_state["metrics"]}, manifest)  # fmt: skip
     save_entry({"name": "texgen", "method": "texgen", "file": str(unet_file.relative_to(rel)),
                 "sha256": sha256_of(unet_file), "config": unet_state["config"], "data": data_info,
-                "steps": int(unet_state["steps"]), "seconds": round(float(unet_state["seconds"]), 1),
+                "steps": int(unet_state["steps"]), "seconds": round(training_seconds(rows, unet_state), 1),
                 "metrics": report["methods"]}, manifest)  # fmt: skip
-    rows = MetricLog(run / "log.jsonl").rows()
     if rows:
         plot_curves(rows, ("loss", "reid", "reid_other", "face", "l1"), out_dir / "unet_curves.png",
                     title="Texture U-Net training (small preset)")  # fmt: skip
-    prows = MetricLog(pcb_run / "log.jsonl").rows()
     if prows:
         plot_curves(prows, ("loss", "accuracy", "lr"), out_dir / "pcb_curves.png", title="PCB (re-ID loss network)")
     (out_dir / "eval.json").write_text(json.dumps(report, indent=1) + "\n")

@@ -33,11 +33,11 @@ from core.train import (
     Runtime,
     all_reduce_mean,
     autocast,
+    barrier,
+    distributed_runtime,
     rng_state,
     seed_everything,
     set_rng_state,
-    setup_runtime,
-    teardown,
     unwrap,
     wrap_ddp,
 )  # fmt: skip
@@ -155,11 +155,8 @@ def train_texgen(
 ) -> dict[str, Any]:
     """Train on ``data``'s training people; write ``run_dir/final.pt`` ({"config", "model", "steps",
     "seconds", "pcb_sha256"}). ``max_steps`` stops early with a checkpoint (resume continues)."""
-    runtime = setup_runtime(device)
-    try:
+    with distributed_runtime(device) as runtime:
         return _train(Path(data), Path(run_dir), cfg, Path(pcb_path), resume, runtime, progress, max_steps)
-    finally:
-        teardown(runtime)
 
 
 def _train(data: Path, run_dir: Path, cfg: TexGenConfig, pcb_path: Path, resume: bool, rt: Runtime, progress,
@@ -171,8 +168,7 @@ def _train(data: Path, run_dir: Path, cfg: TexGenConfig, pcb_path: Path, resume:
     size, cache = (cfg.height, cfg.width), run_dir / "cache"
     if rt.is_main:  # rank 0 rasterises and writes the cache; the others wait, then read it
         train = load_person_images(data, "train", size, cache_dir=cache)
-    if rt.distributed:
-        torch.distributed.barrier()
+    barrier(rt)
     if not rt.is_main:
         train = load_person_images(data, "train", size, cache_dir=cache)
     pcb = load_pcb(pcb_path, rt.device)
