@@ -212,8 +212,10 @@ def test_sharp_preset_departs_only_in_named_fields() -> None:
     assert sharp.loss.colour_w == 2.0 and paper.loss.colour_w == 0.0
     small = DGNetConfig.small(37)
     assert (sharp.appearance, sharp.height) == (small.appearance, small.height)  # same networks,
-    assert replace(sharp.gen, structure_input="gray") == small.gen  # but E_s sees a high-pass picture
+    # but E_s sees a high-pass picture and G paints over the structure picture
+    assert replace(sharp.gen, structure_input="gray", composite=False) == small.gen
     assert sharp.gen.structure_input == "highpass" and paper.gen.structure_input == "gray"
+    assert sharp.gen.composite and not paper.gen.composite
     assert DGNetConfig.from_dict(sharp.to_dict()) == sharp
     assert DGNetConfig.from_preset("small-sharp", 37) == sharp
     yaml = paper.to_official_yaml()  # our departures have no official key
@@ -224,6 +226,30 @@ def test_sharp_preset_departs_only_in_named_fields() -> None:
         DGNetConfig(gen=replace(paper.gen, structure_input="edges"))
     with pytest.raises(ValueError, match="no high-pass"):
         DGNetConfig(gen=replace(paper.gen, structure_input="highpass")).to_official_yaml()
+
+
+def test_composite_generator_paints_over_the_structure_picture() -> None:
+    """gen.composite: G's mask chooses per pixel between its colours and the structure picture's; it
+    starts at 0.88 of G's picture; decoding without the picture is refused; a plain model is unchanged."""
+    from core.dgnet.model import MASK_START_LOGIT, paint_over
+
+    torch.manual_seed(0)
+    tiny = DGNetConfig.tiny(5)
+    model = DGNet(replace(tiny, gen=replace(tiny.gen, composite=True)), with_discriminator=False).eval()
+    a, s = torch.randn(2, 3, 64, 32), torch.randn(2, 3, 64, 32)
+    with torch.no_grad():
+        decoded = model.gen.decode(model.encode_structure(s), model.encode_appearance(a)[0])
+        assert decoded.shape == (2, 4, 64, 32)
+        assert torch.allclose(decoded[:, 3], torch.full_like(decoded[:, 3], MASK_START_LOGIT))
+        alpha = torch.sigmoid(torch.tensor(MASK_START_LOGIT))
+        expected = alpha * decoded[:, :3] + (1 - alpha) * s
+        assert torch.allclose(model.swap(a, s), expected, atol=1e-5)
+        with pytest.raises(ValueError, match="pass structure_img"):
+            model.decode(model.encode_structure(s), model.encode_appearance(a)[0])
+        shut = torch.cat([decoded[:, :3], torch.full_like(decoded[:, 3:], -30.0)], 1)  # mask closed: s itself
+        assert torch.allclose(paint_over(shut, s), s, atol=1e-6)
+    plain = DGNet(tiny, with_discriminator=False)
+    assert plain.gen.dec.mask is None and not any("mask" in k for k in plain.state_dict())
 
 
 def test_highpass_structure_input_drops_a_garments_lightness() -> None:

@@ -85,7 +85,7 @@ def swap_grid(model: DGNet, appearance: Tensor, structure: Tensor) -> Tensor:
     codes, _ = model.encode_appearance(xa)
     structure_codes = model.encode_structure(xs)
     a, s = len(codes), len(structure_codes)
-    out = model.decode(structure_codes.repeat(a, 1, 1, 1), codes.repeat_interleave(s, 0))
+    out = model.decode(structure_codes.repeat(a, 1, 1, 1), codes.repeat_interleave(s, 0), xs.repeat(a, 1, 1, 1))
     return denormalise(out).view(a, s, *out.shape[1:])
 
 
@@ -98,8 +98,9 @@ def interpolate_appearance(model: DGNet, first: Tensor, second: Tensor, structur
     codes, _ = model.encode_appearance(torch.cat([_prepare(model, first, "first"), _prepare(model, second, "second")]))
     t = torch.linspace(0, 1, steps, device=codes.device)[:, None]
     mixed = (1 - t) * codes[:1] + t * codes[1:]
-    s = model.encode_structure(_prepare(model, structure, "structure"))
-    return denormalise(model.decode(s.expand(steps, -1, -1, -1), mixed))
+    xs = _prepare(model, structure, "structure")
+    s = model.encode_structure(xs)
+    return denormalise(model.decode(s.expand(steps, -1, -1, -1), mixed, xs.expand(steps, -1, -1, -1)))
 
 
 @torch.no_grad()

@@ -53,6 +53,11 @@ class GeneratorConfig:
     # blur at ``highpass_sigma`` px, which keeps edges, folds and the face but not a garment's lightness.
     structure_input: str = "gray"
     highpass_sigma: float = 3.0
+    # False (official): G draws every pixel, so j's scene, face and skin must be redrawn from a gray code
+    # and i's appearance code, which carry neither their hue nor their noise. True: G also draws a mask
+    # (a 1x1 conv beside its last layer) and paints over the picture whose structure it decoded, so the
+    # pixels a swap must keep can be kept; the clothes still come from the appearance code alone.
+    composite: bool = False
 
 
 @dataclass
@@ -306,7 +311,7 @@ class DGNetConfig:
         )
 
     @classmethod
-    def small_sharp(cls, num_classes: int, max_iter: int = 3000) -> DGNetConfig:
+    def small_sharp(cls, num_classes: int, max_iter: int = 2000) -> DGNetConfig:
         """:meth:`small`'s networks with a recipe whose swaps are sharp at a CPU budget (issue 20).
 
         Meant to start from a finished small run's generator and appearance encoder
@@ -331,7 +336,7 @@ class DGNetConfig:
         start, ramp = 100, 300
         return replace(
             base,
-            gen=replace(base.gen, structure_input="highpass", highpass_sigma=3.0),
+            gen=replace(base.gen, structure_input="highpass", highpass_sigma=3.0, composite=True),
             dis=replace(base.dis, gp_weight=0.0, init="kaiming"),
             loss=replace(
                 base.loss,
@@ -475,7 +480,7 @@ class DGNetConfig:
             raise ValueError(
                 f"the official DG-Net code builds only ResNet-50 appearance encoders, not {self.appearance.backbone}"
             )
-        gen = {k: v for k, v in asdict(self.gen).items() if k not in ("structure_input", "highpass_sigma")}
+        gen = {k: v for k, v in asdict(self.gen).items() if k not in _GEN_DEPARTURES}
         gen |= {"dec": "basic", "mlp_norm": "none", "non_local": 0}
         dis = {k: v for k, v in asdict(self.dis).items() if k not in ("gp_weight", "init")}
         dis |= {"LAMBDA": self.dis.gp_weight, "non_local": 0}
@@ -502,13 +507,17 @@ class DGNetConfig:
             "pool": self.appearance.pool,
             "single": "gray",
         }
-        if self.gen.structure_input != "gray":
+        if self.gen.structure_input != "gray" or self.gen.composite:
             raise ValueError(
-                "the official code has no high-pass structure input: export needs gen.structure_input 'gray'"
+                "the official code has no high-pass structure input and no composite: export needs "
+                "gen.structure_input 'gray' and gen.composite false"
             )
         out |= loss | {k: v for k, v in asdict(self.train).items() if k not in _DEPARTURES}
         return dict(sorted(out.items(), key=lambda kv: kv[0].lower()))
 
+
+# generator fields with no official yaml key (their defaults are the official behaviour)
+_GEN_DEPARTURES = ("structure_input", "highpass_sigma", "composite")
 
 # our fields with no official yaml key (their defaults are the official behaviour)
 _DEPARTURES = (

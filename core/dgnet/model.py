@@ -40,6 +40,7 @@ __all__ = [
     "denormalise",
     "normalise",
     "highpass_gray",
+    "paint_over",
     "to_gray",
 ]
 
@@ -67,6 +68,9 @@ def denormalise(x: Tensor, clamp: bool = True) -> Tensor:
     mean, std = _stats(x)
     y = x * std + mean
     return y.clamp(0.0, 1.0) if clamp else y
+
+
+MASK_START_LOGIT = 2.0
 
 
 def to_gray(x: Tensor) -> Tensor:
@@ -216,6 +220,7 @@ class Decoder(nn.Module):
         dropout: float = 0.0,
         activ: str = "lrelu",
         pad_type: str = "reflect",
+        mask: bool = False,
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = [nn.Dropout(p=dropout), ResBlocks(n_res, dim, "adain", activ, pad_type)]
@@ -231,14 +236,40 @@ class Decoder(nn.Module):
             Conv2dBlock(dim, output_dim, 1, 1, 0, norm="none", activation="none", pad_type=pad_type),
         ]
         self.model = nn.Sequential(*layers)
+        # gen.composite: the mask's logit from the features the colours come from; it starts at sigmoid(2)
+        # = 0.88 of G's own picture everywhere, so a generator trained without it starts as it was.
+        self.mask = nn.Conv2d(dim, 1, 1) if mask else None
+        self.reset_mask()
+
+    def reset_mask(self) -> None:
+        if self.mask is not None:
+            nn.init.zeros_(self.mask.weight)
+            nn.init.constant_(self.mask.bias, MASK_START_LOGIT)
 
     def forward(self, x: Tensor, scale: Tensor, shift: Tensor) -> Tensor:
-        """``scale``/``shift``: (B, N) AdaIN parameters, consumed C at a time by the AdaIN layers in order."""
+        """``scale``/``shift``: (B, N) AdaIN parameters, consumed C at a time by the AdaIN layers in order.
+
+        Returns (B, 3, H, W), or (B, 4, H, W) with the mask's logit as channel 3 when built with ``mask``.
+        """
         adain = split_adain_params(self, scale, shift)
-        for layer in self.model:
+        last = len(self.model) - 1
+        for i, layer in enumerate(self.model):
+            if i == last and self.mask is not None:
+                return torch.cat([layer(x), self.mask(x)], dim=1)
             # Parameters travel with the call (not stored on the modules), so concurrent decodes are safe.
             x = layer(x, adain) if isinstance(layer, ResBlocks) else layer(x)
         return x
+
+
+def paint_over(decoded: Tensor, picture: Tensor) -> Tensor:
+    """A composite generator's (B, 4, H, W) output (colours, mask logit) painted over ``picture``
+    (B, 3, H, W), both in normalised space -> (B, 3, H, W). A 3-channel output is returned as it is."""
+    if decoded.shape[1] == 3:
+        return decoded
+    if picture.shape != decoded[:, :3].shape:
+        raise ValueError(f"the picture to paint over must be {tuple(decoded[:, :3].shape)}, got {tuple(picture.shape)}")
+    alpha = torch.sigmoid(decoded[:, 3:])
+    return alpha * decoded[:, :3] + (1 - alpha) * picture
 
 
 class AdaINGenerator(nn.Module):
@@ -257,7 +288,8 @@ class AdaINGenerator(nn.Module):
             input_dim, cfg.dim, cfg.n_downsample, cfg.n_res, cfg.activ, cfg.pad_type, cfg.tanh
         )
         self.output_dim = self.enc_content.output_dim
-        self.dec = Decoder(cfg.n_downsample, cfg.n_res, self.output_dim, 3, cfg.dropout, cfg.activ, cfg.pad_type)
+        self.dec = Decoder(cfg.n_downsample, cfg.n_res, self.output_dim, 3, cfg.dropout, cfg.activ, cfg.pad_type,
+                           mask=cfg.composite)  # fmt: skip
         for k in range(1, _NUM_MLPS + 1):
             setattr(self, f"mlp_w{k}", MLP(cfg.id_dim, 2 * self.output_dim, cfg.mlp_dim, 3, cfg.activ))
         for k in range(1, _NUM_MLPS + 1):
@@ -270,6 +302,7 @@ class AdaINGenerator(nn.Module):
             if isinstance(m, nn.Conv2d | nn.Linear):
                 nn.init.kaiming_normal_(m.weight, a=0, mode="fan_in")
                 nn.init.zeros_(m.bias)
+        self.dec.reset_mask()
 
     @property
     def code_dim(self) -> int:
@@ -289,7 +322,8 @@ class AdaINGenerator(nn.Module):
         return scale, shift
 
     def decode(self, structure: Tensor, code: Tensor) -> Tensor:
-        """Structure code (B, C, h, w) + appearance code (B, 4 * id_dim) -> image (B, 3, H, W), normalised space."""
+        """Structure code (B, C, h, w) + appearance code (B, 4 * id_dim) -> image (B, 3, H, W), normalised space;
+        (B, 4, H, W) with a mask logit for ``composite`` generators (:func:`paint_over` finishes it)."""
         scale, shift = self.adain_params(code)
         return self.dec(structure, scale, shift)
 
@@ -424,8 +458,14 @@ class DGNet(nn.Module):
         self._check_images(x)
         return self.gen.encode(self.structure_image(x))
 
-    def decode(self, structure: Tensor, appearance: Tensor) -> Tensor:
-        """Structure code (B, C, h, w) + appearance code (B, D) -> image (B, 3, H, W), normalised space."""
+    def decode(self, structure: Tensor, appearance: Tensor, structure_img: Tensor | None = None) -> Tensor:
+        """Structure code (B, C, h, w) + appearance code (B, D) -> image (B, 3, H, W), normalised space.
+
+        structure_img: (B, 3, H, W), the picture the structure code came from; a ``gen.composite`` model
+        paints over it and needs it, others ignore it.
+        """
+        if self.config.gen.composite and structure_img is None:
+            raise ValueError("this DG-Net paints over the structure picture (gen.composite): pass structure_img")
         c, (h, w), d = self.config.structure_channels, self.config.structure_size, self.config.appearance_dim
         if structure.dim() != 4 or tuple(structure.shape[1:]) != (c, h, w):
             raise ValueError(f"structure code must have shape (B, {c}, {h}, {w}), got {tuple(structure.shape)}")
@@ -433,7 +473,8 @@ class DGNet(nn.Module):
             raise ValueError(f"appearance code must have shape (B, {d}), got {tuple(appearance.shape)}")
         if structure.shape[0] != appearance.shape[0]:
             raise ValueError(f"structure and appearance batches differ: {structure.shape[0]} vs {appearance.shape[0]}")
-        return self.gen.decode(structure, appearance)
+        decoded = self.gen.decode(structure, appearance)
+        return decoded if structure_img is None else paint_over(decoded, structure_img)
 
     def swap(self, appearance_img: Tensor, structure_img: Tensor) -> Tensor:
         """Person in ``structure_img`` wearing the appearance of ``appearance_img``, pairwise: (B, 3, H, W).
@@ -448,4 +489,5 @@ class DGNet(nn.Module):
         code, _ = self.id(appearance_img)
         structure = self.gen.encode(self.structure_image(structure_img))
         n = max(a, s)
-        return self.gen.decode(structure.expand(n, *structure.shape[1:]), code.expand(n, -1))
+        decoded = self.gen.decode(structure.expand(n, *structure.shape[1:]), code.expand(n, -1))
+        return paint_over(decoded, structure_img.expand(n, -1, -1, -1))

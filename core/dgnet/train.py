@@ -38,7 +38,7 @@ from torchmetrics.functional.classification import binary_auroc
 from core.data.market import load_images, load_market
 from core.dgnet.config import DGNetConfig
 from core.dgnet.losses import changed_colour_loss, loss_weights, recon_l1, soft_label_kl, teacher_soft_labels
-from core.dgnet.model import DGNet, denormalise
+from core.dgnet.model import DGNet, denormalise, paint_over
 from core.reid.data import ReidTrainSet, random_erasing
 from core.reid.retrieval import evaluate_market, imagenet_normalise
 from core.reid.train import load_baseline
@@ -185,7 +185,8 @@ class DGNetTrainer:
             if use_pairs:  # the training pair's structure person in its appearance person's clothes
                 s_in.append(structures[2 * n :])
                 f_in.append(codes[4 * n :])
-            fakes = m.gen.decode(torch.cat(s_in), torch.cat(f_in)).float()
+            pictures = [x_b, x_a, x_a, x_b, x_a, x_b] + ([x_ps] if use_pairs else [])  # where each s_in came from
+            fakes = paint_over(m.gen.decode(torch.cat(s_in), torch.cat(f_in)).float(), torch.cat(pictures))
             x_ba, x_ab, x_a_recon, x_b_recon, x_a_recon_p, x_b_recon_p = fakes[: 6 * n].split(n)
             x_p_swap = fakes[6 * n :]
 
@@ -217,6 +218,7 @@ class DGNetTrainer:
             terms["recon_f"] = recon_l1(f_a_recon, f_a) + recon_l1(f_b_recon, f_b)  # no gradient (official)
             if w.recon_x_cyc > 0:
                 cyc = m.gen.decode(torch.cat([s_a_recon, s_b_recon]), torch.cat([f_a_recon, f_b_recon])).float()
+                cyc = paint_over(cyc, swaps.float())  # s_a_recon came from x_ab, s_b_recon from x_ba
                 x_aba, x_bab = cyc.split(n)
                 terms["recon_cyc"] = recon_l1(x_aba, x_a) + recon_l1(x_bab, x_b)
             ce = F.cross_entropy
@@ -426,15 +428,18 @@ def _load_init(path: Path, model: DGNet) -> None:
     keys = ("height", "width", "gen", "appearance")
     theirs, ours = state["config"], model.config.to_dict()
     # E_s's input (gray or high-pass) changes no weight shape: a gray model may start a high-pass run
-    inputs = ("structure_input", "highpass_sigma")
+    inputs = ("structure_input", "highpass_sigma", "composite")
     theirs = theirs | {"gen": {k: v for k, v in theirs.get("gen", {}).items() if k not in inputs}}
     ours = ours | {"gen": {k: v for k, v in ours["gen"].items() if k not in inputs}}
     differ = [k for k in keys if theirs.get(k) != ours[k]]
     if differ:
         raise ValueError(f"{path} has other networks ({', '.join(differ)}) than this config")
     for part in ("gen", "id"):
-        getattr(model, part).load_state_dict({k: v.float() if v.is_floating_point() else v
-                                              for k, v in state[part].items()})  # fmt: skip
+        weights = {k: v.float() if v.is_floating_point() else v for k, v in state[part].items()}
+        missing, unexpected = getattr(model, part).load_state_dict(weights, strict=False)
+        new_mask = [k for k in missing if k.startswith("dec.mask.")]  # a composite run from a plain model
+        if unexpected or len(new_mask) != len(missing):
+            raise ValueError(f"{path}: {part} weights do not match (missing {missing}, unexpected {unexpected})")
 
 
 def _train(data, run_dir, config, teacher_path, preset, resume, rt, bf16, seed, every_s, log_every, max_iter,
