@@ -361,6 +361,14 @@ def _cmd_bench_dgnet(args: argparse.Namespace) -> int:
     return 0
 
 
+def _named_run(value: str) -> tuple[str, Path]:
+    """``NAME=RUN_DIR`` -> (name, run folder holding final.pt)."""
+    name, sep, run = value.partition("=")
+    if not sep or not name or not (Path(run) / "final.pt").exists():
+        raise CliError(f"--stage-before takes NAME=RUN_DIR with a final.pt in RUN_DIR, got {value!r}")
+    return name, Path(run)
+
+
 def _cmd_ship_dgnet(args: argparse.Namespace) -> int:
     from core.dgnet.evaluate import format_report
     from core.dgnet.ship import ship_dgnet
@@ -371,7 +379,8 @@ def _cmd_ship_dgnet(args: argparse.Namespace) -> int:
     try:
         report = ship_dgnet(Path(args.teacher_run), Path(args.run), _data_root(args.data), Path(args.pairs),
                             earlier_runs=tuple(Path(r) for r in args.earlier_run),
-                            continues_shipped=args.continues_shipped, stage_name=args.stage)  # fmt: skip
+                            continues_shipped=args.continues_shipped, stage_name=args.stage,
+                            stages_before=tuple(_named_run(v) for v in args.stage_before))  # fmt: skip
     except ValueError as err:
         raise CliError(str(err)) from None
     print(format_report(report))
@@ -1055,6 +1064,9 @@ def build_parser() -> argparse.ArgumentParser:
     ship_dg.add_argument("--pairs", default="data/pairs")
     ship_dg.add_argument("--earlier-run", action="append", default=[],
                          help="a run this one continued (--warm-start); repeat for a chain, oldest first")  # fmt: skip
+    ship_dg.add_argument("--stage-before", action="append", default=[], metavar="NAME=RUN_DIR",
+                         help="with --continues-shipped: a run between the shipped model and --run (each started "
+                         "--init-from the one before); repeat, oldest first")  # fmt: skip
     ship_dg.set_defaults(func=_cmd_ship_dgnet)
 
     ship_tex = ship_to.add_parser("texgen", help="the texture U-Net and its PCB -> checkpoints/texgen/")

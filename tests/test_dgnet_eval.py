@@ -148,7 +148,9 @@ def test_ship_exports_registers_and_documents(sets, tmp_path):
     teacher_entry = entries["dgnet-teacher"]
     shipped = tmp_path / "ckpt" / "dgnet"
     ship_dgnet(shipped / "teacher.pt", run, sets["reid"], sets["pairs"], shipped, manifest, continues_shipped=True,
-               stage_name="sharp")  # fmt: skip
+               stage_name="sharp", stages_before=(("gray", run),))  # fmt: skip
     entries = load_manifest(manifest)
     assert entries["dgnet-teacher"] == teacher_entry
-    assert entries["dgnet"]["steps"] == 8 and [s["stage"] for s in entries["dgnet"]["stages"]] == ["training", "sharp"]
+    stages = entries["dgnet"]["stages"]
+    assert entries["dgnet"]["steps"] == 12 and [s["stage"] for s in stages] == ["training", "gray", "sharp"]
+    assert entries["dgnet"]["seconds"] == pytest.approx(sum(s["seconds"] for s in stages), abs=0.2)

@@ -48,9 +48,17 @@ def training_log(run: Path, earlier_runs: tuple[Path, ...] = ()) -> list[dict[st
     return rows
 
 
+def _run_stage(name: str, run: Path) -> dict[str, Any]:
+    """A finished run's manifest stage: its iterations and its active training time."""
+    state = torch.load(run / "final.pt", map_location="cpu", weights_only=True)
+    seconds = active_seconds(MetricLog(run / "log.jsonl").rows()) or float(state["seconds"])
+    return {"stage": name, "steps": int(state["iterations"]), "seconds": round(seconds, 1)}
+
+
 def ship_dgnet(teacher_run: Path, run: Path, data: Path, pairs: Path, out_dir: Path = CHECKPOINT_DIR / "dgnet",
                manifest: Path = MANIFEST, earlier_runs: tuple[Path, ...] = (),
-               continues_shipped: bool = False, stage_name: str = "training") -> dict[str, Any]:  # fmt: skip
+               continues_shipped: bool = False, stage_name: str = "training",
+               stages_before: tuple[tuple[str, Path], ...] = ()) -> dict[str, Any]:  # fmt: skip
     """Export, register, evaluate and document; returns the eval report.
 
     teacher_run: the teacher's run folder, or an already shipped teacher file (``checkpoints/dgnet/teacher.pt``),
@@ -58,7 +66,11 @@ def ship_dgnet(teacher_run: Path, run: Path, data: Path, pairs: Path, out_dir: P
     continues_shipped: ``run`` started from the registered ``dgnet`` model (``train dgnet --init-from``): its
         steps and time are added to that entry's, and the entry lists both stages.
     stage_name: what this run was, for the entry's list of stages (e.g. "small-sharp").
+    stages_before: (name, run folder) of runs between the shipped model and ``run``, oldest first, each started
+        with ``--init-from`` the one before (so their steps restart at 0): each becomes a stage of its own.
     """
+    if stages_before and not continues_shipped:
+        raise ValueError("stages_before lists runs between the shipped model and this one: use continues_shipped")
     out_dir.mkdir(parents=True, exist_ok=True)
     rel = manifest.parent
     earlier = load_manifest(manifest).get("dgnet") if continues_shipped else None
@@ -88,8 +100,9 @@ def ship_dgnet(teacher_run: Path, run: Path, data: Path, pairs: Path, out_dir: P
                     "metrics": report["retrieval"]["teacher (re-ID baseline)"]}, manifest)  # fmt: skip
     stage = {"stage": stage_name, "steps": int(dg_state["iterations"]),
              "seconds": round(dg_seconds, 1)}  # fmt: skip
+    between = [_run_stage(name, path) for name, path in stages_before]
     stages = [*earlier.get("stages", [{"stage": "earlier", "steps": earlier["steps"],
-                                        "seconds": earlier["seconds"]}]), stage] if earlier \
+                                        "seconds": earlier["seconds"]}]), *between, stage] if earlier \
         else [stage]  # fmt: skip
     save_entry({"name": "dgnet", "method": "dgnet", "file": str(model_file.relative_to(rel)),
                 "sha256": sha256_of(model_file), "config": dg_state["config"], "data": data_info,
