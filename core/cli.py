@@ -6,6 +6,7 @@ Every command prints a clear one-line error (exit code 2) for bad arguments inst
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -251,6 +252,30 @@ def _cmd_train_reid(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dgnet_overrides(data: Path, preset: str, settings: list[str]):
+    """The preset's config with ``section.field=value`` settings applied (values parsed as JSON, else text)."""
+    from core.dgnet.config import DGNetConfig
+
+    train_dir = data / "bounding_box_train"
+    ids = {p.name.split("_")[0] for p in train_dir.glob("*.jpg")} if train_dir.is_dir() else set()
+    if not ids:
+        raise CliError(f"no training pictures in {train_dir}")
+    values = DGNetConfig.from_preset(preset, len(ids)).to_dict()
+    for setting in settings:
+        key, sep, raw = setting.partition("=")
+        section, dot, field = key.partition(".")
+        if not sep or not dot or not isinstance(values.get(section), dict) or field not in values[section]:
+            raise CliError(f"--set takes SECTION.FIELD=VALUE with a field of the DG-Net config, got {setting!r}")
+        try:
+            values[section][field] = json.loads(raw)
+        except json.JSONDecodeError:
+            values[section][field] = raw
+    try:
+        return DGNetConfig.from_dict(values)
+    except ValueError as err:
+        raise CliError(str(err)) from None
+
+
 def _cmd_train_dgnet(args: argparse.Namespace) -> int:
     from core.dgnet.train import train_dgnet
 
@@ -259,7 +284,8 @@ def _cmd_train_dgnet(args: argparse.Namespace) -> int:
         teacher = Path(args.teacher)
         if not teacher.is_file():
             raise CliError(f"no teacher at {teacher}: train one with python -m core train reid --data DIR")
-    result = train_dgnet(_data_root(args.data), args.out, teacher_path=teacher, preset=args.preset,
+    config = _dgnet_overrides(_data_root(args.data), args.preset, args.set) if args.set else None
+    result = train_dgnet(_data_root(args.data), args.out, config, teacher_path=teacher, preset=args.preset,
                          resume=args.resume, device=args.device, bf16=not args.no_bf16, max_iter=args.iterations,
                          progress=_train_progress("DG-Net"), warm_start=args.warm_start,
                          init_from=args.init_from, pairs=args.pairs)  # fmt: skip
@@ -938,6 +964,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "finished model (--preset small-sharp --init-from checkpoints/dgnet/dgnet.pt)")  # fmt: skip
     t_dg.add_argument("--pairs", default="data/pairs-train", help="training people's swap pairs with the rendered "
                       "truth, for presets with a paired loss (python -m core synth pairs --split train)")  # fmt: skip
+    t_dg.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                      help="change one field of the preset's config, e.g. loss.colour_w=10; repeatable")  # fmt: skip
     t_dg.set_defaults(func=_cmd_train_dgnet, out_default="runs/dgnet")
     t_tex = trainers.add_parser("texgen", help="the texture U-Net (needs a trained PCB: python -m core train pcb)")
     t_tex.add_argument("--pcb", default="runs/pcb/final.pt", help="the PCB whose features are the re-ID loss")

@@ -78,6 +78,10 @@ HOW_IT_WORKS = """\
   background.
 - *Decoder* G starts from the structure map; the appearance code, through small MLPs, sets the scale and
   shift of every **AdaIN** layer and so "paints" the clothes onto the structure.
+- *Our shipped model changes two things* (config values; the paper's setting is the default): E_s reads a
+  **high-pass** of the gray image (edges, folds and the face, but not how light a garment is: with the plain
+  gray image the swaps kept j's light or dark clothes), and G also draws a **mask** and paints over the
+  structure picture, so j's face, skin and scene are kept rather than redrawn.
 
 **What each loss teaches.**
 - *Self-reconstruction*: an image decoded from its own two codes must come back (L1); and with the
@@ -90,6 +94,8 @@ HOW_IT_WORKS = """\
   network trained first) through a KL divergence to its soft labels.
 - *Fine-grained feature learning*: a second head must name the **structure donor** of a generated image,
   so it learns identity cues that are not the clothes (body, hair, carried things).
+- *Rendered truth* (ours, not the paper's): for training people our renderer draws j in i's clothes, so the
+  swap is also compared with that truth (L1, and a Lab colour loss where the clothes changed).
 
 Re-identification uses both heads (primary + 0.5 x fine-grained). **What to look for**: every row keeps
 one person's clothes, every column keeps one person's pose and background; compare with the ground truth.

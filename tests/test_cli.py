@@ -121,3 +121,24 @@ def test_gait_reports_a_walk_with_the_shipped_models(tmp_path):
     assert any("silhouettes" in note for note in summary["notes"])
     done = run("gait", colour[0], "-o", str(tmp_path / "bad"))
     assert done.returncode == 2 and "single picture" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_train_dgnet_set_changes_one_field_of_the_preset(tmp_path):
+    """``train dgnet --set SECTION.FIELD=VALUE``: the preset's config with that field changed (JSON values),
+    the class count read from the training folder, and a clear error for an unknown field."""
+    from core.cli import CliError, _dgnet_overrides
+    from core.dgnet.config import DGNetConfig
+
+    train = tmp_path / "bounding_box_train"
+    train.mkdir()
+    for pid in (2, 2, 7, 9):
+        (train / f"{pid:04d}_c1s1_{len(list(train.iterdir())):06d}_00.jpg").touch()
+    cfg = _dgnet_overrides(tmp_path, "small-sharp", ["loss.colour_w=10", "gen.composite=false",
+                                                     "gen.structure_input=gray"])  # fmt: skip
+    expected = DGNetConfig.from_preset("small-sharp", 3)
+    assert cfg.appearance.num_classes == 3 and cfg.loss.colour_w == 10.0
+    assert not cfg.gen.composite and cfg.gen.structure_input == "gray"
+    assert cfg.train == expected.train and cfg.dis == expected.dis
+    for bad in ("loss.nothing=1", "colour_w=10", "gen.structure_input=edges"):
+        with pytest.raises(CliError):
+            _dgnet_overrides(tmp_path, "small-sharp", [bad])

@@ -205,7 +205,7 @@ def how_it_works_diagram() -> np.ndarray:
     # inputs
     box(d, (20, 40, 130, 110), "image a\nthe clothes", GREY)
     box(d, (20, 240, 130, 310), "image b\nthe pose", GREY)
-    box(d, (165, 240, 255, 310), "gray\n(mean of RGB)", GREY)
+    box(d, (165, 240, 255, 310), "gray\n(ours: its\nhigh-pass)", GREY)
     # encoders and codes
     box(d, (170, 30, 370, 120), "E_a appearance\nResNet, last stride 1\n4 horizontal part max-pools", BLUE)
     box(d, (290, 230, 470, 320), "E_s structure\nconvs, residual blocks,\nASPP", ORANGE)
@@ -213,7 +213,7 @@ def how_it_works_diagram() -> np.ndarray:
     box(d, (510, 240, 680, 310), "structure code\nC x H/4 x W/4: pose,\nbody shape, background", ORANGE)
     box(d, (620, 40, 760, 110), "MLPs\nAdaIN scales, shifts", BLUE)
     # decoder, output, critics
-    box(d, (720, 160, 860, 230), "decoder G\nAdaIN residual blocks,\nupsampling", GREEN)
+    box(d, (720, 160, 860, 230), "decoder G: AdaIN\nblocks, upsampling;\nours: + a mask\nover image b", GREEN)
     box(d, (890, 160, 990, 230), "b wearing\na's clothes", GREY)
     box(d, (760, 300, 990, 370), "D: real or generated?\n(multi-scale LSGAN)", PURPLE)
     box(d, (170, 150, 420, 205), "ID heads: primary (KL to teacher)\n+ fine-grained (names the id)", PURPLE)
