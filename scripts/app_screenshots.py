@@ -8,8 +8,11 @@ Needs Debian's Chromium (scripts/install-browser.sh) and Playwright (the test ex
 from __future__ import annotations
 
 import argparse
+import io
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
 from playwright.sync_api import sync_playwright
 
 FLAGS = ["--no-sandbox", "--enable-unsafe-swiftshader", "--disable-background-networking",
@@ -23,6 +26,22 @@ TABS = {"Body & Renderer": ("body", "#body-render", "#body-image img"),
 EXTRA_CLICKS = {"gait": [("#gait-swap-run", "#gait-swap img")]}  # a second section of the tab
 VIEWPORTS = {"desktop": (1280, 900), "phone": (390, 844)}
 FULL_PAGE = {"dgnet", "texgen", "drgan", "gait"}  # their results sit below the "How it works" panel
+
+
+VIEWERS = {"texgen": ("#tx-model3d",)}  # gr.Model3D canvases that must draw
+
+
+def _wait_for_drawing(element, timeout_ms: int = 30_000) -> bool:
+    """Wait until a 3D viewer shows more than its flat background (it draws a moment after its file loads)."""
+    waited = 0
+    while waited < timeout_ms:
+        shot = np.asarray(Image.open(io.BytesIO(element.screenshot())).convert("RGB")).astype(int)
+        background = np.median(shot.reshape(-1, 3), axis=0)
+        if (np.abs(shot - background).sum(-1) > 60).mean() > 0.02:
+            return True
+        element.page.wait_for_timeout(1000)
+        waited += 1000
+    return False
 
 
 def shoot(url: str, out: Path, chromium: str = "/usr/bin/chromium", only: list[str] | None = None) -> list[Path]:
@@ -47,10 +66,18 @@ def shoot(url: str, out: Path, chromium: str = "/usr/bin/chromium", only: list[s
                     for more_button, more_result in EXTRA_CLICKS.get(name, ()):
                         page.locator(more_button).click()
                         page.locator(more_result).wait_for(state="visible", timeout=120_000)
-                    page.wait_for_timeout(5000 if name in FULL_PAGE else 1500)  # let the 3D viewer draw
+                    page.wait_for_timeout(1500)
                     page.evaluate("window.scrollTo(0, 0)")
                     path = out / f"app_{name}_{view}.png"
-                    page.screenshot(path=str(path), full_page=view == "phone" or name in FULL_PAGE)
+                    if view == "phone" or name in FULL_PAGE:
+                        # a viewport as tall as the page, not full_page=True: that capture resizes the page
+                        # and the WebGL viewer is cleared and shot blank
+                        height = page.evaluate("document.documentElement.scrollHeight")
+                        page.set_viewport_size({"width": w, "height": height})
+                    for viewer in VIEWERS.get(name, ()):
+                        _wait_for_drawing(page.locator(viewer))
+                    page.screenshot(path=str(path))
+                    page.set_viewport_size({"width": w, "height": h})
                     written.append(path)
                 page.close()
         finally:
