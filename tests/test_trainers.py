@@ -165,6 +165,27 @@ def test_sharp_step_trains_the_generator_on_pairs_with_a_frozen_encoder(market):
     trainer.load_state_dict(state)
 
 
+def test_appearance_from_swaps_lets_the_generation_losses_reach_e_a():
+    tiny = DGNetConfig.tiny(6)
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, tiny.height, tiny.width)
+
+    def backbone_grad(from_swaps: bool) -> torch.Tensor | None:
+        cfg = replace(tiny, train=replace(tiny.train, appearance_from_swaps=from_swaps))
+        model = DGNet(cfg)
+        DGNetTrainer(model, None, setup_runtime("cpu"), bf16=False)
+        code, _ = model.id(x)
+        model.gen.decode(model.gen.encode(model.structure_image(x)), code).abs().mean().backward()
+        return model.id.model.conv1.weight.grad
+
+    assert backbone_grad(False) is None  # the paper: the code is detached, only ID losses train E_a
+    grad = backbone_grad(True)
+    assert grad is not None and grad.abs().sum() > 0
+    both = replace(tiny, train=replace(tiny.train, appearance_from_swaps=True, freeze_appearance=True))
+    with pytest.raises(ValueError, match="freeze_appearance"):
+        DGNetTrainer(DGNet(both), None, setup_runtime("cpu"), bf16=False)
+
+
 # ------------------------------------------------------------------------------------------------ runs
 
 

@@ -111,7 +111,8 @@ class AppearanceEncoder(nn.Module):
 
     The code is the layer4 map pooled to 4 horizontal stripes, (B, C, 4, 1), flattened channel-major:
     index c * 4 + p for channel c and stripe p (top to bottom). It is detached, as in the official
-    ``ft_netAB``: generation losses never train E_a, which learns only from the ID losses.
+    ``ft_netAB``: generation losses never train E_a, which learns only from the ID losses. Setting
+    ``detach_code`` False (``train.appearance_from_swaps``, a departure) lets them reach it.
     """
 
     def __init__(
@@ -129,6 +130,7 @@ class AppearanceEncoder(nn.Module):
         if pool not in ("max", "avg"):
             raise ValueError(f"pool must be 'max' or 'avg', got {pool!r}")
         self.parts = parts
+        self.detach_code = True
         self.channels = RESNET_CHANNELS[backbone]
         # Keys model.* are torchvision's (model.fc included, unused), as in the official id_*.pt.
         self.model = build_resnet(backbone, last_stride=stride)
@@ -144,7 +146,9 @@ class AppearanceEncoder(nn.Module):
 
     def _pool(self, x: Tensor) -> tuple[Tensor, Tensor]:
         fmap = resnet_feature_map(self.model, x)
-        code = self.part_pool(fmap).flatten(1).detach()
+        code = self.part_pool(fmap).flatten(1)
+        if self.detach_code:
+            code = code.detach()
         return code, self.global_pool(fmap).flatten(1)
 
     def forward(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:

@@ -107,6 +107,9 @@ class DGNetTrainer:
         # inference weights: an exponential moving average of the generator (train.ema; off in the paper)
         self.gen_ema = (AveragedModel(model.gen, multi_avg_fn=get_ema_multi_avg_fn(t.ema), use_buffers=True)
                         if t.ema > 0 else None)  # fmt: skip
+        if t.freeze_appearance and t.appearance_from_swaps:
+            raise ValueError("train.appearance_from_swaps trains E_a: it needs train.freeze_appearance false")
+        model.id.detach_code = not t.appearance_from_swaps
         if t.freeze_appearance:
             model.id.requires_grad_(False)
         if teacher is not None:
@@ -174,7 +177,7 @@ class DGNetTrainer:
                     codes = m.id.eval()(real_codes_in)[0].float()
                     m.id.train(was)
             else:
-                codes, _ = m.id(real_codes_in)  # detached inside, as the official ft_netAB
+                codes, _ = m.id(real_codes_in)  # detached inside (official ft_netAB) unless appearance_from_swaps
                 codes = codes.float()
                 erased = random_erasing(real, gen, cfg.loss.erasing_p) if cfg.loss.erasing_p > 0 else real
                 _, logits = m.id(erased)
@@ -445,10 +448,10 @@ def _load_init(path: Path, model: DGNet) -> None:
 def _train(data, run_dir, config, teacher_path, preset, resume, rt, bf16, seed, every_s, log_every, max_iter,
            init_from_teacher, progress, warm_start=None, init_from=None, pairs=None) -> dict[str, Any]:  # fmt: skip
     torch.manual_seed(seed)  # the same initial weights on every rank (then broadcast, to be sure)
-    probe = config or DGNetConfig.from_preset(preset, 2)  # only its image size is used here
+    probe = config or DGNetConfig.from_preset(preset, num_classes=2)  # only its image size is used here
     market = load_market(data, (probe.height, probe.width))
     train = ReidTrainSet(market["train"])
-    cfg = config or DGNetConfig.from_preset(preset, train.num_classes)
+    cfg = config or DGNetConfig.from_preset(preset, num_classes=train.num_classes)
     if cfg.appearance.num_classes != train.num_classes:
         raise ValueError(f"the config has {cfg.appearance.num_classes} classes, the data {train.num_classes}")
     model = DGNet(cfg).to(rt.device)
