@@ -260,7 +260,7 @@ def _dgnet_overrides(data: Path, preset: str, settings: list[str]):
     ids = {p.name.split("_")[0] for p in train_dir.glob("*.jpg")} if train_dir.is_dir() else set()
     if not ids:
         raise CliError(f"no training pictures in {train_dir}")
-    values = DGNetConfig.from_preset(preset, len(ids)).to_dict()
+    values = DGNetConfig.from_preset(preset, num_classes=len(ids)).to_dict()
     for setting in settings:
         key, sep, raw = setting.partition("=")
         section, dot, field = key.partition(".")

@@ -135,7 +135,7 @@ def test_train_dgnet_set_changes_one_field_of_the_preset(tmp_path):
         (train / f"{pid:04d}_c1s1_{len(list(train.iterdir())):06d}_00.jpg").touch()
     cfg = _dgnet_overrides(tmp_path, "small-sharp", ["loss.colour_w=10", "gen.composite=false",
                                                      "gen.structure_input=gray"])  # fmt: skip
-    expected = DGNetConfig.from_preset("small-sharp", 3)
+    expected = DGNetConfig.from_preset("small-sharp", num_classes=3)
     assert cfg.appearance.num_classes == 3 and cfg.loss.colour_w == 10.0
     assert not cfg.gen.composite and cfg.gen.structure_input == "gray"
     assert cfg.train == expected.train and cfg.dis == expected.dis

@@ -217,7 +217,7 @@ def test_sharp_preset_departs_only_in_named_fields() -> None:
     assert sharp.gen.structure_input == "highpass" and paper.gen.structure_input == "gray"
     assert sharp.gen.composite and not paper.gen.composite
     assert DGNetConfig.from_dict(sharp.to_dict()) == sharp
-    assert DGNetConfig.from_preset("small-sharp", 37) == sharp
+    assert DGNetConfig.from_preset("small-sharp", num_classes=37) == sharp
     yaml = paper.to_official_yaml()  # our departures have no official key
     assert not {"paired_w", "ema", "beta1_d", "freeze_appearance"} & set(yaml)
     with pytest.raises(ValueError, match="ema"):

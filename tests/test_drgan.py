@@ -31,7 +31,7 @@ def faces(tmp_path_factory):
 
 def test_paper_shapes():
     """96x96 in, 6x6 maps after 4 stride-2 convs, f(x) 320-d, N^d + 1 + 13 discriminator outputs."""
-    cfg = DRGANConfig.paper()
+    cfg = DRGANConfig.from_preset("paper")
     model = DRGAN(cfg, num_ids=7).eval()
     x = torch.rand(2, 3, 96, 96) * 2 - 1
     last, before = model.encoder.trunk(x)

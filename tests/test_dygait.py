@@ -125,7 +125,7 @@ def trained(walkers, tmp_path_factory) -> tuple[Path, dict]:
 # ---------------------------------------------------------------------------------------- shapes
 def test_paper_shapes_and_names():
     """64x44 in -> 31 parts of 128 channels; T = 30 -> 10 after LTA; OpenGait/DyGait layer names."""
-    cfg = DyGaitConfig.paper()
+    cfg = DyGaitConfig.from_preset("paper")
     model = DyGait(cfg, num_classes=74).eval()
     x = torch.rand(1, 30, 64, 44)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):  # fp32 conv3d is slow on CPU
@@ -165,7 +165,7 @@ def test_projection_shortcut_where_channels_change():
     assert changing.conv1s.kernel_size == (1, 3, 3) and changing.conv2s.kernel_size == (1, 3, 3)
     assert DAMBlock(4, 8, static_3d_stage2=True).conv2s.kernel_size == (3, 3, 3)
     assert DAMBlock(4, 8, global_branch=False).conv1g is None
-    model = DyGait(DyGaitConfig.paper(), 3)
+    model = DyGait(DyGaitConfig.from_preset("paper"), 3)
     assert [model.conv3d0.shortcut is not None, model.conv3d3.shortcut is None, model.conv3d4.shortcut is None] == [
         True, True, True]  # fmt: skip
 

@@ -111,7 +111,7 @@ def _tiny(**changes) -> GaitNetConfig:
 # ---------------------------------------------------------------------- shapes
 def test_paper_shapes():
     """64x32 in, 512x4x2 after four stride-2 stages, f_a 256 + f_g 64, LSTM 256, Sigmoid frames out."""
-    cfg = GaitNetConfig.paper()
+    cfg = GaitNetConfig.from_preset("paper")
     assert (cfg.batch_size, cfg.clip_len, cfg.lr, cfg.gait_sim_weight, cfg.feature_dim) == (16, 20, 1e-4, 10.0, 320)
     model = GaitNet(cfg, num_classes=7).eval()
     frames = torch.rand(2, 3, 3, 64, 32)
@@ -202,7 +202,7 @@ def test_presets_and_config_round_trip():
     for name in ("paper", "small", "tiny"):
         cfg = GaitNetConfig.from_preset(name)
         assert GaitNetConfig.from_dict(cfg.to_dict()) == cfg
-    assert GaitNetConfig.paper().validation_subjects == 5
+    assert GaitNetConfig.from_preset("paper").validation_subjects == 5
     with pytest.raises(ValueError):
         GaitNetConfig.from_preset("huge")
     with pytest.raises(ValueError):

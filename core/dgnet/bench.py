@@ -35,7 +35,7 @@ def bench_train_step(preset: str, num_classes: int = 150, repeats: int = 2, bf16
     """Seconds for one DG-Net training iteration (D step + G/E_a step, teacher terms on)."""
     from core.dgnet.train import DGNetTrainer, PairedSwapBatch
 
-    cfg = DGNetConfig.from_preset(preset, num_classes)
+    cfg = DGNetConfig.from_preset(preset, num_classes=num_classes)
     torch.manual_seed(0)
     model = DGNet(cfg)
     teacher = None if cfg.train.freeze_appearance else ReidBaseline(num_classes, cfg.appearance.backbone,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from core.config import ConfigMixin, build_dataclass, preset
 from core.nn.blocks import ACTIVATIONS, PAD_TYPES
 from core.reid.backbone import RESNET_CHANNELS
 
@@ -26,7 +27,6 @@ __all__ = [
 ]
 
 STRUCTURE_INPUTS = ("gray", "highpass")
-PRESETS = ("paper", "small", "small-long", "small-sharp", "tiny")
 
 # The official decoder feeds 4 AdaIN residual blocks (8 AdaIN layers) from 4 MLP pairs, one per quarter of
 # the appearance code, and the appearance encoder pools 4 horizontal parts; both numbers are fixed there.
@@ -35,7 +35,7 @@ _ADAIN_BLOCKS = 4
 
 
 @dataclass
-class GeneratorConfig:
+class GeneratorConfig(ConfigMixin):
     """Structure encoder, decoder and the AdaIN MLPs (official ``gen:`` block)."""
 
     dim: int = 16  # width of the first encoder conv; the structure code has dim * 2**(n_downsample+1) channels
@@ -61,7 +61,7 @@ class GeneratorConfig:
 
 
 @dataclass
-class DiscriminatorConfig:
+class DiscriminatorConfig(ConfigMixin):
     """Multi-scale patch discriminator (official ``dis:`` block)."""
 
     dim: int = 32
@@ -77,7 +77,7 @@ class DiscriminatorConfig:
 
 
 @dataclass
-class AppearanceConfig:
+class AppearanceConfig(ConfigMixin):
     """Appearance (ID) encoder, official ``ft_netAB``."""
 
     backbone: str = "resnet50"
@@ -90,7 +90,7 @@ class AppearanceConfig:
 
 
 @dataclass
-class LossConfig:
+class LossConfig(ConfigMixin):
     """Loss weights and their warm-up (official names; ``*_w`` values of 0 are the pre-warm-up start)."""
 
     recon_x_w: float = 5.0  # self-reconstruction, same image
@@ -125,7 +125,7 @@ class LossConfig:
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(ConfigMixin):
     """Optimisers, schedule and bookkeeping (official names)."""
 
     lr_g: float = 1e-4  # Adam, gen
@@ -148,6 +148,9 @@ class TrainConfig:
     weight_decay_d: float = 5e-4  # the discriminator's (coupled) weight decay
     ema: float = 0.0  # decay of an exponential moving average of the generator's weights (0: none)
     freeze_appearance: bool = False  # keep E_a (and its ID heads) fixed: a generator-only stage
+    # let the generation losses reach E_a through the appearance code (the official ft_netAB detaches the
+    # code, so only the ID losses train E_a); with the paired truth this teaches the code the clothes colour
+    appearance_from_swaps: bool = False
 
     @property
     def lr_milestones(self) -> list[int]:
@@ -157,11 +160,12 @@ class TrainConfig:
 
 
 @dataclass
-class DGNetConfig:
+class DGNetConfig(ConfigMixin):
     """Everything that defines a DG-Net model and its training; defaults = the paper's Market-1501 run.
 
-    Images are ``height`` x ``width`` ImageNet-normalised RGB. The presets are :meth:`paper` (these
-    defaults) and :meth:`small` (a 2-core CPU).
+    Images are ``height`` x ``width`` ImageNet-normalised RGB. The presets (``from_preset(name,
+    num_classes=N, ...)``) are :meth:`paper` (these defaults), :meth:`small` (a 2-core CPU),
+    :meth:`small_long`, :meth:`small_sharp` and :meth:`tiny` (tests).
     """
 
     height: int = 256  # official crop_image_height
@@ -171,9 +175,6 @@ class DGNetConfig:
     appearance: AppearanceConfig = field(default_factory=AppearanceConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-
-    def __post_init__(self) -> None:
-        self.validate()
 
     # ------------------------------------------------------------------ derived sizes
     @property
@@ -258,13 +259,15 @@ class DGNetConfig:
             raise ValueError("dis.num_scales, dis.n_layer and dis.dim must be >= 1, dis.n_res >= 0")
 
     # ------------------------------------------------------------------ presets
+    @preset("paper")
     @classmethod
     def paper(cls, num_classes: int = 751) -> DGNetConfig:
         """The paper's / official Market-1501 configuration (``num_classes`` identities)."""
         return cls(appearance=AppearanceConfig(num_classes=num_classes))
 
+    @preset("small")
     @classmethod
-    def small(cls, num_classes: int) -> DGNetConfig:
+    def small(cls, num_classes: int = 751) -> DGNetConfig:
         """A configuration a 2-core CPU trains in about 1.5 hours: 128x64 input, ResNet-18 appearance
         encoder, half-width generator and discriminator, 3000 iterations of batch 8.
 
@@ -298,8 +301,9 @@ class DGNetConfig:
             ),
         )
 
+    @preset("small-long")
     @classmethod
-    def small_long(cls, num_classes: int, max_iter: int = 8000) -> DGNetConfig:
+    def small_long(cls, num_classes: int = 751, max_iter: int = 8000) -> DGNetConfig:
         """:meth:`small` with a longer schedule: ``max_iter`` iterations, the LR step scaled with it
         (the warm-up is the small preset's). Meant to continue a finished small run
         (``python -m core train dgnet --preset small-long --warm-start runs/dgnet/last.pt``): the 3000-step
@@ -310,8 +314,9 @@ class DGNetConfig:
             train=replace(base.train, max_iter=max_iter, step_size=round(60000 * max_iter / 100000)),
         )
 
+    @preset("small-sharp")
     @classmethod
-    def small_sharp(cls, num_classes: int, max_iter: int = 2000) -> DGNetConfig:
+    def small_sharp(cls, num_classes: int = 751, max_iter: int = 2000) -> DGNetConfig:
         """:meth:`small`'s networks with a recipe whose swaps are sharp at a CPU budget (issue 20).
 
         Meant to start from a finished small run's generator and appearance encoder
@@ -362,8 +367,9 @@ class DGNetConfig:
             ),  # fmt: skip
         )
 
+    @preset("tiny")
     @classmethod
-    def tiny(cls, num_classes: int) -> DGNetConfig:
+    def tiny(cls, num_classes: int = 751) -> DGNetConfig:
         """For tests only: 64x32 images, narrow networks, batch 2, 4 iterations with every loss on from
         iteration 2 (so a short run exercises the whole objective)."""
         base = cls.small(num_classes)
@@ -376,45 +382,6 @@ class DGNetConfig:
             loss=replace(base.loss, warm_iter=1, warm_teacher_iter=1, warm_scale=1.0),
             train=replace(base.train, max_iter=4, batch_size=2, step_size=3, snapshot_save_iter=2, image_save_iter=2),
         )
-
-    @classmethod
-    def from_preset(cls, name: str, num_classes: int) -> DGNetConfig:
-        """``paper``, ``small`` or ``tiny`` (tests) with ``num_classes`` identities."""
-        if name == "paper":
-            return cls.paper(num_classes)
-        if name == "small":
-            return cls.small(num_classes)
-        if name == "small-long":
-            return cls.small_long(num_classes)
-        if name == "small-sharp":
-            return cls.small_sharp(num_classes)
-        if name == "tiny":
-            return cls.tiny(num_classes)
-        raise ValueError(f"unknown preset {name!r}; choose one of {PRESETS}")
-
-    # ------------------------------------------------------------------ plain dicts (our checkpoints)
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DGNetConfig:
-        """Inverse of :meth:`to_dict`; unknown keys are an error (they would be silently lost otherwise)."""
-        nested = {
-            "gen": GeneratorConfig,
-            "dis": DiscriminatorConfig,
-            "appearance": AppearanceConfig,
-            "loss": LossConfig,
-            "train": TrainConfig,
-        }
-        kwargs: dict[str, Any] = {}
-        for key, value in data.items():
-            if key in nested:
-                kwargs[key] = _dataclass_from(nested[key], value, key)
-            elif key in ("height", "width"):
-                kwargs[key] = _whole(value, key)
-            else:
-                raise ValueError(f"unknown DG-Net config key {key!r}")
-        return cls(**kwargs)
 
     # ------------------------------------------------------------------ official config.yaml
     @classmethod
@@ -443,11 +410,11 @@ class DGNetConfig:
         pool = cfg.get("pool", "avg")
         # ft_netAB builds max pools for 'max' and average pools for anything else; only name those two here.
         _refuse(pool not in ("max", "avg"), "pool", pool, "'max' or 'avg'")
-        gen = _dataclass_from(GeneratorConfig, _pick(gen_cfg, GeneratorConfig), "gen")
+        gen = build_dataclass(GeneratorConfig, _pick(gen_cfg, GeneratorConfig), "gen")
         dis_kwargs = _pick(dis_cfg, DiscriminatorConfig)
         if "LAMBDA" in dis_cfg:
             dis_kwargs["gp_weight"] = float(dis_cfg["LAMBDA"])
-        dis = _dataclass_from(DiscriminatorConfig, dis_kwargs, "dis")
+        dis = build_dataclass(DiscriminatorConfig, dis_kwargs, "dis")
         appearance = AppearanceConfig(
             backbone="resnet50",
             num_classes=_whole(cfg["ID_class"], "ID_class"),
@@ -457,8 +424,8 @@ class DGNetConfig:
         loss_kwargs = _pick(cfg, LossConfig)
         if "B_w" in cfg:
             loss_kwargs["fine_w"] = float(cfg["B_w"])
-        loss = _dataclass_from(LossConfig, loss_kwargs, "loss")
-        train = _dataclass_from(TrainConfig, _pick(cfg, TrainConfig), "train")
+        loss = build_dataclass(LossConfig, loss_kwargs, "loss")
+        train = build_dataclass(TrainConfig, _pick(cfg, TrainConfig), "train")
         # the official trainer gives D the same optimiser settings as G
         train = replace(train, beta1_d=train.beta1, weight_decay_d=train.weight_decay)
         return cls(
@@ -529,6 +496,7 @@ _DEPARTURES = (
     "weight_decay_d",
     "ema",
     "freeze_appearance",
+    "appearance_from_swaps",
 )
 
 
@@ -550,27 +518,4 @@ def _pick(source: dict[str, Any], cls: type) -> dict[str, Any]:
     return {k: v for k, v in source.items() if k in names}
 
 
-def _dataclass_from(cls: type, values: dict[str, Any], section: str) -> Any:
-    """``cls(**values)`` with each value coerced to the field's default type, naming bad keys."""
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise ValueError(f"unknown keys in DG-Net config section {section!r}: {unknown}")
-    defaults = cls()
-    kwargs: dict[str, Any] = {}
-    for key, value in values.items():
-        kind = type(getattr(defaults, key))
-        if kind is bool:
-            if not isinstance(value, bool):
-                raise ValueError(f"{section}.{key} must be true or false, got {value!r}")
-            kwargs[key] = value
-        else:
-            try:
-                converted = kind(value)
-            except (TypeError, ValueError) as err:
-                raise ValueError(f"{section}.{key} must be a {kind.__name__}, got {value!r}") from err
-            if kind is int and converted != value:
-                # int(2.5) would silently truncate a count or an iteration number.
-                raise ValueError(f"{section}.{key} must be a whole number, got {value!r}")
-            kwargs[key] = converted
-    return cls(**kwargs)
+PRESETS = DGNetConfig.preset_names()

@@ -11,8 +11,9 @@ n = 4 images of a person, omega the sigmoid of a confidence the encoder predicts
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-from typing import Any
+from dataclasses import dataclass, replace
+
+from core.config import ConfigMixin, preset
 
 __all__ = ["DRGANConfig", "ENCODER_CHANNELS", "DECODER_CHANNELS", "PRESETS"]
 
@@ -22,12 +23,12 @@ ENCODER_STRIDES = (1, 1, 2, 1, 1, 2, 1, 1, 2, 1, 1, 2, 1, 1)
 # The decoder's 14 fractionally-strided convolutions, from the FC's 320 x s x s map to the RGB image.
 DECODER_CHANNELS = (160, 256, 256, 128, 192, 192, 96, 128, 128, 64, 64, 64, 32, 3)
 DECODER_STRIDES = (1, 1, 2, 1, 1, 2, 1, 1, 2, 1, 1, 2, 1, 1)
-PRESETS = ("paper", "small", "tiny")
 
 
 @dataclass(frozen=True)
-class DRGANConfig:
-    """Networks, losses and schedule. ``small`` is the 2-core CPU preset, ``tiny`` the tests'.
+class DRGANConfig(ConfigMixin):
+    """Networks, losses and schedule. ``small`` is the 2-core CPU preset, ``tiny`` the tests'; each preset
+    takes ``multi=True`` for the multi-image model (:meth:`as_multi`).
 
     ``width`` scales every channel count but the RGB output and f(x)'s length is ``feature_dim``.
     """
@@ -58,7 +59,7 @@ class DRGANConfig:
     log_every: int = 20
     sample_every: int = 500
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         if self.image_size % 16 or self.image_size < 32:
             raise ValueError(
                 f"image_size must be a multiple of 16 and >= 32 (4 stride-2 stages), got {self.image_size}"
@@ -93,42 +94,34 @@ class DRGANConfig:
         return self.scaled(DECODER_CHANNELS[:-1]) + (3,)
 
     # ------------------------------------------------------------------ presets
-    @classmethod
-    def paper(cls) -> DRGANConfig:
-        return cls()
+    def as_multi(self) -> DRGANConfig:
+        """The multi-image model's run: it starts from a trained single-image one, for a quarter of its steps."""
+        return replace(self, multi=True, steps=max(1, self.steps // 4))
 
+    @preset("paper")
     @classmethod
-    def small(cls) -> DRGANConfig:
+    def paper(cls, multi: bool = False) -> DRGANConfig:
+        return cls().as_multi() if multi else cls()
+
+    @preset("small")
+    @classmethod
+    def small(cls, multi: bool = False) -> DRGANConfig:
         """A 2-core CPU in under an hour: 64x64 crops from 73x73, half-width networks (f(x) stays 320-d),
         batch 32, 6,000 steps. On 60 training identities and so few steps, the adversarial terms alone
         (and with an L1 term of weight 1) taught the generator high-frequency patterns that fool D's pose
         head, not faces; this preset adds an L1 term of weight 20 to the same person's real face at the
         target yaw (the synthetic set has one; the paper's in-the-wild data does not), as pix2pix-style
         models weigh L1 above the adversarial loss: a departure the model card states."""
-        return cls(image_size=64, load_size=73, width=0.5, batch_size=32, steps=6000, pair_l1_weight=20.0)
+        cfg = cls(image_size=64, load_size=73, width=0.5, batch_size=32, steps=6000, pair_l1_weight=20.0)
+        return cfg.as_multi() if multi else cfg
 
+    @preset("tiny")
     @classmethod
-    def tiny(cls) -> DRGANConfig:
+    def tiny(cls, multi: bool = False) -> DRGANConfig:
         """For tests: 32x32 crops, narrow networks, a few steps."""
-        return cls(image_size=32, load_size=36, width=0.125, feature_dim=16, noise_dim=4, batch_size=4, steps=4,
-                   bf16=False, log_every=1, sample_every=0, images_per_person=2, pair_l1_weight=1.0)  # fmt: skip
+        cfg = cls(image_size=32, load_size=36, width=0.125, feature_dim=16, noise_dim=4, batch_size=4, steps=4,
+                  bf16=False, log_every=1, sample_every=0, images_per_person=2, pair_l1_weight=1.0)  # fmt: skip
+        return cfg.as_multi() if multi else cfg
 
-    @classmethod
-    def from_preset(cls, name: str, multi: bool = False) -> DRGANConfig:
-        presets = {"paper": cls.paper, "small": cls.small, "tiny": cls.tiny}
-        if name not in presets:
-            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(presets)}")
-        cfg = presets[name]()
-        # the multi-image model starts from a trained single-image one: a quarter of its steps
-        return replace(cfg, multi=True, steps=max(1, cfg.steps // 4)) if multi else cfg
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DRGANConfig:
-        known = set(cls.__dataclass_fields__)
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown DR-GAN config keys {sorted(unknown)}")
-        return cls(**data)
+PRESETS = DRGANConfig.preset_names()

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from core.config import ConfigMixin
 from core.drgan.data import FaceSet, load_face_set
 from core.train import autocast
 
@@ -25,7 +26,7 @@ __all__ = ["FaceJudge", "JudgeConfig", "load_judge", "train_judge"]
 
 
 @dataclass(frozen=True)
-class JudgeConfig:
+class JudgeConfig(ConfigMixin):
     image_size: int = 64
     load_size: int = 73
     widths: tuple[int, ...] = (32, 64, 128, 256)

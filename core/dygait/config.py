@@ -14,17 +14,17 @@ the second block, GeM bins 16-8-4-2-1 = 31 parts); the CASIA-B widths fill its f
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-from typing import Any
+from dataclasses import dataclass, replace
+
+from core.config import ConfigMixin, preset
 
 __all__ = ["DyGaitConfig", "PRESETS"]
 
-PRESETS = ("paper", "small", "tiny")
 INPUT_SIZE = (64, 44)  # OpenGait's 64x64 pkls cut to 64x44 (BaseSilCuttingTransform)
 
 
 @dataclass(frozen=True)
-class DyGaitConfig:
+class DyGaitConfig(ConfigMixin):
     """Network, losses, sampler and schedule. Frames are (N, T, 64, 44) silhouettes in [0, 1]."""
 
     # network
@@ -61,7 +61,7 @@ class DyGaitConfig:
     checkpoint_every_s: float = 180.0
     log_every: int = 20
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         if len(self.channels) != 4 or min(self.channels) < 1:
             raise ValueError(f"channels are the 4 widths of conv3d0..conv3d3, got {self.channels}")
         head_rows = INPUT_SIZE[0] // 4  # two (1, 2, 2) max pools
@@ -96,10 +96,7 @@ class DyGaitConfig:
         return self.channels[-1]
 
     # ------------------------------------------------------------------ presets
-    @classmethod
-    def paper(cls) -> DyGaitConfig:
-        return cls()
-
+    @preset("small")
     @classmethod
     def small(cls) -> DyGaitConfig:
         """One CPU thread, about 35 minutes on the shipped set (25 training + 5 validation subjects).
@@ -115,6 +112,7 @@ class DyGaitConfig:
         return cls(channels=(8, 16, 32, 32), p=8, k=4, clip=16, lr=1e-3, steps=800, milestones=(680,),
                    ce_scale=16.0, ce_weight=0.1, bf16=True, eval_every=160, log_every=20)  # fmt: skip
 
+    @preset("tiny")
     @classmethod
     def tiny(cls) -> DyGaitConfig:
         """For tests: narrow blocks, 9-frame clips (3 after LTA), 3 x 2 batches, 6 steps: seconds on a CPU."""
@@ -122,25 +120,9 @@ class DyGaitConfig:
                    ce_scale=16.0, ce_weight=0.1, bf16=True, validation_subjects=3, eval_every=3, log_every=1,
                    checkpoint_every_s=3600.0)  # fmt: skip
 
-    @classmethod
-    def from_preset(cls, name: str) -> DyGaitConfig:
-        presets = {"paper": cls.paper, "small": cls.small, "tiny": cls.tiny}
-        if name not in presets:
-            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(presets)}")
-        return presets[name]()
-
     def with_steps(self, steps: int) -> DyGaitConfig:
         """The same run, longer or shorter (milestones stay where they are)."""
         return replace(self, steps=steps)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DyGaitConfig:
-        known = set(cls.__dataclass_fields__)
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown DyGait config keys {sorted(unknown)}")
-        # tuples come back from a checkpoint (or JSON) as lists
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+PRESETS = DyGaitConfig.preset_names()

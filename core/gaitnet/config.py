@@ -16,16 +16,15 @@ subject under different conditions; loss = xrecon + 10 * gait_sim + inc_id.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+
+from core.config import ConfigMixin, preset
 
 __all__ = ["GaitNetConfig", "PRESETS"]
 
-PRESETS = ("paper", "small", "tiny")
-
 
 @dataclass(frozen=True)
-class GaitNetConfig:
+class GaitNetConfig(ConfigMixin):
     """Networks, losses, sampling and schedule. ``small`` is the 1-CPU-thread preset, ``tiny`` the tests'."""
 
     height: int = 64  # input frames are (3, height, width) masked RGB in [0, 1]
@@ -63,7 +62,7 @@ class GaitNetConfig:
     log_every: int = 20
     sample_every: int = 1000  # steps between reconstruction/swap images in run_dir/images (0 = never)
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         if (self.height, self.width) != (64, 32):
             raise ValueError(f"GaitNet takes 64x32 masked RGB frames, got {self.height}x{self.width}")
         if self.base_channels < 1 or self.appearance_dim < 1 or self.pose_dim < 1:
@@ -97,10 +96,7 @@ class GaitNetConfig:
         return self.recon_frames or self.clip_len
 
     # ------------------------------------------------------------------ presets
-    @classmethod
-    def paper(cls) -> GaitNetConfig:
-        return cls()
-
+    @preset("small")
     @classmethod
     def small(cls) -> GaitNetConfig:
         """About 35 minutes on one CPU thread of a shared 2-core machine: 6,500 steps at 0.23-0.42 s each
@@ -116,6 +112,7 @@ class GaitNetConfig:
         return cls(base_channels=16, batch_size=8, recon_frames=10, recon_both_clips=True, lr=5e-4, steps=6500,
                    eval_every=250, sample_every=500)  # fmt: skip
 
+    @preset("tiny")
     @classmethod
     def tiny(cls) -> GaitNetConfig:
         """For tests: narrow networks, short clips, a few steps. Weights start at N(0, 0.05): with the paper's
@@ -126,20 +123,5 @@ class GaitNetConfig:
                    lr_step=0, weight_decay=0.0, init_std=0.05, steps=4, eval_every=2, validation_subjects=3,
                    log_every=1, sample_every=2, checkpoint_every_s=3600.0)  # fmt: skip
 
-    @classmethod
-    def from_preset(cls, name: str) -> GaitNetConfig:
-        presets = {"paper": cls.paper, "small": cls.small, "tiny": cls.tiny}
-        if name not in presets:
-            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(presets)}")
-        return presets[name]()
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> GaitNetConfig:
-        known = set(cls.__dataclass_fields__)
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown GaitNet config keys {sorted(unknown)}")
-        return cls(**data)
+PRESETS = GaitNetConfig.preset_names()

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from core.config import ConfigMixin, preset
 from core.data.market import load_market
 from core.reid.backbone import ReidBaseline
 from core.reid.data import ReidTrainSet, random_erasing
@@ -40,7 +41,7 @@ __all__ = ["BaselineConfig", "build_model", "load_baseline", "train_baseline"]
 
 
 @dataclass(frozen=True)
-class BaselineConfig:
+class BaselineConfig(ConfigMixin):
     """The baseline's training; defaults are Person_reID_baseline_pytorch's (ResNet-50, 256x128,
     batch 32, SGD lr 0.05 with momentum 0.9 and weight decay 5e-4, 60 epochs, lr x 0.1 at epoch 40,
     dropout 0.5, a 512-d bottleneck) counted in steps: 60 epochs of Market's 12,936 images at
@@ -74,40 +75,37 @@ class BaselineConfig:
     checkpoint_every_s: float = 180.0
     log_every: int = 20
 
+    @preset("small")
     @classmethod
     def small(cls) -> BaselineConfig:
         """A 2-core CPU in ~15 minutes: ResNet-18 at 128x64 with last stride 1, 2,500 steps of 32."""
         return cls(arch="resnet18", last_stride=1, height=128, width=64, steps=2500, warmup_steps=150,
                    erasing_p=0.5, label_smoothing=0.1)  # fmt: skip
 
+    @preset("tiny")
     @classmethod
     def tiny(cls) -> BaselineConfig:
         """For tests: a handful of steps."""
         return replace(cls.small(), height=64, width=32, steps=6, warmup_steps=2, batch_size=8, log_every=1,
                        bf16=False)  # fmt: skip
 
+    @preset("pcb")
     @classmethod
     def pcb(cls) -> BaselineConfig:
         """PCB as its paper trains it: ResNet-50, last stride 1, 384x128, batch 64, SGD lr 0.1, 60 epochs of
         Market (about 12,000 steps), lr x 0.1 after 40 epochs; 6 stripes of 256 dimensions."""
         return cls(head="pcb", last_stride=1, height=384, width=128, batch_size=64, lr=0.1, steps=12000)
 
+    @preset("pcb-small")
     @classmethod
     def pcb_small(cls) -> BaselineConfig:
         """PCB on a 2-core CPU: the small baseline's ResNet-18 at 128x64 (an 8x4 map cut into 6 stripes)."""
         return replace(cls.small(), head="pcb")
 
+    @preset("pcb-tiny")
     @classmethod
     def pcb_tiny(cls) -> BaselineConfig:
         return replace(cls.tiny(), head="pcb")
-
-    @classmethod
-    def from_preset(cls, name: str) -> BaselineConfig:
-        presets = {"paper": cls, "small": cls.small, "tiny": cls.tiny, "pcb": cls.pcb, "pcb-small": cls.pcb_small,
-                   "pcb-tiny": cls.pcb_tiny}  # fmt: skip
-        if name not in presets:
-            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(presets)}")
-        return presets[name]()
 
 
 def build_model(cfg: BaselineConfig, num_classes: int) -> ReidBaseline | PCB:

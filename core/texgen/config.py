@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from core.config import ConfigMixin, preset
+
 __all__ = ["TexGenConfig"]
 
 
 @dataclass(frozen=True)
-class TexGenConfig:
+class TexGenConfig(ConfigMixin):
     """Networks, losses and schedule. ``small`` is the 2-core CPU preset, ``tiny`` the tests'."""
 
     height: int = 128  # input crop (H, W), Market-1501's size
@@ -44,22 +46,17 @@ class TexGenConfig:
     def batch_size(self) -> int:
         return self.people_per_batch * self.images_per_person
 
+    @preset("small")
     @classmethod
     def small(cls) -> TexGenConfig:
         """A 2-core CPU in well under an hour: a U-Net a quarter as wide, PCB (ResNet-18) at the crop's own
         128x64, 3,000 steps at 3x the paper's learning rate (the paper takes 90x more steps)."""
         return cls(unet_widths=(16, 32, 64, 128, 128), reid_height=128, reid_width=64, steps=3000, lr=3e-4)
 
+    @preset("tiny")
     @classmethod
     def tiny(cls) -> TexGenConfig:
         """For tests: small images, a few steps."""
         return replace(cls.small(), height=64, width=32, unet_widths=(8, 8, 16, 16, 16), texture_size=32,
                        reid_height=64, reid_width=32, people_per_batch=2, images_per_person=2, steps=6,
                        bf16=False, log_every=1, sample_every=0)  # fmt: skip
-
-    @classmethod
-    def from_preset(cls, name: str) -> TexGenConfig:
-        presets = {"paper": cls, "small": cls.small, "tiny": cls.tiny}
-        if name not in presets:
-            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(presets)}")
-        return presets[name]()
