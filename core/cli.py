@@ -611,7 +611,7 @@ def _cmd_eval_texgen(args: argparse.Namespace) -> int:
 
     model = _texgen_model(args.checkpoint, args.pcb)
     cfg = TexGenEvalConfig(people=_positive("people", args.people), steps=_positive("steps", args.steps))
-    report = evaluate_texgen(model.unet, model.reid_loss(), _data_root(args.data), cfg,
+    report = evaluate_texgen(model, _data_root(args.data), cfg,
                              progress=lambda i, n: print(f"  person {i}/{n}", end="\r", flush=True))  # fmt: skip
     print()
     print(format_report(report))
@@ -669,7 +669,7 @@ def _cmd_texture(args: argparse.Namespace) -> int:
         note, source = _fit_photo(image, args.method)
     out = Path(args.out)
     if args.method == "unet":
-        texture = api.texture_unet(model, image)
+        texture = api.texture_unet(model, image, note)
     else:
         last = None
         for report in api.optimize(model, image, note, loss=args.loss, steps=_positive("steps", args.steps)):
@@ -703,11 +703,12 @@ def _cmd_ship_texgen(args: argparse.Namespace) -> int:
     from core.texgen.evaluate import TexGenEvalConfig, format_report
     from core.texgen.ship import ship_texgen
 
-    for run in (args.pcb_run, args.run):
-        if not (Path(run) / "final.pt").exists():
+    pcb_run = Path(args.pcb_run) if args.pcb_run else None
+    for run in (pcb_run, Path(args.run)):
+        if run is not None and not (run / "final.pt").exists():
             raise CliError(f"no final.pt in {run}: finish its training first (python -m core train ... --resume)")
     cfg = TexGenEvalConfig(people=_positive("people", args.people), steps=_positive("steps", args.steps))
-    report = ship_texgen(Path(args.pcb_run), Path(args.run), _data_root(args.data), cfg,
+    report = ship_texgen(pcb_run, Path(args.run), _data_root(args.data), cfg,
                          progress=lambda i, n: print(f"  person {i}/{n}", end="\r", flush=True))  # fmt: skip
     print()
     print(format_report(report))
@@ -1098,7 +1099,8 @@ def build_parser() -> argparse.ArgumentParser:
     ship_dg.set_defaults(func=_cmd_ship_dgnet)
 
     ship_tex = ship_to.add_parser("texgen", help="the texture U-Net and its PCB -> checkpoints/texgen/")
-    ship_tex.add_argument("--pcb-run", default="runs/pcb")
+    ship_tex.add_argument("--pcb-run", default=None,
+                          help="a PCB run to ship with the U-Net (default: keep the shipped PCB)")
     ship_tex.add_argument("--run", default="runs/texgen")
     ship_tex.add_argument("--data", default="data/reid")
     ship_tex.add_argument("--people", type=int, default=24, help="held-out people in the evaluation")

@@ -165,7 +165,7 @@ def make_texture(person: str, method: str, loss: str, steps: int, init: str, pho
         texture = api.projection_baseline(image, note)
         what = "projection baseline (no model)"
     elif method == UNET:
-        texture = api.texture_unet(model, image)
+        texture = api.texture_unet(model, image, note)
         what = "U-Net"
     else:
         if LOSSES[loss] != "l1" and model.pcb is None:

@@ -18,7 +18,7 @@ from core.texgen.config import TexGenConfig
 from core.texgen.evaluate import TexGenEvalConfig, evaluate_texgen, format_report
 from core.texgen.losses import ReidFeatureLoss, masked_l1, skin_uv_mask
 from core.texgen.model import TextureUNet
-from core.texgen.optimize import mirror_texel_index, optimize_texture, project_texture
+from core.texgen.optimize import mirror_texel_index, optimize_texture, project_texture, projection_maps
 from core.texgen.render import orbit_annotation, shade
 from core.texgen.train import load_texgen, train_texgen
 
@@ -179,16 +179,49 @@ def test_texgen_trains_resumes_and_evaluates(tiny_run):
     unet, loaded = load_texgen(result["path"])
     assert loaded == cfg
     model = api.load_files(result["path"], pcb_path)
-    report = evaluate_texgen(
-        model.unet, model.reid_loss(), data, TexGenEvalConfig(people=2, steps=2, gt_texture_size=64)
-    )
-    assert report["people"] == 2
+    report = evaluate_texgen(model, data, TexGenEvalConfig(people=2, steps=2, gt_texture_size=64, inits=("unet",)))
+    assert report["people"] == 2 and len(report["views"]) == 7
     methods = report["methods"]
-    assert set(methods) == {"projection (baseline)", "U-Net", "optimise (reid)", "optimise (l1)", "optimise (both)"}
+    assert set(methods) == {"U-Net", "optimise (reid) from the U-Net", "optimise (l1) from the U-Net",
+                            "optimise (both) from the U-Net", "projection, mirror fill (baseline)",
+                            "projection, no mirror", "flat mean body colour (no model)",
+                            "true texture at the texture size (oracle)"}  # fmt: skip
     for scores in methods.values():
-        for view in ("input", "unseen", "back"):
-            assert -1 <= scores[view]["ssim"] <= 1 and -1 <= scores[view]["mask_ssim"] <= 1
+        assert -1 <= scores["input"]["ssim"] <= 1 and -1 <= scores["input"]["mask_ssim"] <= 1
+        for view in ("unseen", "back"):
+            assert -1 <= scores[view]["ssim"] <= 1 and 0 <= scores[view]["l1"] <= 1 and scores[view]["delta_e"] >= 0
+    oracle, flat = methods["true texture at the texture size (oracle)"], methods["flat mean body colour (no model)"]
+    # the truth at the texture's resolution is close to the truth on every unseen view; one colour is not
+    assert oracle["unseen"]["l1"] < 0.5 * flat["unseen"]["l1"] and oracle["unseen"]["ssim"] > flat["unseen"]["ssim"]
     assert "| U-Net |" in format_report(report)
+
+
+def test_projection_unet_starts_as_the_projection_and_trains(tiny_run, picture):
+    """unet_input="projection": the U-Net sees the photo projected into UV (5 maps) and starts as that
+    projection (zero-initialised correction); its trainer logs the L1 of another view's render."""
+    cfg = replace(TexGenConfig.tiny(), unet_input="projection", l1_weight=10.0)
+    unet = TextureUNet.from_config(cfg)
+    raster = api.raster_for(picture.annotation)
+    mirror = mirror_texel_index(shared_renderer().atlas, cfg.texture_size)
+    maps = projection_maps(picture.image, raster, cfg.texture_size, mirror)
+    assert maps.shape == (1, 5, cfg.texture_size, cfg.texture_size)
+    seen, mirrored = maps[:, 3], maps[:, 4]
+    assert 0.1 < float(seen.mean()) < 0.7 and float(mirrored.mean()) > 0 and not bool((seen * mirrored).any())
+    assert torch.equal(maps[:, :3], project_texture(picture.image, raster, cfg.texture_size, mirror))
+    with torch.no_grad():
+        start = unet(maps)
+    assert (start - maps[:, :3].clamp(0.01, 0.99)).abs().max() < 1e-5
+    with pytest.raises(ValueError, match="projection maps"):
+        unet(picture.image)
+    data, root, pcb_path = tiny_run
+    result = train_texgen(data, root / "texgen-uv", cfg, pcb_path, device="cpu")
+    rows = [json.loads(line) for line in (root / "texgen-uv" / "log.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(r["loss"]) and r["l1_other"] > 0 for r in rows)
+    model = api.load_files(result["path"], pcb_path)
+    texture = api.texture_unet(model, picture.image, picture.annotation)
+    assert texture.shape == (1, 3, cfg.texture_size, cfg.texture_size) and 0 <= texture.min() <= texture.max() <= 1
+    with pytest.raises(ValueError, match="unet_input"):
+        TexGenConfig(unet_input="photo")
 
 
 def test_annotations_attach_with_a_relative_root(tiny_run, monkeypatch):

@@ -3,7 +3,7 @@
 >>> from core.texgen import api
 >>> model = api.load()                                   # the shipped U-Net and PCB
 >>> picture = api.example_picture(0)                     # a synthetic test person + body + camera
->>> texture = api.texture_unet(model, picture.image)     # (1, 3, S, S), instant
+>>> texture = api.texture_unet(model, picture.image, picture.annotation)  # (1, 3, S, S), instant
 >>> strip = api.orbit(texture, picture.annotation)       # (8, 3, H, W): the body from 8 azimuths
 >>> png, glb = api.export(texture, picture.annotation, "out/")
 
@@ -28,7 +28,7 @@ from core.reid.pcb import PCB
 from core.texgen.config import TexGenConfig
 from core.texgen.losses import ReidFeatureLoss
 from core.texgen.model import TextureUNet
-from core.texgen.optimize import OptimizeStep, mirror_texel_index, optimize_texture, project_texture
+from core.texgen.optimize import OptimizeStep, mirror_texel_index, optimize_texture, project_texture, projection_maps
 from core.texgen.render import UVRaster, orbit_annotation, pose_bodies, rasterize_uv, shade
 
 __all__ = [
@@ -98,9 +98,16 @@ def prepare_image(image: Tensor, size: tuple[int, int]) -> Tensor:
 
 
 @torch.no_grad()
-def texture_unet(model: TextureModel, image: Tensor) -> Tensor:
-    """The U-Net's texture (1, 3, S, S) of a person photo (1, 3, H, W) in [0, 1] (resized to the model's input)."""
-    return model.unet.eval()(prepare_image(image, model.input_size)).float()
+def texture_unet(model: TextureModel, image: Tensor, annotation: Annotation) -> Tensor:
+    """The U-Net's texture (1, 3, S, S) of a person photo (1, 3, H, W) in [0, 1] whose body and camera are
+    ``annotation`` (resized to the model's input; a ``unet_input="projection"`` model projects the photo
+    through the body first, the paper's image-input U-Net does not use the body)."""
+    unet = model.unet.eval()
+    if model.config.unet_input == "image":
+        return unet(prepare_image(image, model.input_size)).float()
+    img = prepare_image(image, tuple(annotation.image_size))
+    maps = projection_maps(img, raster_for(annotation), model.texture_size, _mirror(model.texture_size))
+    return unet(maps).float()
 
 
 def _body():
@@ -147,7 +154,7 @@ def optimize(
     if init not in ("unet", "grey"):
         raise ValueError(f"init must be 'unet' or 'grey', got {init!r}")
     img = prepare_image(image, tuple(annotation.image_size))
-    start = texture_unet(model, image) if init == "unet" else None
+    start = texture_unet(model, image, annotation) if init == "unet" else None
     reid = model.reid_loss() if loss in ("reid", "both") else None
     if loss in ("reid", "both") and reid is None:
         raise ValueError("this model has no PCB, so only the L1 loss is available")

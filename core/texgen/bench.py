@@ -46,8 +46,8 @@ def bench_texgen(model: api.TextureModel, repeats: int = 3, steps: int = 200) ->
     picture = api.example_picture(0)
     image, note = picture.image, picture.annotation
     h, w = model.input_size
-    rows = [{"what": f"U-Net texture of one {h}x{w} photo", "seconds": best_of(lambda: api.texture_unet(model, image),
-             repeats), "target": UNET_TARGET_S}]  # fmt: skip
+    unet_s = best_of(lambda: api.texture_unet(model, image, note), repeats)
+    rows = [{"what": f"U-Net texture of one {h}x{w} photo", "seconds": unet_s, "target": UNET_TARGET_S}]
     reid = model.reid_loss()
     if reid is not None:
         s = model.texture_size
@@ -64,7 +64,7 @@ def bench_texgen(model: api.TextureModel, repeats: int = 3, steps: int = 200) ->
         run()
         rows.append({"what": f"{steps} optimisation steps (re-ID + L1, {h}x{w}, from the U-Net's texture)",
                      "seconds": time.perf_counter() - start, "target": OPTIMIZE_TARGET_S})  # fmt: skip
-    texture = api.texture_unet(model, image)
+    texture = api.texture_unet(model, image, note)
     rows.append({"what": "8-view orbit strip", "seconds": best_of(lambda: api.orbit(texture, note), repeats),
                  "target": None})  # fmt: skip
     return rows

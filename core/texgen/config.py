@@ -13,7 +13,9 @@ from dataclasses import dataclass, replace
 
 from core.config import ConfigMixin, preset
 
-__all__ = ["TexGenConfig"]
+__all__ = ["UNET_INPUTS", "TexGenConfig"]
+
+UNET_INPUTS = ("image", "projection")
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,12 @@ class TexGenConfig(ConfigMixin):
     other_view_weight: float = 1.0  # the texture rendered in another image of the same person vs that image
     face_weight: float = 1.0  # MSE to a random real texture inside the face and hand UV regions
     background: str = "random"  # what the render is composited over: "random" scenes (paper) or "target"
+    # ---- departures (the defaults are the paper's)
+    # the U-Net's input: "image" (the paper: the person crop, skips aligned with the image) or "projection"
+    # (the crop projected into UV with the mirror fill, plus where each colour came from: skips aligned with
+    # the texture, and the output a correction of the projection)
+    unet_input: str = "image"
+    l1_weight: float = 0.0  # masked L1 of both renders (own view, another image's view) against their photos
     lr: float = 1e-4
     weight_decay: float = 1e-5
     people_per_batch: int = 4
@@ -53,6 +61,15 @@ class TexGenConfig(ConfigMixin):
         128x64, 3,000 steps at 3x the paper's learning rate (the paper takes 90x more steps)."""
         return cls(unet_widths=(16, 32, 64, 128, 128), reid_height=128, reid_width=64, steps=3000, lr=3e-4)
 
+    @preset("small-uv")
+    @classmethod
+    def small_uv(cls) -> TexGenConfig:
+        """:meth:`small` with the U-Net in UV space on the projected photo (issue 23): the paper's image-input
+        U-Net scored below the projection baseline from every unseen view. The re-ID loss as in the paper,
+        plus a masked L1 of each render against its photo at weight 10 (the photo of another view is what
+        teaches the texels the input photo does not show)."""
+        return replace(cls.small(), unet_input="projection", l1_weight=10.0)
+
     @preset("tiny")
     @classmethod
     def tiny(cls) -> TexGenConfig:
@@ -60,3 +77,9 @@ class TexGenConfig(ConfigMixin):
         return replace(cls.small(), height=64, width=32, unet_widths=(8, 8, 16, 16, 16), texture_size=32,
                        reid_height=64, reid_width=32, people_per_batch=2, images_per_person=2, steps=6,
                        bf16=False, log_every=1, sample_every=0)  # fmt: skip
+
+    def validate(self) -> None:
+        if self.unet_input not in UNET_INPUTS:
+            raise ValueError(f"unet_input={self.unet_input!r}; choose one of {UNET_INPUTS}")
+        if self.l1_weight < 0:
+            raise ValueError(f"l1_weight must be >= 0, got {self.l1_weight}")

@@ -23,7 +23,7 @@ from torch import Tensor
 from core.texgen.losses import ReidFeatureLoss, masked_l1
 from core.texgen.render import UVRaster, composite, shade
 
-__all__ = ["LOSSES", "OptimizeStep", "mirror_texel_index", "optimize_texture", "project_texture"]
+__all__ = ["LOSSES", "OptimizeStep", "mirror_texel_index", "optimize_texture", "project_texture", "projection_maps"]
 
 LOSSES = ("reid", "l1", "both")
 
@@ -139,25 +139,43 @@ def project_texture(
     """Baseline texture (1, 3, S, S): the photo's visible pixels averaged into their texels; texels no
     pixel reached take the colour of their mirror texel (front <-> back first, then left <-> right,
     then both; ``mirror`` from :func:`mirror_texel_index`), and what is still empty the body's mean colour."""
-    s = texture_size
-    grid = raster.grid[0].float()  # (H, W, 2)
-    hit = raster.mask[0, 0] > 0.5
+    return projection_maps(image, raster, texture_size, mirror)[:, :3]
+
+
+def projection_maps(
+    image: Tensor, raster: UVRaster, texture_size: int, mirror: tuple[Tensor, Tensor] | None = None
+) -> Tensor:
+    """The projection baseline and where its colours come from, per image: (B, 5, S, S) =
+    texture RGB (as :func:`project_texture`), seen (1 where a pixel of the photo reached the texel) and
+    mirrored (1 where the colour came from a mirror texel). The U-Net's input when
+    ``TexGenConfig.unet_input`` is "projection". image (B, 3, H, W) in [0, 1], raster of B bodies."""
+    if image.shape[0] != len(raster):
+        raise ValueError(f"{image.shape[0]} images but {len(raster)} rasters")
+    return torch.cat([_project_one(image[b], raster.grid[b], raster.mask[b, 0], texture_size, mirror)
+                      for b in range(image.shape[0])])  # fmt: skip
+
+
+def _project_one(image: Tensor, grid: Tensor, mask: Tensor, s: int, mirror: tuple[Tensor, Tensor] | None) -> Tensor:
+    """(3, H, W), (H, W, 2), (H, W) -> (1, 5, S, S): see :func:`projection_maps`."""
+    grid = grid.float()
+    hit = mask > 0.5
     u = (grid[..., 0] + 1) / 2
     v = (1 - grid[..., 1]) / 2
     col = (u * s).floor().clamp(0, s - 1).long()
     row = ((1 - v) * s).floor().clamp(0, s - 1).long()
     flat = (row * s + col)[hit]
-    colours = image[0].float().permute(1, 2, 0)[hit]  # (N, 3)
+    colours = image.float().permute(1, 2, 0)[hit]  # (N, 3)
     total = torch.zeros(s * s, 3).index_add_(0, flat, colours)
     count = torch.zeros(s * s).index_add_(0, flat, torch.ones(len(flat)))
-    filled = count > 0
+    seen = count > 0
+    filled = seen.clone()
     tex = torch.where(filled[:, None], total / count.clamp_min(1)[:, None], torch.zeros(1, 3))
     mean = colours.mean(0) if len(colours) else torch.full((3,), 0.5)
     if mirror is not None:
         for index in mirror[0]:  # each pass reads only texels the photo itself filled
-            seen = count > 0
             from_mirror = ~filled & seen[index]
             tex[from_mirror] = tex[index[from_mirror]]
             filled = filled | from_mirror
     tex[~filled] = mean
-    return tex.reshape(s, s, 3).permute(2, 0, 1)[None]
+    maps = torch.cat([tex, seen[:, None].float(), (filled & ~seen)[:, None].float()], 1)
+    return maps.reshape(s, s, 5).permute(2, 0, 1)[None]

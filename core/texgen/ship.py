@@ -22,7 +22,7 @@ __all__ = ["ship_texgen"]
 
 
 def ship_texgen(
-    pcb_run: Path,
+    pcb_run: Path | None,
     run: Path,
     data: Path,
     eval_cfg: TexGenEvalConfig | None = None,
@@ -30,28 +30,37 @@ def ship_texgen(
     manifest: Path = MANIFEST,
     progress=None,
 ) -> dict:
-    """Export, evaluate, register and plot; returns the eval report (with the PCB's retrieval scores)."""
+    """Export, evaluate, register and plot; returns the eval report (with the PCB's retrieval scores).
+
+    pcb_run None keeps the shipped PCB (``out_dir/pcb.pt`` and its manifest entry) and ships the U-Net only.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    pcb_file = half_precision_copy(pcb_run / "final.pt", out_dir / "pcb.pt")
+    pcb_file = out_dir / "pcb.pt"
+    if pcb_run is not None:
+        half_precision_copy(pcb_run / "final.pt", pcb_file)
+    elif not pcb_file.exists():
+        raise FileNotFoundError(f"{pcb_file} is missing: pass the PCB run to ship (python -m core train pcb)")
     unet_file = half_precision_copy(run / "final.pt", out_dir / "unet.pt")
-    pcb_state = torch.load(pcb_run / "final.pt", map_location="cpu", weights_only=True)
+    pcb_state = torch.load(pcb_file, map_location="cpu", weights_only=True)
     unet_state = torch.load(run / "final.pt", map_location="cpu", weights_only=True)
     model = load_files(unet_file, pcb_file)
-    report = evaluate_texgen(model.unet, model.reid_loss(), data, eval_cfg or TexGenEvalConfig(), progress=progress)
+    report = evaluate_texgen(model, data, eval_cfg or TexGenEvalConfig(), progress=progress)
     report["pcb"] = pcb_state["metrics"]
     data_info = data_summary(data)
     rel = manifest.parent
-    rows, prows = MetricLog(run / "log.jsonl").rows(), MetricLog(pcb_run / "log.jsonl").rows()
-    save_entry({"name": "texgen-pcb", "method": "reid-pcb", "file": str(pcb_file.relative_to(rel)),
-                "sha256": sha256_of(pcb_file), "config": pcb_state["config"], "data": data_info,
-                "steps": int(pcb_state["steps"]), "seconds": round(training_seconds(prows, pcb_state), 1),
-                "metrics": pcb_state["metrics"]}, manifest)  # fmt: skip
+    rows = MetricLog(run / "log.jsonl").rows()
+    prows = MetricLog(pcb_run / "log.jsonl").rows() if pcb_run is not None else []
+    if pcb_run is not None:
+        save_entry({"name": "texgen-pcb", "method": "reid-pcb", "file": str(pcb_file.relative_to(rel)),
+                    "sha256": sha256_of(pcb_file), "config": pcb_state["config"], "data": data_info,
+                    "steps": int(pcb_state["steps"]), "seconds": round(training_seconds(prows, pcb_state), 1),
+                    "metrics": pcb_state["metrics"]}, manifest)  # fmt: skip
     save_entry({"name": "texgen", "method": "texgen", "file": str(unet_file.relative_to(rel)),
                 "sha256": sha256_of(unet_file), "config": unet_state["config"], "data": data_info,
                 "steps": int(unet_state["steps"]), "seconds": round(training_seconds(rows, unet_state), 1),
                 "metrics": report["methods"]}, manifest)  # fmt: skip
     if rows:
-        plot_curves(rows, ("loss", "reid", "reid_other", "face", "l1"), out_dir / "unet_curves.png",
+        plot_curves(rows, ("loss", "reid", "reid_other", "face", "l1", "l1_other"), out_dir / "unet_curves.png",
                     title="Texture U-Net training (small preset)")  # fmt: skip
     if prows:
         plot_curves(prows, ("loss", "accuracy", "lr"), out_dir / "pcb_curves.png", title="PCB (re-ID loss network)")
@@ -73,7 +82,7 @@ def example_figure(model, path: Path, people: tuple[int, ...] = (0, 3)) -> Path:
     rows = []
     for index in people:
         ex = api.example_picture(index)
-        unet = api.texture_unet(model, ex.image)
+        unet = api.texture_unet(model, ex.image, ex.annotation)
         optimised = None
         for report in api.optimize(model, ex.image, ex.annotation, loss="reid", steps=200, report_every=200):
             optimised = report.texture

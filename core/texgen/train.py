@@ -20,13 +20,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from core.checkpoints import ModelRecipe, from_pretrained
 from core.reid.pcb import PCB
 from core.reid.train import load_baseline
 from core.texgen.config import TexGenConfig
 from core.texgen.data import PersonImages, background_bank, load_person_images, person_texture, sample_batch
 from core.texgen.losses import ReidFeatureLoss, masked_l1, masked_mse, skin_uv_mask
 from core.texgen.model import TextureUNet
-from core.texgen.render import composite, shade
+from core.texgen.optimize import mirror_texel_index, projection_maps
+from core.texgen.render import UVRaster, composite, shade
 from core.train import (
     Checkpointer,
     MetricLog,
@@ -59,8 +61,12 @@ class TexGenTrainer:
     backgrounds). :meth:`step` does one update."""
 
     def __init__(self, cfg: TexGenConfig, pcb: PCB, priors: Tensor, backgrounds: Tensor, skin_mask: Tensor,
-                 device: torch.device, runtime: Runtime | None = None) -> None:  # fmt: skip
+                 device: torch.device, runtime: Runtime | None = None,
+                 mirror: tuple[Tensor, Tensor] | None = None) -> None:  # fmt: skip
+        if cfg.unet_input == "projection" and mirror is None:
+            raise ValueError("unet_input 'projection' needs the mirror texel index (optimize.mirror_texel_index)")
         self.cfg = cfg
+        self.mirror = mirror
         self.device = device
         self.model = TextureUNet.from_config(cfg).to(device).to(memory_format=torch.channels_last)
         self.net = wrap_ddp(self.model, runtime) if runtime is not None else self.model
@@ -80,8 +86,9 @@ class TexGenTrainer:
         with torch.no_grad(), autocast(dev, cfg.bf16):
             targets = self.reid.features(images)
         self.net.train()
+        net_input = self.unet_input(images, raster)
         with autocast(dev, cfg.bf16):
-            texture = self.net(images.contiguous(memory_format=torch.channels_last)).float()
+            texture = self.net(net_input.contiguous(memory_format=torch.channels_last)).float()
         if cfg.background == "target":
             back_own, back_other = images, images[other]
         else:
@@ -96,15 +103,26 @@ class TexGenTrainer:
         reid_own, reid_other = reid[:b], reid[b:]
         prior = self.priors[torch.from_numpy(rng.integers(len(self.priors), size=b)).to(dev)]
         face = masked_mse(texture, prior, self.skin_mask)
+        l1_own = masked_l1(own, images, raster.mask)
+        l1_other = masked_l1(renders[b:], images[other], other_raster.mask)
         loss = (cfg.reid_weight * (reid_own.float() + cfg.other_view_weight * reid_other.float())
                 + cfg.face_weight * face).mean()  # fmt: skip
+        if cfg.l1_weight > 0:  # a departure: pixels of the photos where the body is, own view and the other
+            loss = loss + cfg.l1_weight * (l1_own + cfg.other_view_weight * l1_other).mean()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
-        with torch.no_grad():
-            l1 = masked_l1(own, images, raster.mask).mean()
-        values = {"loss": loss, "reid": reid_own.mean(), "reid_other": reid_other.mean(), "face": face.mean(), "l1": l1}
+        values = {"loss": loss, "reid": reid_own.mean(), "reid_other": reid_other.mean(), "face": face.mean(),
+                  "l1": l1_own.mean(), "l1_other": l1_other.mean()}  # fmt: skip
         return {k: float(v.detach()) for k, v in values.items()}
+
+    def unet_input(self, images: Tensor, raster: UVRaster) -> Tensor:
+        """What the U-Net sees: the crops (B, 3, H, W), or their projection maps (B, 5, S, S)."""
+        if self.cfg.unet_input == "image":
+            return images
+        with torch.no_grad():
+            cpu = UVRaster(raster.grid.cpu(), raster.mask.cpu())
+            return projection_maps(images.cpu(), cpu, self.cfg.texture_size, self.mirror).to(images.device)
 
     def state(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict()}
@@ -131,7 +149,7 @@ def _save_samples(trainer: TexGenTrainer, data: PersonImages, path: Path, count:
     raster = data.raster[idx].float()
     trainer.model.eval()
     with torch.no_grad():
-        tex = trainer.model(images).float()
+        tex = trainer.model(trainer.unet_input(images, raster)).float()
         render = shade(tex, raster).cpu()
     trainer.model.train()
     h, w = images.shape[2:]
@@ -175,6 +193,7 @@ def _train(data: Path, run_dir: Path, cfg: TexGenConfig, pcb_path: Path, resume:
     trainer = TexGenTrainer(
         cfg, pcb, prior_textures(train, cfg.texture_size, seed=cfg.seed), background_bank(64, (cfg.height, cfg.width)),
         skin_uv_mask(shared_renderer().atlas, cfg.texture_size), rt.device, rt,
+        mirror_texel_index(shared_renderer().atlas, cfg.texture_size),
     )  # fmt: skip
     ckpt = Checkpointer(run_dir, cfg.checkpoint_every_s)
     log = MetricLog(run_dir / "log.jsonl", enabled=rt.is_main)
@@ -212,13 +231,13 @@ def _train(data: Path, run_dir: Path, cfg: TexGenConfig, pcb_path: Path, resume:
     return {"steps": stop, "seconds": seconds, "path": str(path)}
 
 
+def _build(cfg: TexGenConfig, state: dict[str, Any]) -> TextureUNet:
+    return TextureUNet.from_config(cfg)
+
+
+RECIPE = ModelRecipe(TexGenConfig, _build, "a texture U-Net (python -m core train texgen writes one)")
+
+
 def load_texgen(path: str | Path, device: str | torch.device = "cpu") -> tuple[TextureUNet, TexGenConfig]:
-    """A trained U-Net (``final.pt`` or the shipped file), eval mode."""
-    state = torch.load(path, map_location=device, weights_only=True)
-    raw = dict(state["config"])
-    for key in ("unet_widths", "reid_layer_weights"):
-        raw[key] = tuple(raw[key])
-    cfg = TexGenConfig(**raw)
-    model = TextureUNet.from_config(cfg)
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["model"].items()})
-    return model.to(device).eval(), cfg
+    """A trained U-Net (a registered name, ``final.pt`` or the shipped file; float32), eval mode, and its config."""
+    return from_pretrained(RECIPE, path, device)
