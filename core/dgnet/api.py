@@ -6,6 +6,7 @@ model's input size (bicubic, as the official test transform) and normalised here
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -13,23 +14,46 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from core.checkpoints import ModelRecipe, cast_floats, from_pretrained
 from core.dgnet.config import DGNetConfig
 from core.dgnet.model import DGNet, denormalise, normalise
 
-__all__ = ["export_checkpoint", "interpolate_appearance", "load", "load_file", "retrieve", "swap", "swap_grid"]
+__all__ = [
+    "RECIPE",
+    "export_checkpoint",
+    "interpolate_appearance",
+    "load",
+    "load_file",
+    "retrieve",
+    "swap",
+    "swap_grid",
+]
 
 DEFAULT_NAME = "dgnet"
+
+
+def _joined_weights(state: dict) -> dict[str, Tensor]:
+    """Key shim: DG-Net files keep the generator and the appearance encoder apart, ``{"gen": sd, "id": sd}``
+    (as its trainer and the official release do); the model's state dict names them ``gen.*`` and ``id.*``."""
+    return {f"{part}.{key}": value for part in ("gen", "id") for key, value in state[part].items()}
+
+
+RECIPE = ModelRecipe(
+    DGNetConfig,
+    partial(DGNet, with_discriminator=False),
+    "a DG-Net checkpoint of this project; for the official release files use core.dgnet.load_official",
+    requires=("config", "gen", "id"),
+    weights=_joined_weights,
+)
 
 
 def export_checkpoint(final: str | Path, out: str | Path, half: bool = True) -> Path:
     """A shippable file from a training run's ``final.pt``: config, generator and appearance
     encoder only (no discriminator, no optimiser), in half precision by default."""
     state = torch.load(final, map_location="cpu", weights_only=True)
+    dtype = torch.float16 if half else torch.float32
 
-    def cast(sd: dict[str, Tensor]) -> dict[str, Tensor]:
-        return {k: v.half() if half and v.is_floating_point() else v for k, v in sd.items()}
-
-    slim = {"config": state["config"], "gen": cast(state["gen"]), "id": cast(state["id"]),
+    slim = {"config": state["config"], "gen": cast_floats(state["gen"], dtype), "id": cast_floats(state["id"], dtype),
             "iterations": state.get("iterations"), "metrics": state.get("metrics")}  # fmt: skip
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -37,24 +61,15 @@ def export_checkpoint(final: str | Path, out: str | Path, half: bool = True) -> 
     return out
 
 
+def load(name: str | Path = DEFAULT_NAME, device: str | torch.device = "cpu") -> DGNet:
+    """The DG-Net registered as ``name`` in checkpoints/manifest.json (sha256-checked), or the exported /
+    ``final.pt`` file ``name``: eval mode, float32, no discriminator; its config is ``model.config``."""
+    return from_pretrained(RECIPE, name, device)[0]
+
+
 def load_file(path: str | Path, device: str | torch.device = "cpu") -> DGNet:
-    """A DG-Net (eval mode, float32, no discriminator) from an exported or ``final.pt`` file."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    for key in ("config", "gen", "id"):
-        if key not in state:
-            raise ValueError(f"{path} is not a DG-Net checkpoint of this project (no {key!r}); for the official "
-                             "release files use core.dgnet.load_official")  # fmt: skip
-    model = DGNet(DGNetConfig.from_dict(state["config"]), with_discriminator=False)
-    model.gen.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["gen"].items()})
-    model.id.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["id"].items()})
-    return model.to(device).eval()
-
-
-def load(name: str = DEFAULT_NAME, device: str | torch.device = "cpu") -> DGNet:
-    """The shipped DG-Net registered as ``name`` in checkpoints/manifest.json (sha256-checked)."""
-    from core.checkpoints import resolve
-
-    return load_file(resolve(name), device)
+    """:func:`load` of a file (any suffix)."""
+    return load(Path(path), device)
 
 
 def _prepare(model: DGNet, images: Tensor, name: str) -> Tensor:

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from core.checkpoints import ModelRecipe, from_pretrained
 from core.data.face import YAW_BINS
 from core.drgan.config import DRGANConfig
 from core.drgan.model import DRGAN
@@ -34,6 +35,7 @@ __all__ = [
     "example_face",
     "fuse",
     "load",
+    "load_drgan",
     "load_files",
     "nearest_bin",
     "prepare_face",
@@ -63,19 +65,23 @@ class FaceModel:
         return self.multi if self.multi is not None else self.single
 
 
+RECIPE = ModelRecipe(DRGANConfig, DRGAN, "a DR-GAN checkpoint (python -m core train drgan writes one)", "num_ids")
+
+
+def load_drgan(path: str | Path, device: str | torch.device = "cpu") -> tuple[DRGAN, DRGANConfig]:
+    """A trained DR-GAN (a registered name, ``final.pt`` or a shipped file; float32), eval mode, and its config."""
+    return from_pretrained(RECIPE, path, device)
+
+
+def load(name: str | Path = "drgan", multi: str | Path | None = "drgan-multi") -> FaceModel:
+    """The registered (shipped, sha256-checked) DR-GAN ``name`` and multi-image DR-GAN ``multi``, or files."""
+    single, _ = from_pretrained(RECIPE, name)
+    return FaceModel(single, from_pretrained(RECIPE, multi)[0] if multi else None)
+
+
 def load_files(single_path: str | Path, multi_path: str | Path | None = None) -> FaceModel:
-    from core.drgan.train import load_drgan
-
-    single, _ = load_drgan(single_path)
-    multi = load_drgan(multi_path)[0] if multi_path is not None else None
-    return FaceModel(single, multi)
-
-
-def load(name: str = "drgan", multi: str | None = "drgan-multi") -> FaceModel:
-    """The registered (shipped) DR-GAN ``name`` and multi-image DR-GAN ``multi``, checked against the manifest."""
-    from core.checkpoints import resolve
-
-    return load_files(resolve(name), resolve(multi) if multi else None)
+    """:func:`load` of files (any suffix)."""
+    return load(Path(single_path), Path(multi_path) if multi_path is not None else None)
 
 
 def to_tensor(image) -> Tensor:

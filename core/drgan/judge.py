@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from core.checkpoints import ModelRecipe, from_pretrained
 from core.config import ConfigMixin
 from core.drgan.data import FaceSet, load_face_set
 from core.train import autocast
@@ -114,11 +115,9 @@ def pose_accuracy(model: FaceJudge, faces: FaceSet, size: int) -> float:
     return hits / len(rows)
 
 
+RECIPE = ModelRecipe(JudgeConfig, FaceJudge, "a face judge (python -m core train drgan-judge writes one)", "num_ids")
+
+
 def load_judge(path: str | Path) -> tuple[FaceJudge, JudgeConfig]:
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    raw = dict(state["config"])
-    raw["widths"] = tuple(raw["widths"])
-    cfg = JudgeConfig(**raw)
-    model = FaceJudge(cfg, int(state["num_ids"]))
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["model"].items()})
-    return model.eval(), cfg
+    """The judge (a registered name or a file; float32, eval mode) and its config."""
+    return from_pretrained(RECIPE, path)

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from core.drgan.api import load_drgan
 from core.drgan.config import DRGANConfig
 from core.drgan.data import FaceBatch, FaceSet, load_face_set
 from core.drgan.losses import accuracy, discriminator_loss, generator_loss
@@ -217,14 +218,3 @@ def _train(data: Path, run_dir: Path, cfg: DRGANConfig, resume: bool, rt: Runtim
         if cfg.sample_every:
             _save_samples(trainer.model, train, cfg, run_dir / "images" / "final.png")
     return {"steps": stop, "seconds": seconds, "path": str(path)}
-
-
-def load_drgan(path: str | Path, device: str | torch.device = "cpu") -> tuple[DRGAN, DRGANConfig]:
-    """A trained DR-GAN (``final.pt`` or a shipped file, float32 on load), eval mode."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if "config" not in state or "model" not in state:
-        raise ValueError(f"{path} is not a DR-GAN checkpoint (python -m core train drgan writes one)")
-    cfg = DRGANConfig.from_dict(state["config"])
-    model = DRGAN(cfg, int(state["num_ids"]))
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["model"].items()})
-    return model.to(device).eval(), cfg

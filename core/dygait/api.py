@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from core.checkpoints import resolve
+from core.checkpoints import ModelRecipe, from_pretrained, load_weights
 from core.data.gait import cut_silhouette
 from core.dygait.config import INPUT_SIZE, DyGaitConfig
 from core.dygait.model import DyGait
@@ -70,13 +70,9 @@ __all__ = [
 ]
 
 
-def _float_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """float32 tensors (a bf16 or fp16 file loads as float32) and no DDP ``module.`` prefix."""
-    out = {}
-    for key, value in state.items():
-        key = key[len("module.") :] if key.startswith("module.") else key
-        out[key] = value.float() if value.is_floating_point() else value
-    return out
+def _unprefixed(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Key shim: the state dict without a DDP ``module.`` prefix (OpenGait may save the wrapped model)."""
+    return {key.removeprefix("module."): value for key, value in state.items()}
 
 
 def _bins_for(parts: int, preferred: tuple[int, ...]) -> tuple[int, ...]:
@@ -103,7 +99,7 @@ def config_from_state_dict(state: dict[str, torch.Tensor], base: DyGaitConfig | 
     Training settings are ``base``'s (the paper's by default).
     """
     base = base or DyGaitConfig()
-    state = _float_state(state)
+    state = _unprefixed(state)
     try:
         channels = tuple(int(state[f"conv3d{i}.conv1d.weight"].shape[0]) for i in range(4))
         parts, _, num_classes = (int(v) for v in state["BNNecks.fc_bin"].shape)
@@ -116,15 +112,35 @@ def config_from_state_dict(state: dict[str, torch.Tensor], base: DyGaitConfig | 
     return cfg, num_classes
 
 
-def _load_strict(model: DyGait, state: dict[str, torch.Tensor], source: str) -> DyGait:
-    missing, unexpected = model.load_state_dict(_float_state(state), strict=False)
-    if missing or unexpected:
-        hint = ""
-        if any(k.endswith(".shortcut.weight") for k in missing):
-            hint = " (the published DyGait code has no projection shortcuts; see core.dygait.model, departure 1)"
-        raise ValueError(f"{source} does not fit the network: missing {missing[:4]}, unexpected {unexpected[:4]}"
-                         f"{hint}")  # fmt: skip
-    return model
+def _shortcut_hint(missing: list[str], unexpected: list[str]) -> str:
+    if any(k.endswith(".shortcut.weight") for k in missing):
+        return " (the published DyGait code has no projection shortcuts; see core.dygait.model, departure 1)"
+    return ""
+
+
+def _num_classes(state: dict[str, Any]) -> int:
+    """Our ``final.pt``'s ``num_classes``, or for an OpenGait file the classes read from the weights."""
+    return int(state["num_classes"]) if "num_classes" in state else config_from_state_dict(state["model"])[1]
+
+
+def _weights(state: dict[str, Any]) -> dict[str, torch.Tensor]:
+    return _unprefixed(state["model"])
+
+
+def _config(state: dict[str, Any]) -> DyGaitConfig:
+    return config_from_state_dict(state["model"])[0]
+
+
+RECIPE = ModelRecipe(
+    DyGaitConfig,
+    DyGait,
+    "a DyGait checkpoint (python -m core.dygait.train writes one; OpenGait's layout loads too)",
+    count=_num_classes,
+    requires=("model",),
+    weights=_weights,
+    infer_config=_config,
+    hint=_shortcut_hint,
+)
 
 
 def save_opengait_checkpoint(path: str | Path, model: DyGait, iteration: int, optimizer: Any = None,
@@ -149,29 +165,20 @@ def load_opengait_checkpoint(path: str | Path, cfg: DyGaitConfig, num_classes: i
     state = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state, dict) or "model" not in state:
         raise ValueError(f"{path} is not an OpenGait checkpoint (a dict with 'model')")
-    return _load_strict(DyGait(cfg, num_classes), state["model"], str(path)).eval()
+    return load_weights(DyGait(cfg, num_classes), _unprefixed(state["model"]), str(path), _shortcut_hint).eval()
 
 
 def load_dygait(path: str | Path, device: str | torch.device = "cpu") -> tuple[DyGait, DyGaitConfig]:
-    """A trained DyGait in eval mode: our ``final.pt`` (its config) or an OpenGait-layout checkpoint
-    (the network sizes read from the weights, see :func:`config_from_state_dict`)."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or "model" not in state:
-        raise ValueError(f"{path} is not a DyGait checkpoint (python -m core.dygait.train writes one)")
-    if "config" in state:
-        cfg = DyGaitConfig.from_dict(state["config"])
-        num_classes = int(state["num_classes"])
-    else:
-        cfg, num_classes = config_from_state_dict(state["model"])
-    model = _load_strict(DyGait(cfg, num_classes), state["model"], str(path))
-    return model.to(device).eval(), cfg
+    """A trained DyGait in eval mode: a registered name, our ``final.pt`` (its config) or an OpenGait-layout
+    checkpoint (the network sizes read from the weights, see :func:`config_from_state_dict`)."""
+    return from_pretrained(RECIPE, path, device)
 
 
-def load(name: str = "dygait", device: str | torch.device = "cpu") -> DyGait:
-    """The registered (shipped) DyGait ``name``, checked against its sha256 in checkpoints/manifest.json:
-    float32, eval mode, on ``device``; its config is ``model.cfg``. It embeds a uint8 (T, 64, 44) walk as
-    float32 (C, P) = (``cfg.channels[-1]``, ``cfg.parts``) (:func:`embed`)."""
-    return load_dygait(resolve(name), device)[0]
+def load(name: str | Path = "dygait", device: str | torch.device = "cpu") -> DyGait:
+    """The registered (shipped) DyGait ``name``, checked against its sha256 in checkpoints/manifest.json, or
+    a file: float32, eval mode, on ``device``; its config is ``model.cfg``. It embeds a uint8 (T, 64, 44)
+    walk as float32 (C, P) = (``cfg.channels[-1]``, ``cfg.parts``) (:func:`embed`)."""
+    return load_dygait(name, device)[0]
 
 
 def _as_walk(sils: np.ndarray) -> np.ndarray:

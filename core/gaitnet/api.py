@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from core.checkpoints import resolve
+from core.checkpoints import ModelRecipe, from_pretrained
 from core.gait.data import rgb_to_tensor
 from core.gaitnet.config import GaitNetConfig
 from core.gaitnet.model import GaitNet
@@ -31,22 +31,20 @@ __all__ = [
 ]
 
 
+RECIPE = ModelRecipe(GaitNetConfig, GaitNet, "a GaitNet model (python -m core.gaitnet.train writes final.pt)",
+                     "num_classes")  # fmt: skip
+
+
 def load_gaitnet(path: str | Path, device: str | torch.device = "cpu") -> tuple[GaitNet, GaitNetConfig]:
-    """A trained GaitNet from ``final.pt`` (float32, eval mode) and its config."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or not {"config", "model", "num_classes"} <= set(state):
-        raise ValueError(f"{path} is not a GaitNet model (python -m core.gaitnet.train writes final.pt)")
-    cfg = GaitNetConfig.from_dict(state["config"])
-    model = GaitNet(cfg, int(state["num_classes"]))
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["model"].items()})
-    return model.to(device).eval(), cfg
+    """A trained GaitNet (a registered name or a ``final.pt`` file; float32, eval mode) and its config."""
+    return from_pretrained(RECIPE, path, device)
 
 
-def load(name: str = "gaitnet", device: str | torch.device = "cpu") -> GaitNet:
-    """The registered (shipped) GaitNet ``name``, checked against its sha256 in checkpoints/manifest.json:
-    float32, eval mode, on ``device``; its config is ``model.cfg``. It embeds a uint8 (T, 64, 32, 3) walk as
-    float32 (``model.feature_dim``,) (:func:`embed`) and rebuilds frames as uint8 (T, 64, 32, 3)."""
-    return load_gaitnet(resolve(name), device)[0]
+def load(name: str | Path = "gaitnet", device: str | torch.device = "cpu") -> GaitNet:
+    """The registered (shipped) GaitNet ``name``, checked against its sha256 in checkpoints/manifest.json, or
+    a file: float32, eval mode, on ``device``; its config is ``model.cfg``. It embeds a uint8 (T, 64, 32, 3)
+    walk as float32 (``model.feature_dim``,) (:func:`embed`) and rebuilds frames as uint8 (T, 64, 32, 3)."""
+    return load_gaitnet(name, device)[0]
 
 
 def _device(model: GaitNet) -> torch.device:

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from core.checkpoints import ModelRecipe, from_pretrained
 from core.config import ConfigMixin, preset
 from core.data.market import load_market
 from core.reid.backbone import ReidBaseline
@@ -216,11 +217,11 @@ def _train(
     return {"metrics": metrics, "steps": stop, "seconds": seconds, "path": str(path)}
 
 
+RECIPE = ModelRecipe(BaselineConfig, build_model, "a re-ID model (python -m core train reid|pcb writes final.pt)",
+                     "num_classes")  # fmt: skip
+
+
 def load_baseline(path: str | Path, device: str | torch.device = "cpu") -> tuple[ReidBaseline | PCB, BaselineConfig]:
-    """A trained re-ID model (``final.pt`` of :func:`train_baseline`, or a shipped checkpoint) in eval mode:
-    a :class:`ReidBaseline` or a :class:`PCB`, as its config's ``head`` says."""
-    state = torch.load(path, map_location=device, weights_only=True)
-    cfg = BaselineConfig(**state["config"])
-    model = build_model(cfg, int(state["num_classes"]))
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["model"].items()})
-    return model.to(device).eval(), cfg
+    """A trained re-ID model (a registered name, ``final.pt`` of :func:`train_baseline` or a shipped file;
+    float32) in eval mode: a :class:`ReidBaseline` or a :class:`PCB`, as its config's ``head`` says."""
+    return from_pretrained(RECIPE, path, device)

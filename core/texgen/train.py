@@ -231,11 +231,7 @@ def _train(data: Path, run_dir: Path, cfg: TexGenConfig, pcb_path: Path, resume:
     return {"steps": stop, "seconds": seconds, "path": str(path)}
 
 
-def _build(cfg: TexGenConfig, state: dict[str, Any]) -> TextureUNet:
-    return TextureUNet.from_config(cfg)
-
-
-RECIPE = ModelRecipe(TexGenConfig, _build, "a texture U-Net (python -m core train texgen writes one)")
+RECIPE = ModelRecipe(TexGenConfig, TextureUNet.from_config, "a texture U-Net (python -m core train texgen writes one)")
 
 
 def load_texgen(path: str | Path, device: str | torch.device = "cpu") -> tuple[TextureUNet, TexGenConfig]:
