@@ -6,6 +6,7 @@ Every command prints a clear one-line error (exit code 2) for bad arguments inst
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import re
@@ -13,9 +14,20 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from core.cli_helpers import CliError, data_root, positive, print_bench, read_rgb, train_progress
+from core.registry import REGISTRY, Registry
 
-class CliError(Exception):
-    """A user-facing error: printed as one line, exit code 2."""
+METHOD_MODULES = ("core.reid.commands",)
+"""Every method's commands module, in the order the command line lists them; importing one registers its method
+(core/registry.py). A new method adds its ``core/<name>/commands.py`` here."""
+
+_positive, _data_root, _read_rgb, _train_progress, _print_bench = (
+    positive,
+    data_root,
+    read_rgb,
+    train_progress,
+    print_bench,
+)
 
 
 def _cmd_body_build(args: argparse.Namespace) -> int:
@@ -79,12 +91,6 @@ def _size(text: str) -> tuple[int, int]:
     if not (16 <= h <= 1024 and 16 <= w <= 1024):
         raise CliError(f"size sides must be within 16..1024, got {text}")
     return h, w
-
-
-def _positive(name: str, value: int, allow_zero: bool = False) -> int:
-    if value < (0 if allow_zero else 1):
-        raise CliError(f"--{name} must be {'>= 0' if allow_zero else '>= 1'}, got {value}")
-    return value
 
 
 def _out_dir(text: str) -> Path:
@@ -199,57 +205,12 @@ def _cmd_eval_data(args: argparse.Namespace) -> int:
     return 1 if missed and args.strict else 0
 
 
-def _train_progress(desc: str):
-    """A tqdm bar advanced by a trainer's ``progress(step, total, losses)`` callback (rank 0 only)."""
-    from tqdm import tqdm
-
-    state: dict = {}
-
-    def update(step: int, total: int, losses: dict[str, float]) -> None:
-        bar = state.get("bar")
-        if bar is None:
-            bar = state["bar"] = tqdm(total=total, initial=0, desc=desc, unit="step", mininterval=5)
-        bar.update(step - bar.n)
-        bar.set_postfix({k: f"{v:.3g}" for k, v in list(losses.items())[:4]}, refresh=False)
-        if step >= total:
-            bar.close()
-
-    return update
-
-
-def _data_root(text: str) -> Path:
-    root = Path(text)
-    if not (root / "bounding_box_train").is_dir():
-        raise CliError(f"{root} is not a Market-1501-style root (no bounding_box_train/): "
-                       "generate one with python -m core synth reid --out data/reid")  # fmt: skip
-    return root
-
-
 def _face_root(text: str) -> Path:
     root = Path(text)
     if not (root / "labels.csv").is_file() or not (root / "split.json").is_file():
         raise CliError(f"{root} is not a face set (no labels.csv and split.json): "
                        "generate one with python -m core synth face --out data/face")  # fmt: skip
     return root
-
-
-def _cmd_train_reid(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from core.reid.train import BaselineConfig, train_baseline
-
-    cfg = BaselineConfig.from_preset(args.preset)
-    if args.steps is not None:
-        cfg = replace(cfg, steps=_positive("steps", args.steps))
-    name = "PCB" if cfg.head == "pcb" else "re-ID baseline"
-    result = train_baseline(_data_root(args.data), args.out, cfg, resume=args.resume, device=args.device,
-                            progress=_train_progress(name))  # fmt: skip
-    m = result["metrics"]
-    if os.environ.get("RANK", "0") != "0":
-        return 0
-    print(f"{name}: {result['steps']} steps in {result['seconds'] / 60:.1f} min; "
-          f"Rank-1 {100 * m['rank1']:.1f}%, mAP {100 * m['mAP']:.1f}% -> {result['path']}")  # fmt: skip
-    return 0
 
 
 def _dgnet_overrides(data: Path, preset: str, settings: list[str]):
@@ -318,20 +279,6 @@ def _load_official_dir(folder: Path):
         raise CliError(f"{folder} is not an official DG-Net run folder: it needs config.yaml and "
                        "checkpoints/gen_XXXXXXXX.pt, checkpoints/id_XXXXXXXX.pt")  # fmt: skip
     return load_official(gens[-1], ids[-1], config)
-
-
-def _read_rgb(path: str):
-    """[0, 1] (1, 3, H, W) from an image file, with a clear error for non-images."""
-    import numpy as np
-    import torch
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            rgb = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
-    except (FileNotFoundError, UnidentifiedImageError, OSError) as err:
-        raise CliError(f"cannot read {path} as an image ({err.__class__.__name__}); give a JPEG or PNG") from err
-    return torch.from_numpy(rgb).permute(2, 0, 1)[None]
 
 
 def _cmd_swap(args: argparse.Namespace) -> int:
@@ -557,23 +504,6 @@ def _cmd_rotate(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray((picture.permute(1, 2, 0).numpy() * 255).round().astype("uint8")).save(out)
     print(f"the discriminator puts the input at yaw {yaw_est:+.0f} degrees; wrote {out} ({what})")
-    return 0
-
-
-def _print_bench(inference, train_step, presets: list[str], repeats: int) -> int:
-    """Print the table of ``inference()``'s rows (skipped, saying why, when no model is shipped) and one
-    ``train_step(preset, repeats=...)`` row (or list of rows) per preset."""
-    from core.benchmark import format_rows
-
-    rows = []
-    try:
-        rows.extend(inference())
-    except (OSError, ValueError, RuntimeError) as err:  # no shipped model yet: say so, bench the rest
-        print(f"(no inference rows: {err})")
-    for preset in presets:
-        row = train_step(preset, repeats=repeats)
-        rows.extend(row if isinstance(row, list) else [row])  # one row, or one per model (gait)
-    print(format_rows(rows))
     return 0
 
 
@@ -836,7 +766,25 @@ def _cmd_checkpoints_verify(args: argparse.Namespace) -> int:
     return 0 if all(ok for _, ok, _ in results) else 1
 
 
-def build_parser() -> argparse.ArgumentParser:
+def load_methods() -> Registry:
+    """Import every method's commands module (``METHOD_MODULES``), which registers it; returns the registry."""
+    for module in METHOD_MODULES:
+        importlib.import_module(module)
+    return REGISTRY
+
+
+def _add_method_commands(group: argparse._SubParsersAction, registry: Registry, name: str) -> None:
+    """One subcommand per registered command of ``group`` (train/eval/bench/ship, or the top-level extras)."""
+    for _method, command_name, command in registry.commands(name):
+        parser = group.add_parser(command_name, help=command.help)
+        command.add_arguments(parser)
+        parser.set_defaults(func=command.run)
+
+
+def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
+    """The ``python -m core`` parser: the generic commands, and every command the methods in ``registry``
+    (default: the methods of ``METHOD_MODULES``) registered under train/eval/bench/ship or at the top level."""
+    registry = load_methods() if registry is None else registry
     parser = argparse.ArgumentParser(prog="python -m core", description="Disentangle Studio command line")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -949,12 +897,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train_p = sub.add_parser("train", help="train a model (runs unchanged under torchrun)")
     trainers = train_p.add_subparsers(dest="model", required=True)
-    t_reid = trainers.add_parser("reid", help="the plain re-ID baseline (DG-Net's teacher)")
-    t_reid.add_argument("--steps", type=int, default=None, help="override the preset's steps")
-    t_reid.set_defaults(func=_cmd_train_reid, out_default="runs/reid", preset_default="small")
-    t_pcb = trainers.add_parser("pcb", help="PCB, 6 stripes (the re-ID loss of texture generation)")
-    t_pcb.add_argument("--steps", type=int, default=None, help="override the preset's steps")
-    t_pcb.set_defaults(func=_cmd_train_reid, out_default="runs/pcb", preset_default="pcb-small")
+    _add_method_commands(trainers, registry, "train")
     t_dg = trainers.add_parser("dgnet", help="DG-Net (needs a trained teacher: python -m core train reid)")
     t_dg.add_argument("--teacher", default="runs/reid/final.pt", help="teacher's final.pt ('' for none)")
     t_dg.add_argument("--iterations", type=int, default=None, help="stop after this many (default: the preset's)")
@@ -992,7 +935,7 @@ def build_parser() -> argparse.ArgumentParser:
         t_gait.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
         t_gait.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
         t_gait.set_defaults(func=_cmd_train_gait, model=model)
-    for p in (t_reid, t_pcb, t_dg, t_tex, t_dr):
+    for p in (t_dg, t_tex, t_dr):
         if p is not t_dr:
             p.add_argument("--data", default="data/reid", help="Market-1501-style root (default data/reid)")
         p.add_argument(
@@ -1099,8 +1042,9 @@ def build_parser() -> argparse.ArgumentParser:
     ship_dg.set_defaults(func=_cmd_ship_dgnet)
 
     ship_tex = ship_to.add_parser("texgen", help="the texture U-Net and its PCB -> checkpoints/texgen/")
-    ship_tex.add_argument("--pcb-run", default=None,
-                          help="a PCB run to ship with the U-Net (default: keep the shipped PCB)")
+    ship_tex.add_argument(
+        "--pcb-run", default=None, help="a PCB run to ship with the U-Net (default: keep the shipped PCB)"
+    )
     ship_tex.add_argument("--run", default="runs/texgen")
     ship_tex.add_argument("--data", default="data/reid")
     ship_tex.add_argument("--people", type=int, default=24, help="held-out people in the evaluation")

@@ -1,0 +1,93 @@
+"""What several methods' commands share: the one-line error, argument checks, dataset roots, image reading,
+the training progress bar, the benchmark table and the options every trainer takes.
+
+Imported by core/cli.py and by each method's ``commands.py``; it imports neither.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit code 2."""
+
+
+def positive(name: str, value: int, allow_zero: bool = False) -> int:
+    if value < (0 if allow_zero else 1):
+        raise CliError(f"--{name} must be {'>= 0' if allow_zero else '>= 1'}, got {value}")
+    return value
+
+
+def data_root(text: str) -> Path:
+    root = Path(text)
+    if not (root / "bounding_box_train").is_dir():
+        raise CliError(f"{root} is not a Market-1501-style root (no bounding_box_train/): "
+                       "generate one with python -m core synth reid --out data/reid")  # fmt: skip
+    return root
+
+
+def read_rgb(path: str):
+    """[0, 1] (1, 3, H, W) from an image file, with a clear error for non-images."""
+    import numpy as np
+    import torch
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            rgb = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+    except (FileNotFoundError, UnidentifiedImageError, OSError) as err:
+        raise CliError(f"cannot read {path} as an image ({err.__class__.__name__}); give a JPEG or PNG") from err
+    return torch.from_numpy(rgb).permute(2, 0, 1)[None]
+
+
+def train_progress(desc: str):
+    """A tqdm bar advanced by a trainer's ``progress(step, total, losses)`` callback (rank 0 only)."""
+    from tqdm import tqdm
+
+    state: dict = {}
+
+    def update(step: int, total: int, losses: dict[str, float]) -> None:
+        bar = state.get("bar")
+        if bar is None:
+            bar = state["bar"] = tqdm(total=total, initial=0, desc=desc, unit="step", mininterval=5)
+        bar.update(step - bar.n)
+        bar.set_postfix({k: f"{v:.3g}" for k, v in list(losses.items())[:4]}, refresh=False)
+        if step >= total:
+            bar.close()
+
+    return update
+
+
+def print_bench(inference, train_step, presets: list[str], repeats: int) -> int:
+    """Print the table of ``inference()``'s rows (skipped, saying why, when no model is shipped) and one
+    ``train_step(preset, repeats=...)`` row (or list of rows) per preset."""
+    from core.benchmark import format_rows
+
+    rows = []
+    try:
+        rows.extend(inference())
+    except (OSError, ValueError, RuntimeError) as err:  # no shipped model yet: say so, bench the rest
+        print(f"(no inference rows: {err})")
+    for preset in presets:
+        row = train_step(preset, repeats=repeats)
+        rows.extend(row if isinstance(row, list) else [row])  # one row, or one per model (gait)
+    print(format_rows(rows))
+    return 0
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, data: bool = True) -> None:
+    """The options of the re-ID, PCB, DG-Net, texture and DR-GAN trainers: ``--data`` (a Market-1501-style root,
+    unless the trainer adds its own), ``--preset``, ``--out``, ``--resume``, ``--device``. ``--out`` and ``--preset``
+    default to the parser's ``out_default``/``preset_default`` (``main`` fills them in)."""
+    if data:
+        parser.add_argument("--data", default="data/reid", help="Market-1501-style root (default data/reid)")
+    parser.add_argument(
+        "--preset",
+        default=None,
+        help="small (2-core CPU, the default) or paper; for pcb: pcb-small (default) or pcb",
+    )
+    parser.add_argument("--out", default=None, help="run folder (default runs/<model>)")
+    parser.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
