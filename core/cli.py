@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import re
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 from core.cli_helpers import CliError, data_root, positive, print_bench, read_rgb, train_progress
 from core.registry import REGISTRY, Registry
 
-METHOD_MODULES = ("core.reid.commands",)
+METHOD_MODULES = ("core.reid.commands", "core.dgnet.commands")
 """Every method's commands module, in the order the command line lists them; importing one registers its method
 (core/registry.py). A new method adds its ``core/<name>/commands.py`` here."""
 
@@ -211,154 +210,6 @@ def _face_root(text: str) -> Path:
         raise CliError(f"{root} is not a face set (no labels.csv and split.json): "
                        "generate one with python -m core synth face --out data/face")  # fmt: skip
     return root
-
-
-def _dgnet_overrides(data: Path, preset: str, settings: list[str]):
-    """The preset's config with ``section.field=value`` settings applied (values parsed as JSON, else text)."""
-    from core.dgnet.config import DGNetConfig
-
-    train_dir = data / "bounding_box_train"
-    ids = {p.name.split("_")[0] for p in train_dir.glob("*.jpg")} if train_dir.is_dir() else set()
-    if not ids:
-        raise CliError(f"no training pictures in {train_dir}")
-    values = DGNetConfig.from_preset(preset, num_classes=len(ids)).to_dict()
-    for setting in settings:
-        key, sep, raw = setting.partition("=")
-        section, dot, field = key.partition(".")
-        if not sep or not dot or not isinstance(values.get(section), dict) or field not in values[section]:
-            raise CliError(f"--set takes SECTION.FIELD=VALUE with a field of the DG-Net config, got {setting!r}")
-        try:
-            values[section][field] = json.loads(raw)
-        except json.JSONDecodeError:
-            values[section][field] = raw
-    try:
-        return DGNetConfig.from_dict(values)
-    except ValueError as err:
-        raise CliError(str(err)) from None
-
-
-def _cmd_train_dgnet(args: argparse.Namespace) -> int:
-    from core.dgnet.train import train_dgnet
-
-    teacher = None
-    if args.teacher:
-        teacher = Path(args.teacher)
-        if not teacher.is_file():
-            raise CliError(f"no teacher at {teacher}: train one with python -m core train reid --data DIR")
-    config = _dgnet_overrides(_data_root(args.data), args.preset, args.set) if args.set else None
-    result = train_dgnet(_data_root(args.data), args.out, config, teacher_path=teacher, preset=args.preset,
-                         resume=args.resume, device=args.device, bf16=not args.no_bf16, max_iter=args.iterations,
-                         progress=_train_progress("DG-Net"), warm_start=args.warm_start,
-                         init_from=args.init_from, pairs=args.pairs)  # fmt: skip
-    m = result["metrics"]
-    if os.environ.get("RANK", "0") != "0":
-        return 0
-    print(f"DG-Net: {result['iterations']} iterations in {result['seconds'] / 60:.1f} min; "
-          f"Rank-1 {100 * m['rank1']:.1f}%, mAP {100 * m['mAP']:.1f}% -> {result['path']}")  # fmt: skip
-    return 0
-
-
-def _load_dgnet(checkpoint: str, official: str | None = None):
-    """The shipped/registered DG-Net, a file, or an official release folder."""
-    from core.dgnet import api
-
-    if official:
-        return _load_official_dir(Path(official))
-    path = Path(checkpoint)
-    return api.load_file(path) if path.suffix == ".pt" else api.load(checkpoint)
-
-
-def _load_official_dir(folder: Path):
-    """An official DG-Net run folder: config.yaml and checkpoints/gen_*.pt, id_*.pt (the last ones)."""
-    from core.dgnet import load_official
-
-    config = folder / "config.yaml"
-    gens = sorted(folder.glob("checkpoints/gen_*.pt")) or sorted(folder.glob("gen_*.pt"))
-    ids = sorted(folder.glob("checkpoints/id_*.pt")) or sorted(folder.glob("id_*.pt"))
-    if not (config.exists() and gens and ids):
-        raise CliError(f"{folder} is not an official DG-Net run folder: it needs config.yaml and "
-                       "checkpoints/gen_XXXXXXXX.pt, checkpoints/id_XXXXXXXX.pt")  # fmt: skip
-    return load_official(gens[-1], ids[-1], config)
-
-
-def _cmd_swap(args: argparse.Namespace) -> int:
-    from PIL import Image
-
-    from core.dgnet import api
-
-    model = _load_dgnet(args.checkpoint, args.official)
-    out = api.swap(model, _read_rgb(args.appearance), _read_rgb(args.structure))[0]
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray((out.permute(1, 2, 0).numpy() * 255).round().astype("uint8")).save(args.out)
-    print(f"wrote {args.out}: the person of {args.structure} wearing the clothes of {args.appearance}")
-    return 0
-
-
-def _cmd_eval_dgnet(args: argparse.Namespace) -> int:
-    from core.dgnet.evaluate import evaluate_dgnet, format_report
-    from core.reid.train import load_baseline
-
-    model = _load_dgnet(args.checkpoint, args.official)
-    teacher_path = Path(args.teacher)
-    if teacher_path.suffix != ".pt":
-        from core.checkpoints import resolve
-
-        teacher_path = resolve(args.teacher)
-    teacher, _ = load_baseline(teacher_path)
-    pairs = Path(args.pairs)
-    if not (pairs / "pairs.csv").exists():
-        raise CliError(f"no swap pairs at {pairs}: python -m core synth pairs --out {pairs}")
-    report = evaluate_dgnet(model, teacher, _data_root(args.data), pairs)
-    text = format_report(report)
-    print(text)
-    if args.out:
-        import json
-
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
-        print(f"wrote {args.out}")
-    return 0
-
-
-def _cmd_bench_dgnet(args: argparse.Namespace) -> int:
-    from core.dgnet import bench
-
-    rows = []
-    try:
-        rows.append(bench.bench_grid(_load_dgnet(args.checkpoint)))
-    except (OSError, ValueError, RuntimeError) as err:  # no shipped model yet: say so, bench the rest
-        print(f"(no swap-grid row: {err})")
-    for preset in args.presets:
-        rows.append(bench.bench_train_step(preset, repeats=args.repeats))
-    print(bench.format_rows(rows))
-    return 0
-
-
-def _named_run(value: str) -> tuple[str, Path]:
-    """``NAME=RUN_DIR`` -> (name, run folder holding final.pt)."""
-    name, sep, run = value.partition("=")
-    if not sep or not name or not (Path(run) / "final.pt").exists():
-        raise CliError(f"--stage-before takes NAME=RUN_DIR with a final.pt in RUN_DIR, got {value!r}")
-    return name, Path(run)
-
-
-def _cmd_ship_dgnet(args: argparse.Namespace) -> int:
-    from core.dgnet.evaluate import format_report
-    from core.dgnet.ship import ship_dgnet
-
-    for run in (args.teacher_run, args.run):
-        if not (Path(run) / "final.pt").exists() and not (run == args.teacher_run and Path(run).is_file()):
-            raise CliError(f"no final.pt in {run}: finish its training first (python -m core train ... --resume)")
-    try:
-        report = ship_dgnet(Path(args.teacher_run), Path(args.run), _data_root(args.data), Path(args.pairs),
-                            earlier_runs=tuple(Path(r) for r in args.earlier_run),
-                            continues_shipped=args.continues_shipped, stage_name=args.stage,
-                            stages_before=tuple(_named_run(v) for v in args.stage_before))  # fmt: skip
-    except ValueError as err:
-        raise CliError(str(err)) from None
-    print(format_report(report))
-    print("wrote checkpoints/dgnet/ and the manifest entries 'dgnet' and 'dgnet-teacher'")
-    return 0
 
 
 def _texgen_model(checkpoint: str, pcb: str | None):
@@ -808,18 +659,12 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
     render.add_argument("--repeats", type=int, default=3)
     render.set_defaults(func=_cmd_bench_render)
 
-    bench_dg = bench.add_parser("dgnet", help="DG-Net: 4x4 swap grid (shipped model), one training iteration")
-    bench_dg.add_argument("--checkpoint", default="dgnet", help="registered name or a .pt file")
-    bench_dg.add_argument("--presets", nargs="*", default=["small", "small-sharp", "paper"],
-                          help="training presets to time")  # fmt: skip
-    bench_dg.add_argument("--repeats", type=int, default=2)
     bench_tex = bench.add_parser("texgen", help="texture: U-Net, optimisation steps (cached vs fresh raster), orbit")
     bench_tex.add_argument("--checkpoint", default="texgen", help="registered name or a .pt file")
     bench_tex.add_argument("--pcb", default="texgen-pcb", help="registered name or a .pt file")
     bench_tex.add_argument("--presets", nargs="*", default=["small"], help="training presets to time")
     bench_tex.add_argument("--repeats", type=int, default=3)
     bench_tex.set_defaults(func=_cmd_bench_texgen)
-    bench_dg.set_defaults(func=_cmd_bench_dgnet)
     bench_dr = bench.add_parser("drgan", help="DR-GAN: the 13-pose strip (target 0.5 s), fusion, training steps")
     bench_dr.add_argument("--checkpoint", default="drgan", help="registered name or a .pt file")
     bench_dr.add_argument("--multi", default="drgan-multi", help="registered name or a .pt file ('' for none)")
@@ -880,6 +725,7 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
         p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: one per core)")
         p.set_defaults(func=_cmd_synth)
 
+    _add_method_commands(bench, registry, "bench")
     bench_synth = bench.add_parser("synth", help="dataset generation speed at 1 and 2 processes")
     bench_synth.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     bench_synth.set_defaults(func=_cmd_bench_synth)
@@ -898,19 +744,6 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
     train_p = sub.add_parser("train", help="train a model (runs unchanged under torchrun)")
     trainers = train_p.add_subparsers(dest="model", required=True)
     _add_method_commands(trainers, registry, "train")
-    t_dg = trainers.add_parser("dgnet", help="DG-Net (needs a trained teacher: python -m core train reid)")
-    t_dg.add_argument("--teacher", default="runs/reid/final.pt", help="teacher's final.pt ('' for none)")
-    t_dg.add_argument("--iterations", type=int, default=None, help="stop after this many (default: the preset's)")
-    t_dg.add_argument("--no-bf16", action="store_true", help="train in float32")
-    t_dg.add_argument("--warm-start", default=None, help="continue another run's last.pt on this preset's schedule "
-                      "(e.g. --preset small-long --warm-start runs/dgnet/last.pt)")  # fmt: skip
-    t_dg.add_argument("--init-from", default=None, help="start the generator and appearance encoder from a "
-                      "finished model (--preset small-sharp --init-from checkpoints/dgnet/dgnet.pt)")  # fmt: skip
-    t_dg.add_argument("--pairs", default="data/pairs-train", help="training people's swap pairs with the rendered "
-                      "truth, for presets with a paired loss (python -m core synth pairs --split train)")  # fmt: skip
-    t_dg.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
-                      help="change one field of the preset's config, e.g. loss.colour_w=10; repeatable")  # fmt: skip
-    t_dg.set_defaults(func=_cmd_train_dgnet, out_default="runs/dgnet")
     t_tex = trainers.add_parser("texgen", help="the texture U-Net (needs a trained PCB: python -m core train pcb)")
     t_tex.add_argument("--pcb", default="runs/pcb/final.pt", help="the PCB whose features are the re-ID loss")
     t_tex.add_argument("--steps", type=int, default=None, help="override the preset's steps")
@@ -935,7 +768,7 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
         t_gait.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
         t_gait.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
         t_gait.set_defaults(func=_cmd_train_gait, model=model)
-    for p in (t_dg, t_tex, t_dr):
+    for p in (t_tex, t_dr):
         if p is not t_dr:
             p.add_argument("--data", default="data/reid", help="Market-1501-style root (default data/reid)")
         p.add_argument(
@@ -946,15 +779,6 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
         p.add_argument("--out", default=None, help="run folder (default runs/<model>)")
         p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
         p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-
-    e_dg = evaluate.add_parser("dgnet", help="DG-Net: retrieval vs the teacher, swaps vs the rendered truth")
-    e_dg.add_argument("--checkpoint", default="dgnet", help="registered name or a .pt file (default: shipped)")
-    e_dg.add_argument("--official", default=None, help="an official DG-Net run folder instead")
-    e_dg.add_argument("--teacher", default="dgnet-teacher", help="registered name or a .pt file (judges identity)")
-    e_dg.add_argument("--data", default="data/reid", help="re-ID set (its test split)")
-    e_dg.add_argument("--pairs", default="data/pairs", help="swap pairs with ground truth (python -m core synth pairs)")
-    e_dg.add_argument("--out", default="", help="also write the numbers as JSON here")
-    e_dg.set_defaults(func=_cmd_eval_dgnet)
 
     e_tex = evaluate.add_parser("texgen", help="textures: input view vs the photo, unseen views vs the truth")
     e_tex.add_argument("--checkpoint", default="texgen", help="registered name or a .pt file (default: shipped)")
@@ -981,6 +805,8 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
         e_gait.add_argument("--per-view", action="store_true", help="also the Rank-1 of every probe view")
         e_gait.add_argument("--out", default="", help="also write the numbers as JSON here")
         e_gait.set_defaults(func=_cmd_eval_gait, model=model)
+
+    _add_method_commands(evaluate, registry, "eval")
 
     gait_p = sub.add_parser("gait", help="GaitNet and DyGait on a walk: maps, trajectory, gallery matches")
     gait_p.add_argument("clip", nargs="+", help="a clip (GIF; MP4 with the photo extra), its frames, or a .pkl")
@@ -1015,31 +841,10 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
     tex_p.add_argument("--pcb", default="texgen-pcb", help="registered name or a .pt file")
     tex_p.set_defaults(func=_cmd_texture)
 
-    swap_p = sub.add_parser("swap", help="DG-Net: the person of B wearing the clothes of A")
-    swap_p.add_argument("appearance", help="image whose clothes are taken (A)")
-    swap_p.add_argument("structure", help="image whose person, pose and background are kept (B)")
-    swap_p.add_argument("-o", "--out", required=True, help="output image (PNG or JPEG)")
-    swap_p.add_argument("--checkpoint", default="dgnet", help="registered name or a .pt file (default: shipped)")
-    swap_p.add_argument("--official", default=None, help="an official DG-Net run folder (config.yaml, checkpoints/)")
-    swap_p.set_defaults(func=_cmd_swap)
+    _add_method_commands(sub, registry, "commands")
 
     ship = sub.add_parser("ship", help="export trained runs into checkpoints/ with manifest entries")
     ship_to = ship.add_subparsers(dest="model", required=True)
-    ship_dg = ship_to.add_parser("dgnet", help="DG-Net and its teacher -> checkpoints/dgnet/")
-    ship_dg.add_argument("--teacher-run", default="runs/reid", help="the teacher's run folder, or a shipped "
-                         "teacher file to keep (checkpoints/dgnet/teacher.pt)")  # fmt: skip
-    ship_dg.add_argument("--continues-shipped", action="store_true", help="the run started from the registered "
-                         "dgnet (train dgnet --init-from): add its steps and time, list both stages")  # fmt: skip
-    ship_dg.add_argument("--stage", default="training", help="name of this run's stage in the manifest")
-    ship_dg.add_argument("--run", default="runs/dgnet")
-    ship_dg.add_argument("--data", default="data/reid")
-    ship_dg.add_argument("--pairs", default="data/pairs")
-    ship_dg.add_argument("--earlier-run", action="append", default=[],
-                         help="a run this one continued (--warm-start); repeat for a chain, oldest first")  # fmt: skip
-    ship_dg.add_argument("--stage-before", action="append", default=[], metavar="NAME=RUN_DIR",
-                         help="with --continues-shipped: a run between the shipped model and --run (each started "
-                         "--init-from the one before); repeat, oldest first")  # fmt: skip
-    ship_dg.set_defaults(func=_cmd_ship_dgnet)
 
     ship_tex = ship_to.add_parser("texgen", help="the texture U-Net and its PCB -> checkpoints/texgen/")
     ship_tex.add_argument(
@@ -1063,6 +868,8 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
     ship_gait.add_argument("--dygait-run", default="runs/dygait")
     ship_gait.add_argument("--data", default="data/gait")
     ship_gait.set_defaults(func=_cmd_ship_gait)
+
+    _add_method_commands(ship_to, registry, "ship")
 
     assets = sub.add_parser("demo-assets", help="render the README's pictures")
     assets.add_argument("--out", default="docs")

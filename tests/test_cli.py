@@ -126,7 +126,8 @@ def test_gait_reports_a_walk_with_the_shipped_models(tmp_path):
 def test_train_dgnet_set_changes_one_field_of_the_preset(tmp_path):
     """``train dgnet --set SECTION.FIELD=VALUE``: the preset's config with that field changed (JSON values),
     the class count read from the training folder, and a clear error for an unknown field."""
-    from core.cli import CliError, _dgnet_overrides
+    from core.cli_helpers import CliError
+    from core.dgnet.commands import _dgnet_overrides
     from core.dgnet.config import DGNetConfig
 
     train = tmp_path / "bounding_box_train"
