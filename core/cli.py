@@ -16,7 +16,7 @@ from pathlib import Path
 from core.cli_helpers import CliError, data_root, positive, print_bench, read_rgb, train_progress
 from core.registry import REGISTRY, Registry
 
-METHOD_MODULES = ("core.reid.commands", "core.dgnet.commands")
+METHOD_MODULES = ("core.reid.commands", "core.dgnet.commands", "core.texgen.commands")
 """Every method's commands module, in the order the command line lists them; importing one registers its method
 (core/registry.py). A new method adds its ``core/<name>/commands.py`` here."""
 
@@ -212,34 +212,6 @@ def _face_root(text: str) -> Path:
     return root
 
 
-def _texgen_model(checkpoint: str, pcb: str | None):
-    """The shipped/registered texture U-Net (+ PCB), or files."""
-    from core.texgen import api
-
-    if checkpoint.endswith(".pt"):
-        return api.load_files(checkpoint, pcb if pcb else None)
-    return api.load(checkpoint, pcb if pcb else None)
-
-
-def _cmd_train_texgen(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from core.texgen.config import TexGenConfig
-    from core.texgen.train import train_texgen
-
-    pcb = Path(args.pcb)
-    if not pcb.is_file():
-        raise CliError(f"no PCB at {pcb}: train one with python -m core train pcb --data DIR")
-    cfg = TexGenConfig.from_preset(args.preset)
-    if args.steps is not None:
-        cfg = replace(cfg, steps=_positive("steps", args.steps))
-    result = train_texgen(_data_root(args.data), args.out, cfg, pcb, resume=args.resume, device=args.device,
-                          progress=_train_progress("texture U-Net"))  # fmt: skip
-    if os.environ.get("RANK", "0") == "0":
-        print(f"texture U-Net: {result['steps']} steps in {result['seconds'] / 60:.1f} min -> {result['path']}")
-    return 0
-
-
 def _cmd_train_drgan(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -382,118 +354,6 @@ def _cmd_ship_drgan(args: argparse.Namespace) -> int:
                         progress=lambda text: print(f"  {text}", flush=True))  # fmt: skip
     print(format_report(report))
     print("wrote checkpoints/drgan/ and the manifest entries 'drgan', 'drgan-multi' and 'drgan-judge'")
-    return 0
-
-
-def _cmd_eval_texgen(args: argparse.Namespace) -> int:
-    import json
-
-    from core.texgen.evaluate import TexGenEvalConfig, evaluate_texgen, format_report
-
-    model = _texgen_model(args.checkpoint, args.pcb)
-    cfg = TexGenEvalConfig(people=_positive("people", args.people), steps=_positive("steps", args.steps))
-    report = evaluate_texgen(model, _data_root(args.data), cfg,
-                             progress=lambda i, n: print(f"  person {i}/{n}", end="\r", flush=True))  # fmt: skip
-    print()
-    print(format_report(report))
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
-        print(f"wrote {args.out}")
-    return 0
-
-
-def _annotation_for(path: Path):
-    """The body and camera of a picture from one of our synthetic sets (annotations.jsonl above it), or None."""
-    from core.data.annotations import read_annotations
-
-    for root in list(path.resolve().parents)[:3]:
-        if (root / "annotations.jsonl").exists():
-            rel = path.resolve().relative_to(root).as_posix()
-            note = read_annotations(root).get(rel)
-            if note is not None:
-                return note
-    return None
-
-
-def _fit_photo(image, method: str):
-    """A body and camera for a photo: fitted to it (the 'photo' extra), else a default standing body,
-    which only the U-Net can use (its texture does not depend on the body)."""
-    import numpy as np
-
-    from core.texgen import api
-
-    try:
-        from core.synth.datasets import shared_renderer
-        from core.texgen import fit as photo_fit
-
-        photo = (image[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-        result = photo_fit.fit_body(photo_fit.detect_person(photo), photo.shape[:2], body=shared_renderer().body)
-    except Exception as err:  # noqa: BLE001 -- no extra, no person: say why, fall back where we can
-        if method == "optimize":
-            raise CliError(f"optimisation needs the body in the photo, and fitting it failed: {err}") from err
-        print(f"note: no body fit ({err}); showing the texture on a default standing body")
-        return api.default_annotation(), "a default standing body"
-    for warning in result.warnings:
-        print(f"note: {warning}")
-    return result.annotation(), "a body fitted to the photo"
-
-
-def _cmd_texture(args: argparse.Namespace) -> int:
-    from core.texgen import api
-
-    model = _texgen_model(args.checkpoint, args.pcb)
-    image = _read_rgb(args.image)
-    note = _annotation_for(Path(args.image))
-    source = "the synthetic set's annotation"
-    if note is None:
-        note, source = _fit_photo(image, args.method)
-    out = Path(args.out)
-    if args.method == "unet":
-        texture = api.texture_unet(model, image, note)
-    else:
-        last = None
-        for report in api.optimize(model, image, note, loss=args.loss, steps=_positive("steps", args.steps)):
-            print(f"  step {report.step}/{args.steps}: " + ", ".join(f"{k} {v:.4g}" for k, v in report.losses.items()),
-                  end="\r", flush=True)  # fmt: skip
-            last = report
-        print()
-        texture = last.texture
-    png, glb = api.export(texture, note, out, stem=Path(args.image).stem)
-    strip = api.orbit(texture, note, size=(256, 128))
-    from PIL import Image
-
-    picture = (strip.permute(2, 0, 3, 1).reshape(strip.shape[2], -1, 3).numpy() * 255).round().astype("uint8")
-    Image.fromarray(picture).save(out / f"{Path(args.image).stem}_orbit.png")
-    print(f"body: {source}\nwrote {png}, {glb} and {out / (Path(args.image).stem + '_orbit.png')}")
-    return 0
-
-
-def _cmd_bench_texgen(args: argparse.Namespace) -> int:
-    from core.texgen import bench
-
-    return _print_bench(
-        lambda: bench.bench_texgen(_texgen_model(args.checkpoint, args.pcb), repeats=args.repeats),
-        bench.bench_train_step,
-        args.presets,
-        args.repeats,
-    )
-
-
-def _cmd_ship_texgen(args: argparse.Namespace) -> int:
-    from core.texgen.evaluate import TexGenEvalConfig, format_report
-    from core.texgen.ship import ship_texgen
-
-    pcb_run = Path(args.pcb_run) if args.pcb_run else None
-    for run in (pcb_run, Path(args.run)):
-        if run is not None and not (run / "final.pt").exists():
-            raise CliError(f"no final.pt in {run}: finish its training first (python -m core train ... --resume)")
-    cfg = TexGenEvalConfig(people=_positive("people", args.people), steps=_positive("steps", args.steps))
-    report = ship_texgen(pcb_run, Path(args.run), _data_root(args.data), cfg,
-                         progress=lambda i, n: print(f"  person {i}/{n}", end="\r", flush=True))  # fmt: skip
-    print()
-    print(format_report(report))
-    print("wrote checkpoints/texgen/ and the manifest entries 'texgen' and 'texgen-pcb'")
     return 0
 
 
@@ -659,12 +519,6 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
     render.add_argument("--repeats", type=int, default=3)
     render.set_defaults(func=_cmd_bench_render)
 
-    bench_tex = bench.add_parser("texgen", help="texture: U-Net, optimisation steps (cached vs fresh raster), orbit")
-    bench_tex.add_argument("--checkpoint", default="texgen", help="registered name or a .pt file")
-    bench_tex.add_argument("--pcb", default="texgen-pcb", help="registered name or a .pt file")
-    bench_tex.add_argument("--presets", nargs="*", default=["small"], help="training presets to time")
-    bench_tex.add_argument("--repeats", type=int, default=3)
-    bench_tex.set_defaults(func=_cmd_bench_texgen)
     bench_dr = bench.add_parser("drgan", help="DR-GAN: the 13-pose strip (target 0.5 s), fusion, training steps")
     bench_dr.add_argument("--checkpoint", default="drgan", help="registered name or a .pt file")
     bench_dr.add_argument("--multi", default="drgan-multi", help="registered name or a .pt file ('' for none)")
@@ -744,10 +598,6 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
     train_p = sub.add_parser("train", help="train a model (runs unchanged under torchrun)")
     trainers = train_p.add_subparsers(dest="model", required=True)
     _add_method_commands(trainers, registry, "train")
-    t_tex = trainers.add_parser("texgen", help="the texture U-Net (needs a trained PCB: python -m core train pcb)")
-    t_tex.add_argument("--pcb", default="runs/pcb/final.pt", help="the PCB whose features are the re-ID loss")
-    t_tex.add_argument("--steps", type=int, default=None, help="override the preset's steps")
-    t_tex.set_defaults(func=_cmd_train_texgen, out_default="runs/texgen", preset_default="small")
     t_dr = trainers.add_parser("drgan", help="DR-GAN on a face set (--multi: the multi-image model)")
     t_dr.add_argument("--multi", action="store_true", help="the multi-image model (starts from runs/drgan/final.pt)")
     t_dr.add_argument("--warm-start", default=None, help="a trained DR-GAN's final.pt to start from")
@@ -768,7 +618,7 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
         t_gait.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
         t_gait.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
         t_gait.set_defaults(func=_cmd_train_gait, model=model)
-    for p in (t_tex, t_dr):
+    for p in (t_dr,):
         if p is not t_dr:
             p.add_argument("--data", default="data/reid", help="Market-1501-style root (default data/reid)")
         p.add_argument(
@@ -779,15 +629,6 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
         p.add_argument("--out", default=None, help="run folder (default runs/<model>)")
         p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
         p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-
-    e_tex = evaluate.add_parser("texgen", help="textures: input view vs the photo, unseen views vs the truth")
-    e_tex.add_argument("--checkpoint", default="texgen", help="registered name or a .pt file (default: shipped)")
-    e_tex.add_argument("--pcb", default="texgen-pcb", help="registered name or a .pt file ('' for no re-ID loss)")
-    e_tex.add_argument("--data", default="data/reid", help="re-ID set with annotations (its query people)")
-    e_tex.add_argument("--people", type=int, default=24, help="held-out people, one image each")
-    e_tex.add_argument("--steps", type=int, default=100, help="optimisation steps per person and loss")
-    e_tex.add_argument("--out", default="", help="also write the numbers as JSON here")
-    e_tex.set_defaults(func=_cmd_eval_texgen)
 
     e_dr = evaluate.add_parser("drgan", help="DR-GAN: recognition per yaw, rotations vs the rendered truth, fusion")
     e_dr.add_argument("--checkpoint", default="drgan", help="registered name or a .pt file (default: shipped)")
@@ -831,30 +672,10 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
     rot_p.add_argument("--checkpoint", default="drgan", help="registered name or a .pt file (default: shipped)")
     rot_p.set_defaults(func=_cmd_rotate)
 
-    tex_p = sub.add_parser("texture", help="re-ID supervised texture of the body in a person photo")
-    tex_p.add_argument("image", help="a person photo (a synthetic set's image uses its own body and camera)")
-    tex_p.add_argument("--method", default="unet", choices=("unet", "optimize"))
-    tex_p.add_argument("--loss", default="reid", choices=("reid", "l1", "both"), help="optimisation loss")
-    tex_p.add_argument("--steps", type=int, default=200, help="optimisation steps")
-    tex_p.add_argument("-o", "--out", required=True, help="output folder (texture PNG, GLB, orbit strip)")
-    tex_p.add_argument("--checkpoint", default="texgen", help="registered name or a .pt file (default: shipped)")
-    tex_p.add_argument("--pcb", default="texgen-pcb", help="registered name or a .pt file")
-    tex_p.set_defaults(func=_cmd_texture)
-
     _add_method_commands(sub, registry, "commands")
 
     ship = sub.add_parser("ship", help="export trained runs into checkpoints/ with manifest entries")
     ship_to = ship.add_subparsers(dest="model", required=True)
-
-    ship_tex = ship_to.add_parser("texgen", help="the texture U-Net and its PCB -> checkpoints/texgen/")
-    ship_tex.add_argument(
-        "--pcb-run", default=None, help="a PCB run to ship with the U-Net (default: keep the shipped PCB)"
-    )
-    ship_tex.add_argument("--run", default="runs/texgen")
-    ship_tex.add_argument("--data", default="data/reid")
-    ship_tex.add_argument("--people", type=int, default=24, help="held-out people in the evaluation")
-    ship_tex.add_argument("--steps", type=int, default=100, help="optimisation steps per person and loss")
-    ship_tex.set_defaults(func=_cmd_ship_texgen)
 
     ship_dr = ship_to.add_parser("drgan", help="the single- and multi-image DR-GAN and the judge -> checkpoints/drgan/")
     ship_dr.add_argument("--run", default="runs/drgan")
