@@ -16,7 +16,7 @@ from pathlib import Path
 from core.cli_helpers import CliError, data_root, positive, print_bench, read_rgb, train_progress
 from core.registry import REGISTRY, Registry
 
-METHOD_MODULES = ("core.reid.commands", "core.dgnet.commands", "core.texgen.commands")
+METHOD_MODULES = ("core.reid.commands", "core.dgnet.commands", "core.texgen.commands", "core.drgan.commands")
 """Every method's commands module, in the order the command line lists them; importing one registers its method
 (core/registry.py). A new method adds its ``core/<name>/commands.py`` here."""
 
@@ -204,159 +204,6 @@ def _cmd_eval_data(args: argparse.Namespace) -> int:
     return 1 if missed and args.strict else 0
 
 
-def _face_root(text: str) -> Path:
-    root = Path(text)
-    if not (root / "labels.csv").is_file() or not (root / "split.json").is_file():
-        raise CliError(f"{root} is not a face set (no labels.csv and split.json): "
-                       "generate one with python -m core synth face --out data/face")  # fmt: skip
-    return root
-
-
-def _cmd_train_drgan(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from core.drgan.config import DRGANConfig
-    from core.drgan.train import train_drgan
-
-    cfg = DRGANConfig.from_preset(args.preset, multi=args.multi)
-    if args.steps is not None:
-        cfg = replace(cfg, steps=_positive("steps", args.steps))
-    warm = args.warm_start
-    if warm is None and args.multi and not args.resume:
-        warm = "runs/drgan/final.pt"
-    if warm is not None and not Path(warm).is_file():
-        raise CliError(f"no DR-GAN at {warm} to start from: train the single-image model first "
-                       "(python -m core train drgan), or pass --warm-start ''")  # fmt: skip
-    out = args.out if args.out != "runs/drgan" or not args.multi else "runs/drgan-multi"
-    result = train_drgan(_face_root(args.data), out, cfg, resume=args.resume, device=args.device,
-                         progress=_train_progress("DR-GAN" + (" multi" if args.multi else "")),
-                         warm_start=warm or None)  # fmt: skip
-    if os.environ.get("RANK", "0") == "0":
-        print(f"DR-GAN: {result['steps']} steps in {result['seconds'] / 60:.1f} min -> {result['path']}")
-    return 0
-
-
-def _drgan_model(checkpoint: str, multi: str | None):
-    """The shipped/registered DR-GAN (+ multi-image DR-GAN), or files."""
-    from core.checkpoints import resolve
-    from core.drgan import api
-
-    def path(name: str) -> Path:
-        return Path(name) if name.endswith(".pt") else resolve(name)
-
-    return api.load_files(path(checkpoint), path(multi) if multi else None)
-
-
-def _cmd_train_drgan_judge(args: argparse.Namespace) -> int:
-    from core.drgan.judge import train_judge
-
-    result = train_judge(_face_root(args.data), Path(args.out) / "final.pt", progress=_train_progress("judge"))
-    print(f"judge: {result['seconds'] / 60:.1f} min; yaw-bin accuracy on held-out faces "
-          f"{100 * result['test_pose_accuracy']:.1f}% -> {result['path']}")  # fmt: skip
-    return 0
-
-
-def _cmd_eval_drgan(args: argparse.Namespace) -> int:
-    import json
-
-    from core.checkpoints import resolve
-    from core.drgan.evaluate import evaluate_drgan, format_report
-    from core.drgan.judge import load_judge
-
-    model = _drgan_model(args.checkpoint, args.multi)
-    judge, jcfg = load_judge(Path(args.judge) if args.judge.endswith(".pt") else resolve(args.judge))
-    report = evaluate_drgan(model.single, judge, jcfg.image_size, _face_root(args.data), multi_model=model.multi,
-                            progress=lambda text: print(f"  {text}", flush=True))  # fmt: skip
-    print(format_report(report))
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
-        print(f"wrote {args.out}")
-    return 0
-
-
-def _load_face_picture(path: str, model, align: str):
-    """(1, 3, S, S) in [-1, 1] from an image file: aligned with the face detector (the 'photo' extra) or
-    taken as it is; prints the notes."""
-    from core.drgan import api
-
-    image = _read_rgb(path)[0]
-    if align != "none":
-        from core.drgan.align import FaceNotFound, PhotoExtraMissing, align_face
-
-        photo = (image.permute(1, 2, 0).numpy() * 255).round().astype("uint8")
-        try:
-            aligned = align_face(photo, model.config.load_size)
-            image = aligned.crop
-            for note in aligned.notes:
-                print(f"note: {note}")
-        except FaceNotFound as err:
-            if align == "face":
-                raise CliError(f"{err} (or pass --align none to use the picture as it is)") from err
-            print(f"note: {err}; using the picture as it is")
-        except PhotoExtraMissing as err:
-            if align == "face":
-                raise CliError(str(err)) from err
-            print(f"note: {err}; using the picture as it is")
-    x, notes = api.prepare_face(image, model)
-    for note in notes:
-        print(f"note: {note}")
-    return x
-
-
-def _cmd_rotate(args: argparse.Namespace) -> int:
-    import torch
-    from PIL import Image
-
-    from core.drgan import api
-
-    model = _drgan_model(args.checkpoint, None)
-    x = _load_face_picture(args.image, model, args.align)
-    yaw_est, _ = api.estimate_yaw(model, x)
-    if args.all:
-        strip = api.all_poses(model, x, seed=args.seed)
-        picture = torch.cat(list(strip), 2)
-        what = "all 13 yaw bins, -90 to 90 degrees"
-    else:
-        try:
-            picture, yaw = api.rotate(model, x, args.yaw, seed=args.seed)
-        except ValueError as err:
-            raise CliError(str(err)) from err
-        what = f"yaw {yaw:+d} degrees" + (f" (the bin nearest {args.yaw:g})" if yaw != args.yaw else "")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray((picture.permute(1, 2, 0).numpy() * 255).round().astype("uint8")).save(out)
-    print(f"the discriminator puts the input at yaw {yaw_est:+.0f} degrees; wrote {out} ({what})")
-    return 0
-
-
-def _cmd_bench_drgan(args: argparse.Namespace) -> int:
-    from core.drgan import bench
-
-    return _print_bench(
-        lambda: bench.bench_drgan(_drgan_model(args.checkpoint, args.multi), repeats=args.repeats),
-        bench.bench_train_step,
-        args.presets,
-        args.repeats,
-    )
-
-
-def _cmd_ship_drgan(args: argparse.Namespace) -> int:
-    from core.drgan.evaluate import format_report
-    from core.drgan.ship import ship_drgan
-
-    for run in (args.run, args.multi_run):
-        if not (Path(run) / "final.pt").exists():
-            raise CliError(f"no final.pt in {run}: finish its training first (python -m core train drgan ... --resume)")
-    if not Path(args.judge).is_file():
-        raise CliError(f"no judge at {args.judge}: python -m core train drgan-judge")
-    report = ship_drgan(Path(args.run), Path(args.multi_run), Path(args.judge), _face_root(args.data),
-                        progress=lambda text: print(f"  {text}", flush=True))  # fmt: skip
-    print(format_report(report))
-    print("wrote checkpoints/drgan/ and the manifest entries 'drgan', 'drgan-multi' and 'drgan-judge'")
-    return 0
-
-
 # ------------------------------------------------------------------------------------------------ gait
 
 
@@ -519,13 +366,6 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
     render.add_argument("--repeats", type=int, default=3)
     render.set_defaults(func=_cmd_bench_render)
 
-    bench_dr = bench.add_parser("drgan", help="DR-GAN: the 13-pose strip (target 0.5 s), fusion, training steps")
-    bench_dr.add_argument("--checkpoint", default="drgan", help="registered name or a .pt file")
-    bench_dr.add_argument("--multi", default="drgan-multi", help="registered name or a .pt file ('' for none)")
-    bench_dr.add_argument("--repeats", type=int, default=5)
-    bench_dr.add_argument("--presets", nargs="*", default=["small", "paper"], help="training presets to time")
-    bench_dr.set_defaults(func=_cmd_bench_drgan)
-
     bench_gait = bench.add_parser(
         "gait", help="gait: recognising one 30-frame walk per model (target 1 s), training steps"
     )
@@ -598,16 +438,6 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
     train_p = sub.add_parser("train", help="train a model (runs unchanged under torchrun)")
     trainers = train_p.add_subparsers(dest="model", required=True)
     _add_method_commands(trainers, registry, "train")
-    t_dr = trainers.add_parser("drgan", help="DR-GAN on a face set (--multi: the multi-image model)")
-    t_dr.add_argument("--multi", action="store_true", help="the multi-image model (starts from runs/drgan/final.pt)")
-    t_dr.add_argument("--warm-start", default=None, help="a trained DR-GAN's final.pt to start from")
-    t_dr.add_argument("--steps", type=int, default=None, help="override the preset's steps")
-    t_dr.add_argument("--data", default="data/face", help="face folder with labels.csv (default data/face)")
-    t_dr.set_defaults(func=_cmd_train_drgan, out_default="runs/drgan", preset_default="small")
-    t_judge = trainers.add_parser("drgan-judge", help="the independent yaw/identity classifier of the DR-GAN eval")
-    t_judge.add_argument("--data", default="data/face", help="face folder with labels.csv (default data/face)")
-    t_judge.add_argument("--out", default="runs/drgan-judge", help="run folder")
-    t_judge.set_defaults(func=_cmd_train_drgan_judge)
     for model, text in (("gaitnet", "GaitNet on masked RGB walks (appearance/pose split, LSTM)"),
                         ("dygait", "DyGait on OpenGait silhouettes (dynamic augmentation)")):  # fmt: skip
         t_gait = trainers.add_parser(model, help=text)
@@ -618,25 +448,6 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
         t_gait.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
         t_gait.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
         t_gait.set_defaults(func=_cmd_train_gait, model=model)
-    for p in (t_dr,):
-        if p is not t_dr:
-            p.add_argument("--data", default="data/reid", help="Market-1501-style root (default data/reid)")
-        p.add_argument(
-            "--preset",
-            default=None,
-            help="small (2-core CPU, the default) or paper; for pcb: pcb-small (default) or pcb",
-        )
-        p.add_argument("--out", default=None, help="run folder (default runs/<model>)")
-        p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
-        p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-
-    e_dr = evaluate.add_parser("drgan", help="DR-GAN: recognition per yaw, rotations vs the rendered truth, fusion")
-    e_dr.add_argument("--checkpoint", default="drgan", help="registered name or a .pt file (default: shipped)")
-    e_dr.add_argument("--multi", default="drgan-multi", help="multi-image model, name or .pt ('' for none)")
-    e_dr.add_argument("--judge", default="drgan-judge", help="the independent judge, name or .pt")
-    e_dr.add_argument("--data", default="data/face", help="face set (its held-out people)")
-    e_dr.add_argument("--out", default="", help="also write the numbers as JSON here")
-    e_dr.set_defaults(func=_cmd_eval_drgan)
 
     for model in ("gaitnet", "dygait"):
         e_gait = evaluate.add_parser(model, help=f"{model}: CASIA-B Rank-1 per condition, with the GEI baseline")
@@ -657,32 +468,10 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
     gait_p.add_argument("--no-gallery", action="store_true", help="skip the gallery matches")
     gait_p.set_defaults(func=_cmd_gait)
 
-    rot_p = sub.add_parser("rotate", help="DR-GAN: a face turned to another yaw")
-    rot_p.add_argument("image", help="a face picture (a photo is aligned with the face detector when it is installed)")
-    rot_p.add_argument("--yaw", type=float, default=0.0, help="target yaw in degrees, -90..90 (the nearest of 13 bins)")
-    rot_p.add_argument("--all", action="store_true", help="write the strip of all 13 yaws instead")
-    rot_p.add_argument("--seed", type=int, default=0, help="noise seed")
-    rot_p.add_argument(
-        "--align",
-        default="auto",
-        choices=("auto", "face", "none"),
-        help="auto: detect the face when mediapipe is installed; face: require it; none: as it is",
-    )
-    rot_p.add_argument("-o", "--out", required=True, help="output image (PNG or JPEG)")
-    rot_p.add_argument("--checkpoint", default="drgan", help="registered name or a .pt file (default: shipped)")
-    rot_p.set_defaults(func=_cmd_rotate)
-
     _add_method_commands(sub, registry, "commands")
 
     ship = sub.add_parser("ship", help="export trained runs into checkpoints/ with manifest entries")
     ship_to = ship.add_subparsers(dest="model", required=True)
-
-    ship_dr = ship_to.add_parser("drgan", help="the single- and multi-image DR-GAN and the judge -> checkpoints/drgan/")
-    ship_dr.add_argument("--run", default="runs/drgan")
-    ship_dr.add_argument("--multi-run", default="runs/drgan-multi")
-    ship_dr.add_argument("--judge", default="runs/drgan-judge/final.pt")
-    ship_dr.add_argument("--data", default="data/face")
-    ship_dr.set_defaults(func=_cmd_ship_drgan)
 
     ship_gait = ship_to.add_parser("gait", help="GaitNet, DyGait and the app's gallery -> checkpoints/gait/")
     ship_gait.add_argument("--gaitnet-run", default="runs/gaitnet")
