@@ -16,7 +16,13 @@ from pathlib import Path
 from core.cli_helpers import CliError, data_root, positive, print_bench, read_rgb, train_progress
 from core.registry import REGISTRY, Registry
 
-METHOD_MODULES = ("core.reid.commands", "core.dgnet.commands", "core.texgen.commands", "core.drgan.commands")
+METHOD_MODULES = (
+    "core.reid.commands",
+    "core.dgnet.commands",
+    "core.texgen.commands",
+    "core.drgan.commands",
+    "core.gait.commands",
+)
 """Every method's commands module, in the order the command line lists them; importing one registers its method
 (core/registry.py). A new method adds its ``core/<name>/commands.py`` here."""
 
@@ -207,114 +213,6 @@ def _cmd_eval_data(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------------ gait
 
 
-def _gait_root(text: str) -> Path:
-    root = Path(text)
-    if not (root / "sil").is_dir() and not any(root.glob("*/*/*/*.pkl")):
-        raise CliError(f"{root} is not a gait set (no sil/ and no <id>/<condition>/<view>/*.pkl): "
-                       "generate one with python -m core synth gait --out data/gait")  # fmt: skip
-    return root
-
-
-def _gait_config(model: str, preset: str, steps: int | None):
-    from dataclasses import replace
-
-    if model == "gaitnet":
-        from core.gaitnet.config import GaitNetConfig as Config
-    else:
-        from core.dygait.config import DyGaitConfig as Config
-    cfg = Config.from_preset(preset)
-    return cfg if steps is None else replace(cfg, steps=_positive("steps", steps))
-
-
-def _cmd_train_gait(args: argparse.Namespace) -> int:
-    cfg = _gait_config(args.model, args.preset, args.steps)
-    if args.model == "gaitnet":
-        from core.gaitnet.train import train_gaitnet as train
-    else:
-        from core.dygait.train import train_dygait as train
-    name = {"gaitnet": "GaitNet", "dygait": "DyGait"}[args.model]
-    result = train(_gait_root(args.data), args.out, cfg, resume=args.resume, device=args.device,
-                   progress=_train_progress(name))  # fmt: skip
-    if os.environ.get("RANK", "0") == "0":
-        best = result.get("best_validation")
-        extra = f"; best validation Rank-1 {100 * best:.1f}%" if isinstance(best, float) else ""
-        print(f"{name}: {result['steps']} steps in {result['seconds'] / 60:.1f} min{extra} -> {result['path']}")
-    return 0
-
-
-def _gait_models(gaitnet: str | None, dygait: str | None):
-    from core.gait import api
-
-    return api.load(gaitnet or None, dygait or None)
-
-
-def _cmd_eval_gait(args: argparse.Namespace) -> int:
-    import json
-
-    from core.gait import api
-    from core.gait.evaluate import format_table
-
-    models = _gait_models(args.checkpoint if args.model == "gaitnet" else None,
-                          args.checkpoint if args.model == "dygait" else None)  # fmt: skip
-    results = api.evaluate_models(models, _gait_root(args.data), split=args.split,
-                                  progress=lambda text: print(f"  {text}", flush=True))  # fmt: skip
-    print(f"CASIA-B protocol on the {args.split} subjects, Rank-1 (%), identical views excluded:\n")
-    print(format_table(results, per_view=args.per_view))
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(api.results_json(results), indent=1) + "\n")
-        print(f"wrote {args.out}")
-    return 0
-
-
-def _cmd_gait(args: argparse.Namespace) -> int:
-    import json
-
-    from core.gait import api
-    from core.gait.clip import ClipError, read_clip
-
-    try:
-        clip = read_clip(args.clip)
-    except ClipError as err:
-        raise CliError(str(err)) from err
-    for note in clip.notes:
-        print(f"note: {note}")
-    models = _gait_models(args.gaitnet, args.dygait)
-    gallery = api.load_gallery() if not args.no_gallery else None
-    out = Path(args.out)
-    written = api.write_report(models, clip, out, gallery=gallery)
-    summary = json.loads((out / "summary.json").read_text())
-    for name, hits in summary.get("matches", {}).items():
-        print(f"{name} top-5: " + ", ".join(f"{h['label']} ({h['distance']:.3f})" for h in hits))
-    print(f"{len(clip.sil)} frames; wrote " + ", ".join(str(p) for p in written))
-    return 0
-
-
-def _cmd_bench_gait(args: argparse.Namespace) -> int:
-    from core.gait import bench
-
-    return _print_bench(
-        lambda: bench.bench_gait(_gait_models(args.gaitnet, args.dygait), repeats=args.repeats),
-        bench.bench_train_steps,
-        args.presets,
-        args.repeats,
-    )
-
-
-def _cmd_ship_gait(args: argparse.Namespace) -> int:
-    from core.gait.evaluate import format_table
-    from core.gait.ship import ship_gait
-
-    for run in (args.gaitnet_run, args.dygait_run):
-        if not (Path(run) / "final.pt").exists():
-            raise CliError(f"no final.pt in {run}: finish its training first (python -m core train ... --resume)")
-    results = ship_gait(Path(args.gaitnet_run), Path(args.dygait_run), _gait_root(args.data),
-                        progress=lambda text: print(f"  {text}", flush=True))  # fmt: skip
-    print(format_table(results))
-    print("wrote checkpoints/gait/ and the manifest entries 'gaitnet' and 'dygait'")
-    return 0
-
-
 def _cmd_checkpoints_verify(args: argparse.Namespace) -> int:
     from core.checkpoints import verify_all
 
@@ -365,15 +263,6 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
     render.add_argument("--batch", type=int, default=4)
     render.add_argument("--repeats", type=int, default=3)
     render.set_defaults(func=_cmd_bench_render)
-
-    bench_gait = bench.add_parser(
-        "gait", help="gait: recognising one 30-frame walk per model (target 1 s), training steps"
-    )
-    bench_gait.add_argument("--gaitnet", default="gaitnet", help="registered name or a .pt file ('' for none)")
-    bench_gait.add_argument("--dygait", default="dygait", help="registered name or a .pt file ('' for none)")
-    bench_gait.add_argument("--presets", nargs="+", default=["small", "paper"])
-    bench_gait.add_argument("--repeats", type=int, default=5)
-    bench_gait.set_defaults(func=_cmd_bench_gait)
 
     synth_p = sub.add_parser("synth", help="generate synthetic datasets in the real datasets' layouts")
     kinds = synth_p.add_subparsers(dest="kind", required=True)
@@ -438,46 +327,12 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
     train_p = sub.add_parser("train", help="train a model (runs unchanged under torchrun)")
     trainers = train_p.add_subparsers(dest="model", required=True)
     _add_method_commands(trainers, registry, "train")
-    for model, text in (("gaitnet", "GaitNet on masked RGB walks (appearance/pose split, LSTM)"),
-                        ("dygait", "DyGait on OpenGait silhouettes (dynamic augmentation)")):  # fmt: skip
-        t_gait = trainers.add_parser(model, help=text)
-        t_gait.add_argument("--data", default="data/gait", help="gait set or OpenGait tree (default data/gait)")
-        t_gait.add_argument("--steps", type=int, default=None, help="override the preset's steps")
-        t_gait.add_argument("--preset", default="small", help="small (2-core CPU, the default), paper or tiny")
-        t_gait.add_argument("--out", default=f"runs/{model}", help=f"run folder (default runs/{model})")
-        t_gait.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
-        t_gait.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-        t_gait.set_defaults(func=_cmd_train_gait, model=model)
-
-    for model in ("gaitnet", "dygait"):
-        e_gait = evaluate.add_parser(model, help=f"{model}: CASIA-B Rank-1 per condition, with the GEI baseline")
-        e_gait.add_argument("--checkpoint", default=model, help="registered name or a .pt file (default: shipped)")
-        e_gait.add_argument("--data", default="data/gait", help="gait set (default data/gait)")
-        e_gait.add_argument("--split", default="test", choices=("test", "train", "all"))
-        e_gait.add_argument("--per-view", action="store_true", help="also the Rank-1 of every probe view")
-        e_gait.add_argument("--out", default="", help="also write the numbers as JSON here")
-        e_gait.set_defaults(func=_cmd_eval_gait, model=model)
-
     _add_method_commands(evaluate, registry, "eval")
-
-    gait_p = sub.add_parser("gait", help="GaitNet and DyGait on a walk: maps, trajectory, gallery matches")
-    gait_p.add_argument("clip", nargs="+", help="a clip (GIF; MP4 with the photo extra), its frames, or a .pkl")
-    gait_p.add_argument("-o", "--out", required=True, help="output folder")
-    gait_p.add_argument("--gaitnet", default="gaitnet", help="registered name or a .pt file ('' for none)")
-    gait_p.add_argument("--dygait", default="dygait", help="registered name or a .pt file ('' for none)")
-    gait_p.add_argument("--no-gallery", action="store_true", help="skip the gallery matches")
-    gait_p.set_defaults(func=_cmd_gait)
 
     _add_method_commands(sub, registry, "commands")
 
     ship = sub.add_parser("ship", help="export trained runs into checkpoints/ with manifest entries")
     ship_to = ship.add_subparsers(dest="model", required=True)
-
-    ship_gait = ship_to.add_parser("gait", help="GaitNet, DyGait and the app's gallery -> checkpoints/gait/")
-    ship_gait.add_argument("--gaitnet-run", default="runs/gaitnet")
-    ship_gait.add_argument("--dygait-run", default="runs/dygait")
-    ship_gait.add_argument("--data", default="data/gait")
-    ship_gait.set_defaults(func=_cmd_ship_gait)
 
     _add_method_commands(ship_to, registry, "ship")
 
