@@ -1,4 +1,10 @@
-"""Command line: ``python -m core {body,synth,bench,demo-assets,checkpoints} ...``.
+"""Command line: ``python -m core {body,bench,synth,eval,train,ship,demo-assets,checkpoints,...} ...``.
+
+This module holds the generic parts: the top-level parser, the commands that belong to no method (body, synth,
+bench render/synth, eval data, demo-assets, checkpoints), the dispatch and the error handling. Every
+``train/eval/bench/ship <method>`` command and the methods' own top-level commands (swap, texture, rotate, gait)
+come from the method registry (core/registry.py): each method registers them in its ``core/<method>/commands.py``,
+listed once in ``METHOD_MODULES`` below.
 
 Every command prints a clear one-line error (exit code 2) for bad arguments instead of a traceback.
 """
@@ -13,7 +19,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from core.cli_helpers import CliError, data_root, positive, print_bench, read_rgb, train_progress
+from core.cli_helpers import CliError, positive
 from core.registry import REGISTRY, Registry
 
 METHOD_MODULES = (
@@ -24,15 +30,7 @@ METHOD_MODULES = (
     "core.gait.commands",
 )
 """Every method's commands module, in the order the command line lists them; importing one registers its method
-(core/registry.py). A new method adds its ``core/<name>/commands.py`` here."""
-
-_positive, _data_root, _read_rgb, _train_progress, _print_bench = (
-    positive,
-    data_root,
-    read_rgb,
-    train_progress,
-    print_bench,
-)
+(core/registry.py) and binds it to the module's ``METHOD``. A new method adds its ``core/<name>/commands.py`` here."""
 
 
 def _cmd_body_build(args: argparse.Namespace) -> int:
@@ -117,19 +115,19 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     from core.synth import datasets, truth
 
     out = _out_dir(args.out)
-    _positive("seed", args.seed, allow_zero=True)
-    workers = _positive("workers", args.workers)
+    positive("seed", args.seed, allow_zero=True)
+    workers = positive("workers", args.workers)
     if workers > 4 * (os.cpu_count() or 1):
         raise CliError(f"--workers {workers} is far more than this machine's {os.cpu_count()} cores")
     start = time.time()
     if args.kind == "reid":
         cfg = datasets.ReidConfig(
-            train_ids=_positive("train-ids", args.train_ids), test_ids=_positive("test-ids", args.test_ids),
-            cameras=_positive("cameras", args.cameras),
-            images_per_camera=_positive("images-per-camera", args.images_per_camera),
+            train_ids=positive("train-ids", args.train_ids), test_ids=positive("test-ids", args.test_ids),
+            cameras=positive("cameras", args.cameras),
+            images_per_camera=positive("images-per-camera", args.images_per_camera),
             min_cameras=min(2, args.cameras), image_size=_size(args.size),
-            distractors=_positive("distractors", args.distractors, allow_zero=True),
-            junk=_positive("junk", args.junk, allow_zero=True), layout=args.layout, seed=args.seed,
+            distractors=positive("distractors", args.distractors, allow_zero=True),
+            junk=positive("junk", args.junk, allow_zero=True), layout=args.layout, seed=args.seed,
         )  # fmt: skip
         if args.cameras < 2:
             raise CliError("--cameras must be at least 2 (a query needs a gallery image from another camera)")
@@ -145,8 +143,8 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         counts = datasets.write_reid(out, cfg, workers, _progress("reid people"))
     elif args.kind == "face":
         cfg = datasets.FaceConfig(
-            ids=_positive("ids", args.ids),
-            illuminations=_positive("illuminations", args.illuminations),
+            ids=positive("ids", args.ids),
+            illuminations=positive("illuminations", args.illuminations),
             seed=args.seed,
         )
         counts = datasets.write_face(out, cfg, workers, _progress("face people"))
@@ -163,15 +161,15 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         bad = [c for c in conditions if not re.fullmatch(r"(nm|bg|cl)-\d\d", c)]
         if bad or len(set(conditions)) != len(conditions):
             raise CliError(f"--conditions must be distinct names like nm-01, bg-02, cl-01; got {args.conditions!r}")
-        ids = 124 if args.casia_b else _positive("ids", args.ids)
+        ids = 124 if args.casia_b else positive("ids", args.ids)
         train_ids = 74 if args.casia_b else (args.train_ids if args.train_ids is not None else round(0.6 * ids))
         if not 1 <= train_ids < ids:
             raise CliError(f"--train-ids must be within 1..{ids - 1} (some of the {ids} ids must be left to test)")
-        cfg = datasets.GaitConfig(ids=ids, train_ids=train_ids, frames=_positive("frames", args.frames),
+        cfg = datasets.GaitConfig(ids=ids, train_ids=train_ids, frames=positive("frames", args.frames),
                                   views=views, conditions=conditions, seed=args.seed)  # fmt: skip
         counts = datasets.write_gait(out, cfg, workers, _progress("gait sequences"))
     else:
-        cfg = truth.PairsConfig(pairs=_positive("pairs", args.pairs), split=args.split, seed=args.seed)
+        cfg = truth.PairsConfig(pairs=positive("pairs", args.pairs), split=args.split, seed=args.seed)
         counts = truth.write_pairs(out, cfg, workers, _progress("pairs"))
     print(f"wrote {args.kind} to {out}: {counts} in {time.time() - start:.1f} s")
     return 0
@@ -195,7 +193,7 @@ def _cmd_eval_data(args: argparse.Namespace) -> int:
             "(python -m core synth reid --out data/reid; ... face --out data/face; ... gait --out data/gait), "
             "or pass '' to skip one"
         )
-    steps = card.DEFAULT_CNN_STEPS if args.cnn_steps is None else _positive("cnn-steps", args.cnn_steps, True)
+    steps = card.DEFAULT_CNN_STEPS if args.cnn_steps is None else positive("cnn-steps", args.cnn_steps, True)
     reid_rows = card.reid_card(args.reid, cnn_steps=steps, seed=args.seed,
                                progress=_progress("small CNN")) if args.reid else None  # fmt: skip
     face_rows = card.face_card(args.face) if args.face else None
@@ -210,9 +208,6 @@ def _cmd_eval_data(args: argparse.Namespace) -> int:
     return 1 if missed and args.strict else 0
 
 
-# ------------------------------------------------------------------------------------------------ gait
-
-
 def _cmd_checkpoints_verify(args: argparse.Namespace) -> int:
     from core.checkpoints import verify_all
 
@@ -223,9 +218,10 @@ def _cmd_checkpoints_verify(args: argparse.Namespace) -> int:
 
 
 def load_methods() -> Registry:
-    """Import every method's commands module (``METHOD_MODULES``), which registers it; returns the registry."""
-    for module in METHOD_MODULES:
-        importlib.import_module(module)
+    """Import every method's commands module (``METHOD_MODULES``), which registers it; returns the registry.
+    (Imported here rather than at the top so that ``import core.cli`` stays light: the modules import torch.)"""
+    methods = [importlib.import_module(module).METHOD for module in METHOD_MODULES]
+    REGISTRY.reorder([method.name for method in methods])  # the list's order, whichever was imported first
     return REGISTRY
 
 
@@ -324,16 +320,16 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
     data.add_argument("--strict", action="store_true", help="exit 1 when a difficulty target is missed")
     data.set_defaults(func=_cmd_eval_data)
 
+    _add_method_commands(evaluate, registry, "eval")
+
     train_p = sub.add_parser("train", help="train a model (runs unchanged under torchrun)")
     trainers = train_p.add_subparsers(dest="model", required=True)
     _add_method_commands(trainers, registry, "train")
-    _add_method_commands(evaluate, registry, "eval")
 
-    _add_method_commands(sub, registry, "commands")
+    _add_method_commands(sub, registry, "commands")  # the methods' own commands: swap, texture, rotate, gait, ...
 
     ship = sub.add_parser("ship", help="export trained runs into checkpoints/ with manifest entries")
     ship_to = ship.add_subparsers(dest="model", required=True)
-
     _add_method_commands(ship_to, registry, "ship")
 
     assets = sub.add_parser("demo-assets", help="render the README's pictures")
@@ -345,10 +341,11 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: list[str] | None = None, registry: Registry | None = None) -> int:
+    """Run one command; 0 on success, 2 (with one line on stderr) for bad input."""
+    parser = build_parser(registry)
     args = parser.parse_args(argv)
-    if getattr(args, "out_default", None) and args.out is None:
+    if getattr(args, "out_default", None) and getattr(args, "out", None) is None:
         args.out = args.out_default
     if hasattr(args, "preset") and args.preset is None:
         args.preset = getattr(args, "preset_default", "small")

@@ -6,10 +6,11 @@ plus extra top-level commands (``python -m core swap``). Each command is a small
 ``add_arguments(parser)`` and ``run(args) -> int``. The registration lives with the method, in
 ``core/<method>/commands.py``::
 
-    register_method(Method("dgnet", "DG-Net: ...", train=Command("...", _cmd_train_dgnet, _train_arguments), ...))
+    METHOD = register_method(Method("dgnet", "DG-Net: ...", train=Command("...", _cmd_train_dgnet, _train_arguments)))
 
-and ``core/cli.py`` imports every method's commands module through its one list, ``METHOD_MODULES``, then
-builds the parser by iterating the registry. This module imports nothing of the project.
+and ``core/cli.py`` imports every method's commands module through its one list, ``METHOD_MODULES`` (whose order
+is the order ``--help`` lists the methods in, whichever module was imported first), then builds the parser by
+iterating the registry. This module imports nothing of the project.
 """
 
 from __future__ import annotations
@@ -115,6 +116,11 @@ class Registry:
     def commands(self, group: str) -> list[tuple[Method, str, Command]]:
         """Every method's commands under ``group`` as (method, command name, command), in registration order."""
         return [(m, m.command_name(c), c) for m in self._methods.values() for c in m.group(group)]
+
+    def reorder(self, names: Sequence[str]) -> None:
+        """List ``names`` first, in that order (the command line's order), then any other method as registered."""
+        first = {name: self.get(name) for name in names}
+        self._methods = {**first, **{k: v for k, v in self._methods.items() if k not in first}}
 
     def names(self) -> list[str]:
         return list(self._methods)

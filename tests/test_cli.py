@@ -143,3 +143,83 @@ def test_train_dgnet_set_changes_one_field_of_the_preset(tmp_path):
     for bad in ("loss.nothing=1", "colour_w=10", "gen.structure_input=edges"):
         with pytest.raises(CliError):
             _dgnet_overrides(tmp_path, "small-sharp", [bad])
+
+
+def _subcommands(parser, *path: str) -> list[str]:
+    """The subcommand names under ``python -m core PATH``, in the order --help lists them."""
+    import argparse
+
+    for name in path:
+        parser = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[name]
+    return list(next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices)
+
+
+def test_the_parser_is_built_from_the_method_registry(capsys):
+    """A method registered in a fresh registry gets its train/eval commands and its own top-level command in a
+    freshly built parser, beside the generic commands only; running one dispatches to it (CliError -> exit 2);
+    a method no one registered is refused with the registered names, and clashing registrations are refused."""
+    from core import cli
+    from core.cli_helpers import CliError
+    from core.registry import Command, Method, Registry, UnknownMethod, register_method
+
+    ran = []
+
+    def arguments(parser):
+        parser.add_argument("--steps", type=int, default=3, help="how many steps")
+
+    def train(args):
+        if args.steps < 0:
+            raise CliError("--steps must be >= 0")
+        ran.append(("train", args.steps, args.out))
+        return 0
+
+    registry = Registry()
+    toy = Method(
+        "toy",
+        "a sixth method",
+        train=Command("train the toy", train, lambda p: (arguments(p), p.set_defaults(out_default="runs/toy"))),
+        eval=Command("evaluate the toy", lambda args: ran.append(("eval", args.steps)) or 0, arguments),
+        commands=[Command("the toy's own command", lambda args: ran.append(("play",)) or 0, name="play")],
+    )
+    assert register_method(toy, registry) is toy and registry.names() == ["toy"]
+    parser = cli.build_parser(registry)
+    assert _subcommands(parser, "train") == ["toy"] and _subcommands(parser, "eval") == ["data", "toy"]
+    assert _subcommands(parser, "bench") == ["render", "synth"] and _subcommands(parser, "ship") == []
+    assert "play" in _subcommands(parser) and "swap" not in _subcommands(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "toy", "--help"])
+    assert "how many steps" in capsys.readouterr().out
+    assert cli.main(["train", "toy", "--steps", "5"], registry=registry) == 0
+    assert cli.main(["eval", "toy"], registry=registry) == 0 and cli.main(["play"], registry=registry) == 0
+    assert ran == [("train", 5, "runs/toy"), ("eval", 3), ("play",)]
+    assert cli.main(["train", "toy", "--steps", "-1"], registry=registry) == 2
+    assert "error: --steps must be >= 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        cli.build_parser(registry).parse_args(["train", "dgnet"])
+    assert exit_info.value.code == 2 and "invalid choice: 'dgnet'" in capsys.readouterr().err
+    with pytest.raises(UnknownMethod, match="unknown method 'dgnet'; the registered methods are: toy"):
+        registry.get("dgnet")
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register(toy)
+    with pytest.raises(ValueError, match="python -m core play is already registered by 'toy'"):
+        registry.register(Method("other", "clashes", commands=[Command("x", train, name="play")]))
+    with pytest.raises(ValueError, match="needs a name"):
+        Method("nameless", "an extra command without a name", commands=[Command("x", train)])
+
+
+def test_every_method_command_comes_from_the_registry():
+    """``python -m core``'s method commands are exactly the registered ones, and the command line lists the
+    same commands as before the registry (the top-level method commands now in registration order)."""
+    from core import cli
+    from core.registry import REGISTRY
+
+    parser = cli.build_parser()
+    assert cli.load_methods() is REGISTRY and REGISTRY.names() == ["reid", "dgnet", "texgen", "drgan", "gait"]
+    assert _subcommands(parser, "train") == [name for _, name, _ in REGISTRY.commands("train")] == [
+        "reid", "pcb", "dgnet", "texgen", "drgan", "drgan-judge", "gaitnet", "dygait"]  # fmt: skip
+    assert _subcommands(parser, "eval") == ["data", "dgnet", "texgen", "drgan", "gaitnet", "dygait"]
+    assert _subcommands(parser, "bench") == ["render", "dgnet", "texgen", "drgan", "gait", "synth"]
+    assert _subcommands(parser, "ship") == ["dgnet", "texgen", "drgan", "gait"]
+    assert _subcommands(parser) == ["body", "bench", "synth", "eval", "train", "swap", "texture", "rotate", "gait",
+                                    "ship", "demo-assets", "checkpoints"]  # fmt: skip
+    assert REGISTRY.get("dgnet").description.startswith("DG-Net")

@@ -217,7 +217,7 @@ def _ship_arguments(parser: argparse.ArgumentParser) -> None:
                          "--init-from the one before); repeat, oldest first")  # fmt: skip
 
 
-register_method(
+METHOD = register_method(
     Method(
         "dgnet",
         "DG-Net (CVPR 2019): swap appearance and structure codes between people; retrieve a person across cameras",

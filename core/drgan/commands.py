@@ -217,7 +217,7 @@ def _ship_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default="data/face")
 
 
-register_method(
+METHOD = register_method(
     Method(
         "drgan",
         "DR-GAN (CVPR 2017): turn a face to any yaw; fuse several photos of one person",

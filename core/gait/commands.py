@@ -165,7 +165,7 @@ def _ship_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default="data/gait")
 
 
-register_method(
+METHOD = register_method(
     Method(
         "gait",
         "GaitNet (CVPR 2019) and DyGait (ICCV 2023): split walking frames into factors; recognise by gait",

@@ -38,7 +38,7 @@ def _train_arguments(model: str, preset: str):
     return add_arguments
 
 
-register_method(
+METHOD = register_method(
     Method(
         "reid",
         "the plain re-ID baseline (DG-Net's teacher) and PCB (the texture's re-ID loss)",

@@ -194,7 +194,7 @@ def _ship_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=100, help="optimisation steps per person and loss")
 
 
-register_method(
+METHOD = register_method(
     Method(
         "texgen",
         "Re-ID supervised texture generation (CVPR 2019): a full-body texture on a 3D body from one image",
