@@ -10,35 +10,26 @@ The trained model scores the Market protocol on the data's query/gallery at the 
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from core.checkpoints import ModelRecipe, from_pretrained
 from core.config import ConfigMixin, preset
 from core.data.market import load_market
+from core.engine import Task, fit
 from core.reid.backbone import ReidBaseline
-from core.reid.data import ReidTrainSet, random_erasing
+from core.reid.data import PairBatch, ReidTrainSet, random_erasing
 from core.reid.pcb import PCB
 from core.reid.retrieval import evaluate_market, imagenet_normalise
-from core.train import (
-    Checkpointer,
-    MetricLog,
-    Runtime,
-    all_reduce_mean,
-    autocast,
-    distributed_runtime,
-    seed_everything,
-    unwrap,
-    wrap_ddp,
-)  # fmt: skip
+from core.train import Runtime, wrap_ddp
 
-__all__ = ["BaselineConfig", "build_model", "load_baseline", "train_baseline"]
+__all__ = ["BaselineConfig", "ReidTask", "build_model", "load_baseline", "train_baseline"]
 
 
 @dataclass(frozen=True)
@@ -133,6 +124,69 @@ def lr_factor(step: int, cfg: BaselineConfig) -> float:
     return 0.1 if step >= math.floor(cfg.decay_at * cfg.steps) else 1.0
 
 
+class ReidTask(Task):
+    """The re-ID baseline or PCB as a :class:`core.engine.Task`: SGD with warm-up and step decay, cross-entropy
+    (summed over PCB's stripes); at the end the Market protocol on the data's query/gallery."""
+
+    name = "re-ID"
+
+    def __init__(self, data: Path, cfg: BaselineConfig) -> None:
+        self.data, self.cfg = data, cfg
+        self.seed, self.bf16, self.total_steps = cfg.seed, cfg.bf16, cfg.steps
+        self.log_every, self.checkpoint_every_s = cfg.log_every, cfg.checkpoint_every_s
+
+    def setup(self, runtime: Runtime) -> None:
+        super().setup(runtime)
+        cfg = self.cfg
+        self.market = load_market(self.data, (cfg.height, cfg.width))
+        self.train = ReidTrainSet(self.market["train"])
+        self.model = build_model(cfg, self.train.num_classes).to(runtime.device).to(memory_format=torch.channels_last)
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                                   weight_decay=cfg.weight_decay, nesterov=True)  # fmt: skip
+        self.net = wrap_ddp(self.model, runtime)
+        self.net.train()
+
+    def config_dict(self) -> dict[str, Any]:
+        return asdict(self.cfg)
+
+    def next_batch(self, step: int, rng: np.random.Generator) -> tuple[PairBatch, torch.Tensor]:
+        gen = torch.Generator().manual_seed(int(rng.integers(2**62)))  # the augmentations' stream
+        batch = self.train.batch(self.cfg.batch_size, rng, gen, self.cfg.pad)
+        x = imagenet_normalise(batch.x)
+        if self.cfg.erasing_p > 0:
+            x = random_erasing(x, gen, self.cfg.erasing_p)
+        return batch, x.to(self.runtime.device).contiguous(memory_format=torch.channels_last)
+
+    def step(self, batch: tuple[PairBatch, torch.Tensor], step: int, rng: np.random.Generator) -> dict[str, float]:
+        cfg, (data, x) = self.cfg, batch
+        for group in self.opt.param_groups:
+            group["lr"] = cfg.lr * lr_factor(step, cfg)
+        with self.autocast():
+            logits = self.net(x)
+        loss = classification_loss(logits.float(), data.labels.to(self.runtime.device), cfg.label_smoothing)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        scores = logits.float().softmax(-1).mean(1) if logits.dim() == 3 else logits
+        accuracy = (scores.argmax(1).cpu() == data.labels).float().mean()
+        return {"loss": float(loss.detach()), "accuracy": float(accuracy), "lr": self.opt.param_groups[0]["lr"]}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+
+    def final_state(self, step: int, seconds: float) -> dict[str, Any]:
+        self.model.eval()
+        result = evaluate_market(lambda x: self.model.features(x), self.market["query"], self.market["gallery"],
+                                 device=self.runtime.device)  # fmt: skip
+        self.metrics = {"rank1": result.rank1, "rank5": result.rank5, "mAP": result.mAP}
+        return {"config": asdict(self.cfg), "model": self.model.state_dict(), "metrics": self.metrics,
+                "num_classes": self.train.num_classes, "steps": step, "seconds": seconds}  # fmt: skip
+
+
 def train_baseline(
     data: str | Path,
     run_dir: str | Path,
@@ -142,79 +196,19 @@ def train_baseline(
     progress: Callable[[int, int, dict[str, float]], None] | None = None,
     max_steps: int | None = None,
 ) -> dict[str, Any]:
-    """Train on ``data``'s bounding_box_train; score query vs gallery; write ``run_dir/final.pt``.
+    """Train on ``data``'s bounding_box_train; score query vs gallery; write ``run_dir/final.pt``
+    ({"config", "model", "metrics", "num_classes", "steps", "seconds"}).
 
     max_steps: stop after this many steps (a checkpoint is written; ``resume`` continues the
     same schedule), for tests and for splitting a run across sessions.
 
-    Returns {"metrics": {"rank1", "mAP", ...}, "steps", "seconds", "path"}. ``progress(step, total,
-    losses)`` is called on rank 0 after each logged step.
+    Returns {"metrics": {"rank1", "mAP", ...} (once all steps are done), "steps", "seconds", "path"}.
+    ``progress(step, total, losses)`` is called on rank 0 after each logged step.
     """
-    with distributed_runtime(device) as runtime:
-        return _train(Path(data), Path(run_dir), cfg, resume, runtime, progress, max_steps)
-
-
-def _train(
-    data: Path, run_dir: Path, cfg: BaselineConfig, resume: bool, rt: Runtime, progress, max_steps: int | None
-) -> dict[str, Any]:
-    rng = seed_everything(cfg.seed, rt.rank)
-    gen = torch.Generator().manual_seed(cfg.seed * 1000 + rt.rank)
-    market = load_market(data, (cfg.height, cfg.width))
-    train = ReidTrainSet(market["train"])
-    model = build_model(cfg, train.num_classes).to(rt.device)
-    model = model.to(memory_format=torch.channels_last)
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
-                          nesterov=True)  # fmt: skip
-    ckpt = Checkpointer(run_dir, cfg.checkpoint_every_s)
-    log = MetricLog(run_dir / "log.jsonl", enabled=rt.is_main)
-    start, elapsed = 0, 0.0
-    if resume and (state := ckpt.load()) is not None:
-        if state["config"] != asdict(cfg):
-            raise ValueError(f"{ckpt.path} was trained with another config; start a new run folder or drop --resume")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        start, elapsed = int(state["step"]), float(state["seconds"])
-        gen.manual_seed(cfg.seed * 1000 + rt.rank + start)
-        rng = seed_everything(cfg.seed + start, rt.rank)
-        log.truncate_after(start)
-    net = wrap_ddp(model, rt)
-    net.train()
-    t0 = time.monotonic()
-    stop = cfg.steps if max_steps is None else min(cfg.steps, max_steps)
-    for step in range(start, stop):
-        for group in opt.param_groups:
-            group["lr"] = cfg.lr * lr_factor(step, cfg)
-        batch = train.batch(cfg.batch_size, rng, gen, cfg.pad)
-        x = imagenet_normalise(batch.x)
-        if cfg.erasing_p > 0:
-            x = random_erasing(x, gen, cfg.erasing_p)
-        x = x.to(rt.device).contiguous(memory_format=torch.channels_last)
-        with autocast(rt.device, cfg.bf16):
-            logits = net(x)
-        loss = classification_loss(logits.float(), batch.labels.to(rt.device), cfg.label_smoothing)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        done = step + 1
-        if done % cfg.log_every == 0 or done == cfg.steps:
-            scores = logits.float().softmax(-1).mean(1) if logits.dim() == 3 else logits
-            acc = (scores.argmax(1).cpu() == batch.labels).float().mean()
-            values = {"loss": all_reduce_mean(loss, rt), "accuracy": all_reduce_mean(acc, rt)}
-            log.write(done, lr=opt.param_groups[0]["lr"], **values)
-            if progress and rt.is_main:
-                progress(done, cfg.steps, values)
-        if ckpt.due() or done == stop:
-            ckpt.save({"config": asdict(cfg), "model": model.state_dict(), "optimizer": opt.state_dict(),
-                       "step": done, "seconds": elapsed + time.monotonic() - t0}, rt)  # fmt: skip
-    seconds = elapsed + time.monotonic() - t0
-    model.eval()
-    result = evaluate_market(lambda x: model.features(x), market["query"], market["gallery"], device=rt.device)
-    metrics = {"rank1": result.rank1, "rank5": result.rank5, "mAP": result.mAP}
-    path = run_dir / "final.pt"
-    if rt.is_main:
-        torch.save({"config": asdict(cfg), "model": unwrap(model).state_dict(), "metrics": metrics,
-                    "num_classes": train.num_classes, "steps": stop, "seconds": seconds}, path)  # fmt: skip
-    return {"metrics": metrics, "steps": stop, "seconds": seconds, "path": str(path)}
+    task = ReidTask(Path(data), cfg)
+    out = fit(task, run_dir, resume=resume, device=device, progress=progress, max_steps=max_steps)
+    final = out.pop("final")
+    return {**out, **({"metrics": final["metrics"]} if final else {})}
 
 
 RECIPE = ModelRecipe(BaselineConfig, build_model, "a re-ID model (python -m core train reid|pcb writes final.pt)",
