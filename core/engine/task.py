@@ -43,10 +43,13 @@ class LossTerms:
         return self.terms[name][1]
 
     def total(self) -> Tensor:
-        """The sum of ``weight * mean(term)`` over the terms, in the order they were added."""
-        parts = [weight * term.float().mean() for weight, term in self.terms.values()]
-        if not parts:
+        """The sum of ``weight * mean(term)`` over the terms, in the order they were added; a term of weight 0
+        is logged but left out (no gradient through it)."""
+        if not self.terms:
             raise ValueError("no loss terms")
+        parts = [weight * term.float().mean() for weight, term in self.terms.values() if weight != 0]
+        if not parts:
+            return next(iter(self.terms.values()))[1].float().mean() * 0.0
         return torch.stack(parts).sum() if len(parts) > 1 else parts[0]
 
     def values(self, total: str | None = "loss") -> dict[str, float]:

@@ -10,8 +10,7 @@ unchanged under torchrun (DDP over the U-Net; every process holds the frozen PCB
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -20,31 +19,20 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from core.checkpoints import ModelRecipe, from_pretrained
+from core.checkpoints import ModelRecipe, from_pretrained, sha256_of
+from core.engine import LossTerms, Task, fit
 from core.reid.pcb import PCB
 from core.reid.train import load_baseline
+from core.synth.datasets import shared_renderer
 from core.texgen.config import TexGenConfig
 from core.texgen.data import PersonImages, background_bank, load_person_images, person_texture, sample_batch
 from core.texgen.losses import ReidFeatureLoss, masked_l1, masked_mse, skin_uv_mask
 from core.texgen.model import TextureUNet
 from core.texgen.optimize import mirror_texel_index, projection_maps
 from core.texgen.render import UVRaster, composite, shade
-from core.train import (
-    Checkpointer,
-    MetricLog,
-    Runtime,
-    all_reduce_mean,
-    autocast,
-    barrier,
-    distributed_runtime,
-    rng_state,
-    seed_everything,
-    set_rng_state,
-    unwrap,
-    wrap_ddp,
-)  # fmt: skip
+from core.train import Runtime, autocast, barrier, wrap_ddp
 
-__all__ = ["TexGenTrainer", "load_pcb", "train_texgen"]
+__all__ = ["TexGenTask", "TexGenTrainer", "load_pcb", "train_texgen"]
 
 
 def load_pcb(path: str | Path, device: str | torch.device = "cpu") -> PCB:
@@ -102,19 +90,19 @@ class TexGenTrainer:
             reid = self.reid(renders, [torch.cat([t, t[other]]) for t in targets]).float()
         reid_own, reid_other = reid[:b], reid[b:]
         prior = self.priors[torch.from_numpy(rng.integers(len(self.priors), size=b)).to(dev)]
-        face = masked_mse(texture, prior, self.skin_mask)
-        l1_own = masked_l1(own, images, raster.mask)
-        l1_other = masked_l1(renders[b:], images[other], other_raster.mask)
-        loss = (cfg.reid_weight * (reid_own.float() + cfg.other_view_weight * reid_other.float())
-                + cfg.face_weight * face).mean()  # fmt: skip
-        if cfg.l1_weight > 0:  # a departure: pixels of the photos where the body is, own view and the other
-            loss = loss + cfg.l1_weight * (l1_own + cfg.other_view_weight * l1_other).mean()
+        terms = LossTerms()
+        terms.add("reid", reid_own.float(), cfg.reid_weight)
+        terms.add("reid_other", reid_other.float(), cfg.reid_weight * cfg.other_view_weight)
+        terms.add("face", masked_mse(texture, prior, self.skin_mask), cfg.face_weight)
+        # a departure (l1_weight > 0): pixels of the photos where the body is, own view and the other
+        terms.add("l1", masked_l1(own, images, raster.mask), cfg.l1_weight)
+        terms.add("l1_other", masked_l1(renders[b:], images[other], other_raster.mask),
+                  cfg.l1_weight * cfg.other_view_weight)  # fmt: skip
+        loss = terms.total()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
-        values = {"loss": loss, "reid": reid_own.mean(), "reid_other": reid_other.mean(), "face": face.mean(),
-                  "l1": l1_own.mean(), "l1_other": l1_other.mean()}  # fmt: skip
-        return {k: float(v.detach()) for k, v in values.items()}
+        return terms.values()
 
     def unet_input(self, images: Tensor, raster: UVRaster) -> Tensor:
         """What the U-Net sees: the crops (B, 3, H, W), or their projection maps (B, 5, S, S)."""
@@ -161,6 +149,57 @@ def _save_samples(trainer: TexGenTrainer, data: PersonImages, path: Path, count:
     Image.fromarray((grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(path)
 
 
+class TexGenTask(Task):
+    """Texture generation as a :class:`core.engine.Task`: P people x K images a step, :meth:`TexGenTrainer.step`,
+    sample pictures every ``sample_every`` steps; ``final.pt`` = {"config", "model", "steps", "seconds",
+    "pcb_sha256"}."""
+
+    name = "texture U-Net"
+
+    def __init__(self, data: Path, cfg: TexGenConfig, pcb_path: Path, run_dir: Path) -> None:
+        self.data, self.cfg, self.pcb_path, self.run_dir = data, cfg, pcb_path, run_dir
+        self.seed, self.bf16, self.total_steps = cfg.seed, cfg.bf16, cfg.steps
+        self.log_every, self.checkpoint_every_s = cfg.log_every, cfg.checkpoint_every_s
+
+    def setup(self, runtime: Runtime) -> None:
+        super().setup(runtime)
+        cfg, cache = self.cfg, self.run_dir / "cache"
+        if runtime.is_main:  # rank 0 rasterises and writes the cache; the others wait, then read it
+            self.train = load_person_images(self.data, "train", (cfg.height, cfg.width), cache_dir=cache)
+        barrier(runtime)
+        if not runtime.is_main:
+            self.train = load_person_images(self.data, "train", (cfg.height, cfg.width), cache_dir=cache)
+        atlas = shared_renderer().atlas
+        self.trainer = TexGenTrainer(
+            cfg, load_pcb(self.pcb_path, runtime.device), prior_textures(self.train, cfg.texture_size, seed=cfg.seed),
+            background_bank(64, (cfg.height, cfg.width)), skin_uv_mask(atlas, cfg.texture_size), runtime.device,
+            runtime, mirror_texel_index(atlas, cfg.texture_size),
+        )  # fmt: skip
+
+    def config_dict(self) -> dict[str, Any]:
+        return asdict(self.cfg)
+
+    def next_batch(self, step: int, rng: np.random.Generator):
+        return sample_batch(self.train, self.cfg.people_per_batch, self.cfg.images_per_person, rng)
+
+    def step(self, batch, step: int, rng: np.random.Generator) -> dict[str, float]:
+        return self.trainer.step(batch, rng)
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.trainer.state()
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.trainer.load_state(state)
+
+    def snapshot(self, step: int) -> None:
+        if self.cfg.sample_every and step % self.cfg.sample_every == 0:
+            _save_samples(self.trainer, self.train, self.run_dir / "images" / f"step_{step:06d}.png")
+
+    def final_state(self, step: int, seconds: float) -> dict[str, Any]:
+        return {"config": asdict(self.cfg), "model": self.trainer.model.state_dict(), "steps": step,
+                "seconds": seconds, "pcb_sha256": sha256_of(self.pcb_path)}  # fmt: skip
+
+
 def train_texgen(
     data: str | Path,
     run_dir: str | Path,
@@ -173,62 +212,10 @@ def train_texgen(
 ) -> dict[str, Any]:
     """Train on ``data``'s training people; write ``run_dir/final.pt`` ({"config", "model", "steps",
     "seconds", "pcb_sha256"}). ``max_steps`` stops early with a checkpoint (resume continues)."""
-    with distributed_runtime(device) as runtime:
-        return _train(Path(data), Path(run_dir), cfg, Path(pcb_path), resume, runtime, progress, max_steps)
-
-
-def _train(data: Path, run_dir: Path, cfg: TexGenConfig, pcb_path: Path, resume: bool, rt: Runtime, progress,
-           max_steps: int | None) -> dict[str, Any]:  # fmt: skip
-    from core.checkpoints import sha256_of
-    from core.synth.datasets import shared_renderer
-
-    rng = seed_everything(cfg.seed, rt.rank)
-    size, cache = (cfg.height, cfg.width), run_dir / "cache"
-    if rt.is_main:  # rank 0 rasterises and writes the cache; the others wait, then read it
-        train = load_person_images(data, "train", size, cache_dir=cache)
-    barrier(rt)
-    if not rt.is_main:
-        train = load_person_images(data, "train", size, cache_dir=cache)
-    pcb = load_pcb(pcb_path, rt.device)
-    trainer = TexGenTrainer(
-        cfg, pcb, prior_textures(train, cfg.texture_size, seed=cfg.seed), background_bank(64, (cfg.height, cfg.width)),
-        skin_uv_mask(shared_renderer().atlas, cfg.texture_size), rt.device, rt,
-        mirror_texel_index(shared_renderer().atlas, cfg.texture_size),
-    )  # fmt: skip
-    ckpt = Checkpointer(run_dir, cfg.checkpoint_every_s)
-    log = MetricLog(run_dir / "log.jsonl", enabled=rt.is_main)
-    start, elapsed = 0, 0.0
-    if resume and (state := ckpt.load()) is not None:
-        if state["config"] != asdict(cfg):
-            raise ValueError(f"{ckpt.path} was trained with another config; start a new run folder or drop --resume")
-        trainer.load_state(state["trainer"])
-        start, elapsed = int(state["step"]), float(state["seconds"])
-        if "rng" in state and rt.world_size == 1:
-            set_rng_state(state["rng"])
-        rng = np.random.default_rng([cfg.seed, rt.rank, start])
-        log.truncate_after(start)
-    t0 = time.monotonic()
-    stop = cfg.steps if max_steps is None else min(cfg.steps, max_steps)
-    for step in range(start, stop):
-        batch = sample_batch(train, cfg.people_per_batch, cfg.images_per_person, rng)
-        values = trainer.step(batch, rng)
-        done = step + 1
-        if done % cfg.log_every == 0 or done == cfg.steps:
-            values = {k: all_reduce_mean(v, rt) for k, v in values.items()}
-            log.write(done, **values)
-            if progress and rt.is_main:
-                progress(done, cfg.steps, values)
-        if rt.is_main and cfg.sample_every and done % cfg.sample_every == 0:
-            _save_samples(trainer, train, run_dir / "images" / f"step_{done:06d}.png")
-        if ckpt.due() or done == stop:
-            ckpt.save({"config": asdict(cfg), "trainer": trainer.state(), "step": done, "rng": rng_state(),
-                       "seconds": elapsed + time.monotonic() - t0}, rt)  # fmt: skip
-    seconds = elapsed + time.monotonic() - t0
-    path = run_dir / "final.pt"
-    if rt.is_main and stop == cfg.steps:
-        torch.save({"config": asdict(cfg), "model": unwrap(trainer.model).state_dict(), "steps": stop,
-                    "seconds": seconds, "pcb_sha256": sha256_of(pcb_path)}, path)  # fmt: skip
-    return {"steps": stop, "seconds": seconds, "path": str(path)}
+    task = TexGenTask(Path(data), cfg, Path(pcb_path), Path(run_dir))
+    out = fit(task, run_dir, resume=resume, device=device, progress=progress, max_steps=max_steps)
+    out.pop("final")
+    return out
 
 
 RECIPE = ModelRecipe(TexGenConfig, TextureUNet.from_config, "a texture U-Net (python -m core train texgen writes one)")
