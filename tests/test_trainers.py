@@ -220,7 +220,7 @@ def test_dgnet_run_resumes_and_writes_final(market, tmp_path):
     teacher = train_baseline(market, tmp_path / "teacher", BaselineConfig.tiny(), device="cpu")["path"]
     run = tmp_path / "dgnet"
     train_dgnet(market, run, preset="tiny", teacher_path=teacher, device="cpu", bf16=False, max_iter=2, log_every=1)
-    assert torch.load(run / "last.pt", weights_only=True)["iteration"] == 2
+    assert torch.load(run / "last.pt", weights_only=True)["step"] == 2
     result = train_dgnet(market, run, preset="tiny", teacher_path=teacher, device="cpu", bf16=False, resume=True,
                          log_every=1)  # fmt: skip
     assert result["iterations"] == 4

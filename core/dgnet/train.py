@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import csv
 import json
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,21 +38,13 @@ from core.data.market import load_images, load_market
 from core.dgnet.config import DGNetConfig
 from core.dgnet.losses import changed_colour_loss, loss_weights, recon_l1, soft_label_kl, teacher_soft_labels
 from core.dgnet.model import DGNet, denormalise, paint_over
+from core.engine import LossTerms, Task, fit
 from core.reid.data import ReidTrainSet, random_erasing
 from core.reid.retrieval import evaluate_market, imagenet_normalise
 from core.reid.train import load_baseline
-from core.train import (
-    Checkpointer,
-    MetricLog,
-    Runtime,
-    autocast,
-    broadcast_module,
-    distributed_runtime,
-    seed_everything,
-    sync_gradients,
-)
+from core.train import Runtime, autocast, broadcast_module, sync_gradients
 
-__all__ = ["DGNetTrainer", "dgnet_embed", "train_dgnet"]
+__all__ = ["DGNetTask", "DGNetTrainer", "dgnet_embed", "train_dgnet"]
 
 
 def _frozen_call(module: nn.Module, x: Tensor, bn_train: bool) -> Any:
@@ -214,50 +205,37 @@ class DGNetTrainer:
             f_a_recon, f_b_recon = f_recon.float().split(n)
             p_a_recon, p_b_recon = p_recon[0].float().split(n)
 
-            terms: dict[str, Tensor] = {}
-            terms["recon_x"] = recon_l1(x_a_recon, x_a) + recon_l1(x_b_recon, x_b)
-            terms["recon_xp"] = recon_l1(x_a_recon_p, x_a) + recon_l1(x_b_recon_p, x_b)
-            terms["recon_s"] = recon_l1(s_a_recon, s_a) + recon_l1(s_b_recon, s_b)
-            terms["recon_f"] = recon_l1(f_a_recon, f_a) + recon_l1(f_b_recon, f_b)  # no gradient (official)
+            terms = LossTerms()
+            terms.add("recon_x", recon_l1(x_a_recon, x_a) + recon_l1(x_b_recon, x_b), w.recon_x)
+            terms.add("recon_xp", recon_l1(x_a_recon_p, x_a) + recon_l1(x_b_recon_p, x_b), w.recon_xp)
+            terms.add("recon_s", recon_l1(s_a_recon, s_a) + recon_l1(s_b_recon, s_b), w.recon_s)
+            # no gradient (official): the codes of E_a are detached
+            terms.add("recon_f", recon_l1(f_a_recon, f_a) + recon_l1(f_b_recon, f_b), w.recon_f)
             if w.recon_x_cyc > 0:
                 cyc = m.gen.decode(torch.cat([s_a_recon, s_b_recon]), torch.cat([f_a_recon, f_b_recon])).float()
                 cyc = paint_over(cyc, swaps.float())  # s_a_recon came from x_ab, s_b_recon from x_ba
                 x_aba, x_bab = cyc.split(n)
-                terms["recon_cyc"] = recon_l1(x_aba, x_a) + recon_l1(x_bab, x_b)
+                terms.add("recon_cyc", recon_l1(x_aba, x_a) + recon_l1(x_bab, x_b), w.recon_x_cyc)
             ce = F.cross_entropy
             zero = x_a.new_zeros(())
-            if frozen_id:
-                terms["id"] = terms["id_fine"] = terms["pid"] = zero
-            else:
-                terms["id"] = ce(p_a[0], l_a) + ce(p_b[0], l_b)
-                terms["id_fine"] = ce(p_a[1], l_a) + ce(p_b[1], l_b)
-                terms["pid"] = ce(pp_a[0], l_a) + ce(pp_b[0], l_b)
-            terms["recon_id"] = ce(p_a_recon, l_a) + ce(p_b_recon, l_b)
-            terms["gan"] = 2 * m.dis.gen_loss(torch.cat([x_ba, x_ab])).float() if w.gan > 0 else zero
+            terms.add("id", zero if frozen_id else ce(p_a[0], l_a) + ce(p_b[0], l_b), w.id)
+            terms.add("id_fine", zero if frozen_id else ce(p_a[1], l_a) + ce(p_b[1], l_b), w.teacher * w.fine)
+            terms.add("pid", zero if frozen_id else ce(pp_a[0], l_a) + ce(pp_b[0], l_b), w.pid)
+            terms.add("recon_id", ce(p_a_recon, l_a) + ce(p_b_recon, l_b), w.recon_id)
+            terms.add("gan", 2 * m.dis.gen_loss(torch.cat([x_ba, x_ab])).float() if w.gan > 0 else zero, w.gan)
             if use_pairs:
-                terms["paired"] = recon_l1(x_p_swap, x_pt)
+                terms.add("paired", recon_l1(x_p_swap, x_pt), w.paired)
                 if w.colour > 0:
-                    terms["colour"] = changed_colour_loss(denormalise(x_p_swap), paired.truth.to(dev),
-                                                          paired.structure.to(dev))  # fmt: skip
+                    terms.add("colour", changed_colour_loss(denormalise(x_p_swap), paired.truth.to(dev),
+                                                            paired.structure.to(dev)), w.colour)  # fmt: skip
             if self.teacher is not None and w.teacher > 0 and not frozen_id:
                 detached = torch.cat([x_ba, x_ab]).detach()
                 soft = teacher_soft_labels(self.teacher, detached)
                 _, student = m.id(detached)
-                terms["teacher_kl"] = soft_label_kl(student[0].float(), soft) * 2  # sum of the two official terms
-                # fine-grained mining: head 2 names the STRUCTURE donor (x_ba -> b, x_ab -> a)
-                terms["fine"] = ce(student[1].float(), torch.cat([l_b, l_a])) * 2
-
-            total = (w.recon_x * terms["recon_x"] + w.recon_xp * terms["recon_xp"] + w.recon_s * terms["recon_s"]
-                     + w.recon_f * terms["recon_f"] + w.id * terms["id"] + w.teacher * w.fine * terms["id_fine"]
-                     + w.pid * terms["pid"] + w.recon_id * terms["recon_id"] + w.gan * terms["gan"])  # fmt: skip
-            if "recon_cyc" in terms:
-                total = total + w.recon_x_cyc * terms["recon_cyc"]
-            if "teacher_kl" in terms:
-                total = total + w.teacher * (terms["teacher_kl"] + w.fine * terms["fine"])
-            if "paired" in terms:
-                total = total + w.paired * terms["paired"]
-            if "colour" in terms:
-                total = total + w.colour * terms["colour"]
+                # the sum of the two official terms; fine-grained mining: head 2 names the STRUCTURE donor
+                terms.add("teacher_kl", soft_label_kl(student[0].float(), soft) * 2, w.teacher)
+                terms.add("fine", ce(student[1].float(), torch.cat([l_b, l_a])) * 2, w.teacher * w.fine)
+            total = terms.total()
         self.opt_gen.zero_grad(set_to_none=True)
         self.opt_id.zero_grad(set_to_none=True)
         total.backward()
@@ -269,8 +247,8 @@ class DGNetTrainer:
         if self.gen_ema is not None:
             self.gen_ema.update_parameters(m.gen)
 
-        out = {k: float(v.detach()) for k, v in terms.items()}
-        out |= {"total": float(total.detach()), "dis": float(d_loss.detach()), "dis_penalty": float(d_penalty.detach())}
+        out = terms.values(total="total")
+        out |= {"dis": float(d_loss.detach()), "dis_penalty": float(d_penalty.detach())}
         out |= {"w_teacher": w.teacher, "w_cyc": w.recon_x_cyc, "w_s": w.recon_s, "w_gan": w.gan}
         if dis_auc is not None:
             out["dis_auc"] = dis_auc
@@ -400,10 +378,12 @@ def train_dgnet(
         train``), needed when ``loss.paired_w`` > 0.
     Returns {"iterations", "seconds", "path", "metrics"} (Market-protocol retrieval of DG-Net's features).
     """
-    with distributed_runtime(device) as rt:
-        return _train(Path(data), Path(run_dir), config, teacher_path, preset, resume, rt, bf16, seed,
-                      checkpoint_every_s, log_every, max_iter, init_from_teacher, progress, warm_start,
-                      init_from, pairs)  # fmt: skip
+    task = DGNetTask(Path(data), Path(run_dir), config, teacher_path, preset, bf16, seed, checkpoint_every_s,
+                     log_every, max_iter, init_from_teacher, warm_start, init_from, pairs)  # fmt: skip
+    out = fit(task, run_dir, resume=resume, device=device, progress=progress)
+    final = out["final"]
+    return {"iterations": out["steps"], "seconds": out["seconds"], "path": out["path"],
+            "metrics": final["metrics"] if final else None}  # fmt: skip
 
 
 def _load_warm_start(path: Path, cfg: DGNetConfig) -> dict[str, Any]:
@@ -445,89 +425,103 @@ def _load_init(path: Path, model: DGNet) -> None:
             raise ValueError(f"{path}: {part} weights do not match (missing {missing}, unexpected {unexpected})")
 
 
-def _train(data, run_dir, config, teacher_path, preset, resume, rt, bf16, seed, every_s, log_every, max_iter,
-           init_from_teacher, progress, warm_start=None, init_from=None, pairs=None) -> dict[str, Any]:  # fmt: skip
-    torch.manual_seed(seed)  # the same initial weights on every rank (then broadcast, to be sure)
-    probe = config or DGNetConfig.from_preset(preset, num_classes=2)  # only its image size is used here
-    market = load_market(data, (probe.height, probe.width))
-    train = ReidTrainSet(market["train"])
-    cfg = config or DGNetConfig.from_preset(preset, num_classes=train.num_classes)
-    if cfg.appearance.num_classes != train.num_classes:
-        raise ValueError(f"the config has {cfg.appearance.num_classes} classes, the data {train.num_classes}")
-    model = DGNet(cfg).to(rt.device)
-    teacher = None
-    if teacher_path is not None:
-        teacher, tcfg = load_baseline(teacher_path, rt.device)
-        if teacher.classifier.classifier[0].out_features != train.num_classes:
-            known = teacher.classifier.classifier[0].out_features
-            raise ValueError(f"the teacher {teacher_path} knows {known} classes, the data has {train.num_classes}: "
-                             "train the teacher on the same data")  # fmt: skip
-        if (tcfg.height, tcfg.width) != (cfg.height, cfg.width):
-            raise ValueError(f"the teacher sees {tcfg.height}x{tcfg.width} images, DG-Net {cfg.height}x{cfg.width}")
-        if init_from_teacher and tcfg.arch == cfg.appearance.backbone and tcfg.last_stride == cfg.appearance.stride:
-            missing = model.id.model.load_state_dict(teacher.model.state_dict())
-            del missing
-    if init_from is not None:
-        _load_init(Path(init_from), model)
-    paired_set = PairedSwapSet(pairs, (cfg.height, cfg.width)) if cfg.loss.paired_w > 0 else None
-    if cfg.loss.paired_w > 0 and pairs is None:
-        raise ValueError("this config's paired loss needs training pairs (pairs=..., --pairs data/pairs-train)")
-    broadcast_module(model, rt)
-    trainer = DGNetTrainer(model, teacher, rt, bf16)
-    rng = seed_everything(seed, rt.rank)
-    gen = torch.Generator().manual_seed(seed * 1000 + rt.rank)
-    ckpt = Checkpointer(run_dir, every_s)
-    log = MetricLog(run_dir / "log.jsonl", enabled=rt.is_main)
-    start, elapsed = 0, 0.0
-    if resume and (state := ckpt.load()) is not None:
-        if state["config"] != cfg.to_dict():
-            raise ValueError(f"{ckpt.path} was trained with another config; use a new run folder or drop --resume")
-        trainer.load_state_dict(state["trainer"])
-        start, elapsed = int(state["iteration"]), float(state["seconds"])
-        rng = seed_everything(seed + start, rt.rank)
-        gen.manual_seed(seed * 1000 + rt.rank + start)
-        log.truncate_after(start)
-    elif warm_start is not None:
-        state = _load_warm_start(Path(warm_start), cfg)
-        trainer.load_state_dict(state["trainer"])
-        start, elapsed = int(state["iteration"]), float(state["seconds"])
-        rng = seed_everything(seed + start, rt.rank)
-        gen.manual_seed(seed * 1000 + rt.rank + start)
-    total = cfg.train.max_iter if max_iter is None else min(max_iter, cfg.train.max_iter)
-    show_a = torch.stack([augment_free(train, i) for i in range(0, len(train), max(1, len(train) // 8))][:8])
-    show_b = show_a.roll(1, 0)
-    model.train()
-    t0 = time.monotonic()
-    for it in range(start, total):
-        a = train.batch(cfg.train.batch_size, rng, gen)
-        b = train.batch(cfg.train.batch_size, rng, gen)
-        paired = paired_set.batch(cfg.train.batch_size, rng) if paired_set is not None else None
-        done = it + 1
-        losses = trainer.step(a, b, it, gen, rng, paired, measure_dis=done % log_every == 0 or done == total)
-        if rt.is_main and (done % log_every == 0 or done == total):
-            log.write(done, **losses)
-            if progress:
-                progress(done, total, losses)
-        if rt.is_main and cfg.train.image_save_iter and done % cfg.train.image_save_iter == 0:
-            save_sample_grid(model, show_a, show_b, run_dir / "images" / f"iter_{done:08d}.png")
-        if ckpt.due() or done == total:
-            ckpt.save({"config": cfg.to_dict(), "trainer": trainer.state_dict(), "iteration": done,
-                       "seconds": elapsed + time.monotonic() - t0}, rt)  # fmt: skip
-    seconds = elapsed + time.monotonic() - t0
-    broadcast_module(model, rt)  # BatchNorm statistics differ per rank (their batches did); keep rank 0's
-    if trainer.gen_ema is not None:  # ship and score the moving average (train.ema)
-        model.gen.load_state_dict(trainer.inference_generator().state_dict())
-    model.eval()
-    result = evaluate_market(dgnet_embed(model), market["query"], market["gallery"], device=rt.device)
-    metrics = {"rank1": result.rank1, "rank5": result.rank5, "mAP": result.mAP}
-    path = run_dir / "final.pt"
-    if rt.is_main:
-        torch.save({"config": cfg.to_dict(), "gen": model.gen.state_dict(), "id": model.id.state_dict(),
-                    "iterations": total, "seconds": seconds, "metrics": metrics,
-                    "teacher": str(teacher_path) if teacher_path else None,
-                    "init_from": str(init_from) if init_from else None}, path)  # fmt: skip
-        save_sample_grid(model, show_a, show_b, run_dir / "images" / "final.png")
-    return {"iterations": total, "seconds": seconds, "path": str(path), "metrics": metrics}
+class DGNetTask(Task):
+    """DG-Net as a :class:`core.engine.Task`: two real batches (and training pairs) a step,
+    :meth:`DGNetTrainer.step`, progress pictures every ``image_save_iter``; at the end the Market protocol on
+    DG-Net's features. ``final.pt`` = {"config", "gen", "id", "iterations", "seconds", "metrics", "teacher",
+    "init_from"}."""
+
+    name = "DG-Net"
+
+    def __init__(self, data: Path, run_dir: Path, config: DGNetConfig | None, teacher_path, preset: str, bf16: bool,
+                 seed: int, every_s: float, log_every: int, max_iter: int | None, init_from_teacher: bool,
+                 warm_start=None, init_from=None, pairs=None) -> None:  # fmt: skip
+        self.data, self.run_dir, self.config, self.preset = data, run_dir, config, preset
+        self.teacher_path, self.init_from_teacher, self.max_iter = teacher_path, init_from_teacher, max_iter
+        self.warm_start, self.init_from, self.pairs = warm_start, init_from, pairs
+        self.bf16, self.seed, self.checkpoint_every_s, self.log_every = bf16, seed, every_s, log_every
+
+    def setup(self, runtime: Runtime) -> None:
+        super().setup(runtime)
+        probe = self.config or DGNetConfig.from_preset(self.preset, num_classes=2)  # only its image size is used
+        self.market = load_market(self.data, (probe.height, probe.width))
+        self.train = train = ReidTrainSet(self.market["train"])
+        cfg = self.cfg = self.config or DGNetConfig.from_preset(self.preset, num_classes=train.num_classes)
+        if cfg.appearance.num_classes != train.num_classes:
+            raise ValueError(f"the config has {cfg.appearance.num_classes} classes, the data {train.num_classes}")
+        self.total_steps = cfg.train.max_iter if self.max_iter is None else min(self.max_iter, cfg.train.max_iter)
+        self.model = model = DGNet(cfg).to(runtime.device)
+        teacher, tcfg = _load_teacher(self.teacher_path, cfg, train.num_classes, runtime.device)
+        if teacher is not None and self.init_from_teacher:
+            if tcfg.arch == cfg.appearance.backbone and tcfg.last_stride == cfg.appearance.stride:
+                model.id.model.load_state_dict(teacher.model.state_dict())
+        if self.init_from is not None:
+            _load_init(Path(self.init_from), model)
+        if cfg.loss.paired_w > 0 and self.pairs is None:
+            raise ValueError("this config's paired loss needs training pairs (pairs=..., --pairs data/pairs-train)")
+        self.paired = PairedSwapSet(self.pairs, (cfg.height, cfg.width)) if cfg.loss.paired_w > 0 else None
+        broadcast_module(model, runtime)  # the same initial weights on every rank
+        self.trainer = DGNetTrainer(model, teacher, runtime, self.bf16)
+        shown = range(0, len(train), max(1, len(train) // 8))
+        self.show_a = torch.stack([augment_free(train, i) for i in shown][:8])
+        self.show_b = self.show_a.roll(1, 0)
+        model.train()
+
+    def config_dict(self) -> dict[str, Any]:
+        return self.cfg.to_dict()
+
+    def next_batch(self, step: int, rng: np.random.Generator):
+        gen = torch.Generator().manual_seed(int(rng.integers(2**62)))  # the augmentations' stream
+        size = self.cfg.train.batch_size
+        a, b = self.train.batch(size, rng, gen), self.train.batch(size, rng, gen)
+        return a, b, self.paired.batch(size, rng) if self.paired is not None else None, gen
+
+    def step(self, batch, step: int, rng: np.random.Generator) -> dict[str, float]:
+        a, b, paired, gen = batch
+        return self.trainer.step(a, b, step, gen, rng, paired, measure_dis=self.logs(step + 1))
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.trainer.state_dict()
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.trainer.load_state_dict(state)
+
+    def start_state(self) -> Mapping[str, Any] | None:
+        return _load_warm_start(Path(self.warm_start), self.cfg) if self.warm_start is not None else None
+
+    def snapshot(self, step: int) -> None:
+        if self.cfg.train.image_save_iter and step % self.cfg.train.image_save_iter == 0:
+            save_sample_grid(self.model, self.show_a, self.show_b, self.run_dir / "images" / f"iter_{step:08d}.png")
+
+    def final_state(self, step: int, seconds: float) -> dict[str, Any]:
+        model = self.model
+        broadcast_module(model, self.runtime)  # BatchNorm statistics differ per rank (their batches did); rank 0's
+        if self.trainer.gen_ema is not None:  # ship and score the moving average (train.ema)
+            model.gen.load_state_dict(self.trainer.inference_generator().state_dict())
+        model.eval()
+        result = evaluate_market(dgnet_embed(model), self.market["query"], self.market["gallery"],
+                                 device=self.runtime.device)  # fmt: skip
+        if self.runtime.is_main:
+            save_sample_grid(model, self.show_a, self.show_b, self.run_dir / "images" / "final.png")
+        return {"config": self.cfg.to_dict(), "gen": model.gen.state_dict(), "id": model.id.state_dict(),
+                "iterations": step, "seconds": seconds,
+                "metrics": {"rank1": result.rank1, "rank5": result.rank5, "mAP": result.mAP},
+                "teacher": str(self.teacher_path) if self.teacher_path else None,
+                "init_from": str(self.init_from) if self.init_from else None}  # fmt: skip
+
+
+def _load_teacher(path, cfg: DGNetConfig, num_classes: int, device: torch.device) -> tuple[Any, Any]:
+    """The trained re-ID baseline whose soft labels teach E_a and its config, or (None, None)."""
+    if path is None:
+        return None, None
+    teacher, tcfg = load_baseline(path, device)
+    known = teacher.classifier.classifier[0].out_features
+    if known != num_classes:
+        raise ValueError(f"the teacher {path} knows {known} classes, the data has {num_classes}: "
+                         "train the teacher on the same data")  # fmt: skip
+    if (tcfg.height, tcfg.width) != (cfg.height, cfg.width):
+        raise ValueError(f"the teacher sees {tcfg.height}x{tcfg.width} images, DG-Net {cfg.height}x{cfg.width}")
+    return teacher, tcfg
 
 
 def augment_free(train: ReidTrainSet, index: int) -> Tensor:
