@@ -8,7 +8,7 @@ discriminator it was trained against.
 
 from __future__ import annotations
 
-import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -21,9 +21,10 @@ from torch import Tensor, nn
 from core.checkpoints import ModelRecipe, from_pretrained
 from core.config import ConfigMixin
 from core.drgan.data import FaceSet, load_face_set
-from core.train import autocast
+from core.engine import LossTerms, Task, fit
+from core.train import Runtime
 
-__all__ = ["FaceJudge", "JudgeConfig", "load_judge", "train_judge"]
+__all__ = ["FaceJudge", "JudgeConfig", "JudgeTask", "load_judge", "train_judge"]
 
 
 @dataclass(frozen=True)
@@ -71,36 +72,64 @@ class FaceJudge(nn.Module):
         return self.pose(self._pooled(x)).argmax(1)
 
 
+class JudgeTask(Task):
+    """The judge as a :class:`core.engine.Task` (one process): pose and identity cross-entropy, Adam with a
+    one-cycle schedule; at the end the pose accuracy on the test faces."""
+
+    name = "face judge"
+
+    def __init__(self, data: Path, cfg: JudgeConfig) -> None:
+        self.data, self.cfg = data, cfg
+        self.seed, self.bf16, self.total_steps, self.log_every = cfg.seed, cfg.bf16, cfg.steps, 25
+
+    def setup(self, runtime: Runtime) -> None:
+        super().setup(runtime)
+        self.train = load_face_set(self.data, "train", self.cfg.load_size)
+        self.model = FaceJudge(self.cfg, self.train.num_ids).train()
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr)
+        self.sched = torch.optim.lr_scheduler.OneCycleLR(self.opt, self.cfg.lr, total_steps=self.cfg.steps)
+
+    def config_dict(self) -> dict[str, Any]:
+        return asdict(self.cfg)
+
+    def next_batch(self, step: int, rng: np.random.Generator):
+        return self.train.sample(self.cfg.batch_size, self.cfg.image_size, rng)
+
+    def step(self, batch, step: int, rng: np.random.Generator) -> dict[str, float]:
+        with self.autocast():
+            pose, ident = self.model(batch.images)
+        terms = LossTerms({"pose": (1.0, F.cross_entropy(pose.float(), batch.poses)),
+                           "identity": (1.0, F.cross_entropy(ident.float(), batch.ids))})  # fmt: skip
+        self.opt.zero_grad(set_to_none=True)
+        terms.total().backward()
+        self.opt.step()
+        self.sched.step()
+        return terms.values()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "opt": self.opt.state_dict(), "sched": self.sched.state_dict()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["opt"])
+        self.sched.load_state_dict(state["sched"])
+
+    def final_state(self, step: int, seconds: float) -> dict[str, Any]:
+        self.model.eval()
+        accuracy = pose_accuracy(self.model, load_face_set(self.data, "test", self.cfg.load_size), self.cfg.image_size)
+        return {"config": asdict(self.cfg), "model": self.model.state_dict(), "num_ids": self.train.num_ids,
+                "steps": step, "seconds": seconds, "test_pose_accuracy": accuracy}  # fmt: skip
+
+
 def train_judge(data: str | Path, path: str | Path, cfg: JudgeConfig | None = None, progress=None) -> dict[str, Any]:
-    """Train on ``data``'s training faces and save ``path``; returns the held-out pose accuracy."""
-    cfg = cfg or JudgeConfig()
-    torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    train = load_face_set(data, "train", cfg.load_size)
-    model = FaceJudge(cfg, train.num_ids)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.steps)
-    t0 = time.monotonic()
-    model.train()
-    for step in range(cfg.steps):
-        batch = train.sample(cfg.batch_size, cfg.image_size, rng)
-        with autocast(torch.device("cpu"), cfg.bf16):
-            pose, ident = model(batch.images)
-        loss = F.cross_entropy(pose.float(), batch.poses) + F.cross_entropy(ident.float(), batch.ids)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if progress:
-            progress(step + 1, cfg.steps, {"loss": float(loss)})
-    model.eval()
-    test = load_face_set(data, "test", cfg.load_size)
-    accuracy = pose_accuracy(model, test, cfg.image_size)
-    state = {"config": asdict(cfg), "model": model.state_dict(), "num_ids": train.num_ids, "steps": cfg.steps,
-             "seconds": time.monotonic() - t0, "test_pose_accuracy": accuracy}  # fmt: skip
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    torch.save(state, path)
-    return {"seconds": state["seconds"], "test_pose_accuracy": accuracy, "path": str(path)}
+    """Train on ``data``'s training faces (one process, the CPU) and save ``path`` (its folder also gets the
+    run's ``log.jsonl`` and ``last.pt``); returns the held-out pose accuracy."""
+    path = Path(path)
+    out = fit(JudgeTask(Path(data), cfg or JudgeConfig()), path.parent, device="cpu", progress=progress)
+    state = out["final"]
+    if path.name != "final.pt":
+        torch.save(state, path)
+    return {"seconds": state["seconds"], "test_pose_accuracy": state["test_pose_accuracy"], "path": str(path)}
 
 
 @torch.no_grad()

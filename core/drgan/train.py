@@ -11,8 +11,7 @@ both losses: 2(n + 1) generator terms per person. It starts from a trained singl
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,20 +24,10 @@ from core.drgan.config import DRGANConfig
 from core.drgan.data import FaceBatch, FaceSet, load_face_set
 from core.drgan.losses import accuracy, discriminator_loss, generator_loss
 from core.drgan.model import DRGAN
-from core.train import (
-    Checkpointer,
-    MetricLog,
-    Runtime,
-    all_reduce_mean,
-    autocast,
-    distributed_runtime,
-    rng_state,
-    seed_everything,
-    set_rng_state,
-    wrap_ddp,
-)  # fmt: skip
+from core.engine import Task, fit
+from core.train import Runtime, autocast, wrap_ddp
 
-__all__ = ["DRGANTrainer", "load_drgan", "train_drgan"]
+__all__ = ["DRGANTask", "DRGANTrainer", "load_drgan", "train_drgan"]
 
 
 class DRGANTrainer:
@@ -162,59 +151,56 @@ def train_drgan(
     """Train on ``data``'s training identities; write ``run_dir/final.pt`` ({"config", "model", "num_ids",
     "steps", "seconds"}). ``max_steps`` stops early with a checkpoint (resume continues). ``warm_start``:
     a trained model's final.pt whose networks start this run (a single-image model for ``--multi``)."""
-    with distributed_runtime(device) as runtime:
-        return _train(Path(data), Path(run_dir), cfg, resume, runtime, progress, max_steps, warm_start)
+    task = DRGANTask(Path(data), Path(run_dir), cfg, warm_start)
+    out = fit(task, run_dir, resume=resume, device=device, progress=progress, max_steps=max_steps)
+    out.pop("final")
+    return out
 
 
-def _train(data: Path, run_dir: Path, cfg: DRGANConfig, resume: bool, rt: Runtime, progress, max_steps,
-           warm_start) -> dict[str, Any]:  # fmt: skip
-    rng = seed_everything(cfg.seed, rt.rank)
-    train = load_face_set(data, "train", cfg.load_size)
-    if cfg.num_poses != train.num_poses:
-        raise ValueError(f"the config has {cfg.num_poses} yaw bins, {data} has {train.num_poses}")
-    trainer = DRGANTrainer(cfg, train.num_ids, rt.device, rt)
-    ckpt = Checkpointer(run_dir, cfg.checkpoint_every_s)
-    log = MetricLog(run_dir / "log.jsonl", enabled=rt.is_main)
-    start, elapsed = 0, 0.0
-    if resume and (state := ckpt.load()) is not None:
-        # the learning rate is constant, so only the number of steps may change between sessions
-        if {**state["config"], "steps": cfg.steps} != cfg.to_dict():
-            raise ValueError(f"{ckpt.path} was trained with another config; start a new run folder or drop --resume")
-        if int(state["step"]) > cfg.steps:
-            raise ValueError(f"{ckpt.path} is at step {state['step']}, past the {cfg.steps} steps asked for")
-        trainer.load_state(state["trainer"])
-        start, elapsed = int(state["step"]), float(state["seconds"])
-        if "rng" in state and rt.world_size == 1:
-            set_rng_state(state["rng"])
-        rng = np.random.default_rng([cfg.seed, rt.rank, start])
-        log.truncate_after(start)
-    elif warm_start is not None:
-        trainer.warm_start(warm_start)
-    t0 = time.monotonic()
-    stop = cfg.steps if max_steps is None else min(cfg.steps, max_steps)
-    sums: dict[str, list[float]] = {}
-    for step in range(start, stop):
-        values = trainer.step(trainer.batch(train, rng), step, rng)
-        for k, v in values.items():
-            sums.setdefault(k, []).append(v)
-        done = step + 1
-        if done % cfg.log_every == 0 or done == stop:
-            means = {k: all_reduce_mean(float(np.mean(v)), rt) for k, v in sums.items()}
-            sums = {}
-            log.write(done, **means)
-            if progress and rt.is_main:
-                progress(done, cfg.steps, means)
-        if rt.is_main and cfg.sample_every and done % cfg.sample_every == 0:
-            _save_samples(trainer.model, train, cfg, run_dir / "images" / f"step_{done:06d}.png")
-        if ckpt.due() or done == stop:
-            ckpt.save({"config": cfg.to_dict(), "trainer": trainer.state(), "step": done, "rng": rng_state(),
-                       "seconds": elapsed + time.monotonic() - t0}, rt)  # fmt: skip
-    seconds = elapsed + time.monotonic() - t0
-    path = run_dir / "final.pt"
-    if rt.is_main and stop == cfg.steps:
-        torch.save({"config": cfg.to_dict(), "model": trainer.model.state_dict(), "num_ids": train.num_ids,
-                    "steps": stop, "seconds": seconds, "warm_start": str(warm_start) if warm_start else None},
-                   path)  # fmt: skip
-        if cfg.sample_every:
-            _save_samples(trainer.model, train, cfg, run_dir / "images" / "final.png")
-    return {"steps": stop, "seconds": seconds, "path": str(path)}
+class DRGANTask(Task):
+    """DR-GAN as a :class:`core.engine.Task`: :meth:`DRGANTrainer.batch` and :meth:`DRGANTrainer.step`, pose-strip
+    pictures every ``sample_every`` steps; a resumed session may change only the number of steps (the
+    learning rate is constant)."""
+
+    name = "DR-GAN"
+    resumable_fields = ("steps",)
+
+    def __init__(self, data: Path, run_dir: Path, cfg: DRGANConfig, warm_start: str | Path | None = None) -> None:
+        self.data, self.run_dir, self.cfg, self.warm_start = data, run_dir, cfg, warm_start
+        self.seed, self.bf16, self.total_steps = cfg.seed, cfg.bf16, cfg.steps
+        self.log_every, self.checkpoint_every_s = cfg.log_every, cfg.checkpoint_every_s
+
+    def setup(self, runtime: Runtime) -> None:
+        super().setup(runtime)
+        self.train = load_face_set(self.data, "train", self.cfg.load_size)
+        if self.cfg.num_poses != self.train.num_poses:
+            raise ValueError(f"the config has {self.cfg.num_poses} yaw bins, {self.data} has {self.train.num_poses}")
+        self.trainer = DRGANTrainer(self.cfg, self.train.num_ids, runtime.device, runtime)
+        if self.warm_start is not None:  # a resumed run's own state replaces these weights
+            self.trainer.warm_start(self.warm_start)
+
+    def config_dict(self) -> dict[str, Any]:
+        return self.cfg.to_dict()
+
+    def next_batch(self, step: int, rng: np.random.Generator) -> FaceBatch:
+        return self.trainer.batch(self.train, rng)
+
+    def step(self, batch: FaceBatch, step: int, rng: np.random.Generator) -> dict[str, float]:
+        return self.trainer.step(batch, step, rng)
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.trainer.state()
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.trainer.load_state(state)
+
+    def snapshot(self, step: int) -> None:
+        if self.cfg.sample_every and step % self.cfg.sample_every == 0:
+            _save_samples(self.trainer.model, self.train, self.cfg, self.run_dir / "images" / f"step_{step:06d}.png")
+
+    def final_state(self, step: int, seconds: float) -> dict[str, Any]:
+        if self.runtime.is_main and self.cfg.sample_every:
+            _save_samples(self.trainer.model, self.train, self.cfg, self.run_dir / "images" / "final.png")
+        return {"config": self.cfg.to_dict(), "model": self.trainer.model.state_dict(), "num_ids": self.train.num_ids,
+                "steps": step, "seconds": seconds,
+                "warm_start": str(self.warm_start) if self.warm_start else None}  # fmt: skip
