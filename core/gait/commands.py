@@ -38,7 +38,7 @@ def _cmd_train_gait(args: argparse.Namespace) -> int:
         from core.dygait.train import train_dygait as train
     name = {"gaitnet": "GaitNet", "dygait": "DyGait"}[args.model]
     result = train(_gait_root(args.data), args.out, cfg, resume=args.resume, device=args.device,
-                   progress=train_progress(name))  # fmt: skip
+                   progress=train_progress(name), max_steps=args.max_steps)  # fmt: skip
     if os.environ.get("RANK", "0") == "0":
         best = result.get("best_validation")
         extra = f"; best validation Rank-1 {100 * best:.1f}%" if isinstance(best, float) else ""
@@ -123,6 +123,7 @@ def _train_arguments(model: str):
     def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--data", default="data/gait", help="gait set or OpenGait tree (default data/gait)")
         parser.add_argument("--steps", type=int, default=None, help="override the preset's steps")
+        parser.add_argument("--max-steps", type=int, default=None, help="stop early with a checkpoint (resume later)")
         parser.add_argument("--preset", default="small", help="small (2-core CPU, the default), paper or tiny")
         parser.add_argument("--out", default=f"runs/{model}", help=f"run folder (default runs/{model})")
         parser.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")

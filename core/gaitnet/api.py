@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 
-RECIPE = ModelRecipe(GaitNetConfig, GaitNet, "a GaitNet model (python -m core.gaitnet.train writes final.pt)",
+RECIPE = ModelRecipe(GaitNetConfig, GaitNet, "a GaitNet model (python -m core train gaitnet writes final.pt)",
                      "num_classes")  # fmt: skip
 
 

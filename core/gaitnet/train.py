@@ -1,4 +1,4 @@
-"""Train GaitNet: ``python -m core.gaitnet.train --data data/gait --out runs/gaitnet --preset small [--resume]``.
+"""Train GaitNet: ``python -m core train gaitnet --data data/gait --out runs/gaitnet --preset small [--resume]``.
 
 One step (the paper's, with the authors' CASIA-B weights): a batch of items, each two clips A and B of one
 subject under different conditions (a normal walk against a bag or a coat, or bag against coat) and, by
@@ -17,38 +17,24 @@ Runs unchanged under torchrun (DDP, rank-dependent sampling); rank 0 validates, 
 
 from __future__ import annotations
 
-import argparse
 import copy
-import os
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from core.engine import LossTerms, Task, fit
 from core.gait.data import GaitSet, clip_indices, load_gait_set, rgb_to_tensor, split_validation
 from core.gait.evaluate import GROUPS, evaluate_features
 from core.gaitnet.api import embed_many, reconstruct, swap
-from core.gaitnet.config import PRESETS, GaitNetConfig
+from core.gaitnet.config import GaitNetConfig
 from core.gaitnet.losses import accuracy, cross_reconstruction_loss, gait_similarity_loss, incremental_identity_loss
 from core.gaitnet.model import GaitNet
-from core.train import (
-    Checkpointer,
-    MetricLog,
-    Runtime,
-    all_reduce_mean,
-    autocast,
-    distributed_runtime,
-    plot_curves,
-    rng_state,
-    seed_everything,
-    set_rng_state,
-    wrap_ddp,
-)  # fmt: skip
+from core.train import Runtime, autocast, wrap_ddp
 
-__all__ = ["GaitNetTrainer", "PairSampler", "train_gaitnet", "validate"]
+__all__ = ["GaitNetTask", "GaitNetTrainer", "PairSampler", "train_gaitnet", "validate"]
 
 CURVES = ("loss", "xrecon", "gait_sim", "inc_id", "id_acc", "val_mean", "val_NM", "val_BG", "val_CL", "lr")
 
@@ -129,21 +115,18 @@ class GaitNetTrainer:
         with autocast(dev, cfg.bf16):
             out = self.net(x, source, targets)
         pose, logits = out["pose"], out["logits"]
-        terms = {
-            "gait_sim": gait_similarity_loss(pose[:, 0], pose[:, 1]),
-            "inc_id": incremental_identity_loss(logits.flatten(0, 1), y.repeat_interleave(pairs)),
-        }
-        loss = cfg.gait_sim_weight * terms["gait_sim"] + cfg.id_weight * terms["inc_id"]
+        terms = LossTerms()
         if k:
-            terms["xrecon"] = cross_reconstruction_loss(out["recon"], x[:, :rebuilt, targets], t)
-            loss = loss + cfg.xrecon_weight * terms["xrecon"]
+            terms.add("xrecon", cross_reconstruction_loss(out["recon"], x[:, :rebuilt, targets], t), cfg.xrecon_weight)
+        terms.add("gait_sim", gait_similarity_loss(pose[:, 0], pose[:, 1]), cfg.gait_sim_weight)
+        terms.add("inc_id", incremental_identity_loss(logits.flatten(0, 1), y.repeat_interleave(pairs)), cfg.id_weight)
+        loss = terms.total()
         values = {"lr": self.opt.param_groups[0]["lr"]}  # the rate this step uses
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
         self.schedule.step()  # per iteration, as the authors' StepLR(500, 0.9)
-        values.update({key: float(v.detach()) for key, v in terms.items()})
-        values["loss"] = float(loss.detach())
+        values.update(terms.values())
         values["id_acc"] = float(accuracy(logits[:, :, -1].flatten(0, 1), y.repeat_interleave(pairs)))
         return values
 
@@ -226,117 +209,65 @@ def train_gaitnet(
     "num_classes", "steps", "seconds", "best_step", "validation"}. ``max_steps`` stops early with a
     checkpoint (``resume`` continues). Returns {"steps", "seconds", "path", "best_validation"}.
     """
-    with distributed_runtime(device) as runtime:
-        return _train(Path(data), Path(run_dir), cfg, resume, runtime, progress, max_steps)
+    task = GaitNetTask(Path(data), Path(run_dir), cfg)
+    out = fit(task, run_dir, resume=resume, device=device, progress=progress, max_steps=max_steps)
+    out.pop("final")
+    return {**out, "best_validation": task.best["validation"]}
 
 
-def _train(data: Path, run_dir: Path, cfg: GaitNetConfig, resume: bool, rt: Runtime, progress, max_steps
-           ) -> dict[str, Any]:  # fmt: skip
-    rng = seed_everything(cfg.seed, rt.rank)
-    train, val = split_validation(load_gait_set(data, "train"), cfg.validation_subjects)
-    sampler = PairSampler(train, cfg.same_view_pairs)
-    trainer = GaitNetTrainer(cfg, len(train.subjects), rt.device, rt)
-    ckpt = Checkpointer(run_dir, cfg.checkpoint_every_s)
-    log = MetricLog(run_dir / "log.jsonl", enabled=rt.is_main)
-    start, elapsed = 0, 0.0
-    best: dict[str, Any] = {"step": 0, "validation": None, "model": None}
-    history: list[dict[str, float]] = []
-    if resume and (state := ckpt.load()) is not None:
-        # the schedule is stored with the optimiser, so only the number of steps may change between sessions
-        if {**state["config"], "steps": cfg.steps} != cfg.to_dict():
-            raise ValueError(f"{ckpt.path} was trained with another config; start a new run folder or drop --resume")
-        if int(state["step"]) > cfg.steps:
-            raise ValueError(f"{ckpt.path} is at step {state['step']}, past the {cfg.steps} steps asked for")
-        trainer.load_state(state["trainer"])
-        start, elapsed = int(state["step"]), float(state["seconds"])
-        best, history = state["best"], list(state["history"])
-        if rt.world_size == 1:
-            set_rng_state(state["rng"])
-        rng = np.random.default_rng([cfg.seed, rt.rank, start])
-        log.truncate_after(start)
-    t0 = time.monotonic()
-    stop = cfg.steps if max_steps is None else min(cfg.steps, max_steps)
-    sums: dict[str, list[float]] = {}
+class GaitNetTask(Task):
+    """GaitNet as a :class:`core.engine.Task`: clip pairs from :class:`PairSampler`, :meth:`GaitNetTrainer.step`;
+    every ``eval_every`` steps rank 0 scores the held-out training subjects and keeps the best weights, which
+    ``final.pt`` holds. A resumed session may change only the number of steps."""
 
-    def save_checkpoint(done: int) -> None:
-        ckpt.save({"config": cfg.to_dict(), "trainer": trainer.state(), "step": done, "rng": rng_state(),
-                   "seconds": elapsed + time.monotonic() - t0, "best": best, "history": history}, rt)  # fmt: skip
+    name = "GaitNet"
+    curves = CURVES
+    resumable_fields = ("steps",)
 
-    for step in range(start, stop):
-        clips, labels = sampler.sample(cfg.batch_size, cfg.clip_len, rng)
-        for key, value in trainer.step(clips, labels, rng).items():
-            sums.setdefault(key, []).append(value)
-        done = step + 1
-        if done % cfg.log_every == 0 or done == stop:
-            means = {key: all_reduce_mean(float(np.mean(v)), rt) for key, v in sums.items()}
-            sums = {}
-            log.write(done, **means)
-            if progress and rt.is_main:
-                progress(done, cfg.steps, means)
-        if rt.is_main and (done % cfg.eval_every == 0 or done == cfg.steps):
-            scores = validate(trainer.model, val)
-            history.append({"step": done, **scores})
-            log.write(done, **{f"val_{key}": value for key, value in scores.items()})
-            if best["validation"] is None or scores["mean"] > best["validation"]["mean"]:
-                best = {"step": done, "validation": scores, "model": copy.deepcopy(trainer.model.state_dict())}
-            if progress:
-                progress(done, cfg.steps, {f"val_{key}": value for key, value in scores.items()})
-        if rt.is_main and cfg.sample_every and (done % cfg.sample_every == 0 or done == cfg.steps):
-            save_samples(trainer.model, val, run_dir / "images" / f"step_{done:06d}.png")
-        if ckpt.due() or done == stop:
-            save_checkpoint(done)
-    seconds = elapsed + time.monotonic() - t0
-    path = run_dir / "final.pt"
-    if rt.is_main:
-        rows = log.rows()
-        if rows:
-            plot_curves(rows, CURVES, run_dir / "curves.png", title="GaitNet")
-    if rt.is_main and stop == cfg.steps:
-        weights = best["model"] if best["model"] is not None else trainer.model.state_dict()
-        torch.save({"config": cfg.to_dict(), "model": weights, "num_classes": len(train.subjects), "steps": stop,
-                    "seconds": seconds, "best_step": best["step"],
-                    "validation": {"best": best["validation"], "history": history, "subjects": list(val.subjects),
-                                   "metric": "cosine", "protocol": "CASIA-B rank-1, identical views excluded"}},
-                   path)  # fmt: skip
-    return {"steps": stop, "seconds": seconds, "path": str(path), "best_validation": best["validation"]}
+    def __init__(self, data: Path, run_dir: Path, cfg: GaitNetConfig) -> None:
+        self.data, self.run_dir, self.cfg = data, run_dir, cfg
+        self.seed, self.bf16, self.total_steps, self.log_every = cfg.seed, cfg.bf16, cfg.steps, cfg.log_every
+        self.eval_every, self.checkpoint_every_s = cfg.eval_every, cfg.checkpoint_every_s
+        self.best: dict[str, Any] = {"step": 0, "validation": None, "model": None}
+        self.history: list[dict[str, float]] = []
 
+    def setup(self, runtime: Runtime) -> None:
+        super().setup(runtime)
+        self.train, self.val = split_validation(load_gait_set(self.data, "train"), self.cfg.validation_subjects)
+        self.sampler = PairSampler(self.train, self.cfg.same_view_pairs)
+        self.trainer = GaitNetTrainer(self.cfg, len(self.train.subjects), runtime.device, runtime)
 
-def _print_progress(done: int, total: int, values: dict[str, float], since: list[float]) -> None:
-    """One line per logged step; the rate is measured from the first line (so it excludes start-up)."""
-    if not since:
-        since += [time.monotonic(), done]
-    rate = (time.monotonic() - since[0]) / (done - since[1]) if done > since[1] else float("nan")
-    eta = "" if rate != rate else f", ~{(total - done) * rate / 60:.0f} min left"
-    shown = " ".join(f"{k}={v:.4g}" for k, v in values.items())
-    print(f"step {done}/{total} {shown} ({rate:.2f} s/step{eta})", flush=True)
+    def config_dict(self) -> dict[str, Any]:
+        return self.cfg.to_dict()
 
+    def next_batch(self, step: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        return self.sampler.sample(self.cfg.batch_size, self.cfg.clip_len, rng)
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description="Train GaitNet (CVPR 2019) on a gait set with masked RGB frames.")
-    parser.add_argument("--data", required=True, help="gait set root (sil/, rgb/, partition.json)")
-    parser.add_argument("--out", required=True, help="run folder")
-    parser.add_argument("--preset", default="small", choices=PRESETS)
-    parser.add_argument("--steps", type=int, default=None, help="override the preset's number of steps")
-    parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (resume later)")
-    parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    args = parser.parse_args(argv)
-    threads = os.environ.get("OMP_NUM_THREADS")
-    if threads:
-        torch.set_num_threads(max(1, int(threads)))
-    cfg = GaitNetConfig.from_preset(args.preset)
-    if args.steps is not None:
-        cfg = GaitNetConfig.from_dict({**cfg.to_dict(), "steps": args.steps})
-    main_rank = os.environ.get("RANK", "0") == "0"
-    if main_rank:
-        print(f"GaitNet {args.preset}: {cfg.to_dict()} ({torch.get_num_threads()} threads)", flush=True)
-    start: list[float] = []
-    result = train_gaitnet(args.data, args.out, cfg, args.resume, args.device,
-                           lambda d, t, v: _print_progress(d, t, v, start), args.max_steps)  # fmt: skip
-    if main_rank:
-        print(f"done: {result}", flush=True)
-    return result
+    def step(self, batch: tuple[np.ndarray, np.ndarray], step: int, rng: np.random.Generator) -> dict[str, float]:
+        return self.trainer.step(*batch, rng)
 
+    def validate(self, step: int) -> dict[str, float]:
+        scores = validate(self.trainer.model, self.val)
+        self.history.append({"step": step, **scores})
+        if self.best["validation"] is None or scores["mean"] > self.best["validation"]["mean"]:
+            self.best = {"step": step, "validation": scores, "model": copy.deepcopy(self.trainer.model.state_dict())}
+        return {f"val_{key}": value for key, value in scores.items()}
 
-if __name__ == "__main__":
-    main()
+    def snapshot(self, step: int) -> None:
+        if self.cfg.sample_every and (step % self.cfg.sample_every == 0 or step == self.cfg.steps):
+            save_samples(self.trainer.model, self.val, self.run_dir / "images" / f"step_{step:06d}.png")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**self.trainer.state(), "best": self.best, "history": self.history}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.trainer.load_state(state)
+        self.best, self.history = dict(state["best"]), list(state["history"])
+
+    def final_state(self, step: int, seconds: float) -> dict[str, Any]:
+        best = self.best
+        weights = best["model"] if best["model"] is not None else self.trainer.model.state_dict()
+        return {"config": self.cfg.to_dict(), "model": weights, "num_classes": len(self.train.subjects), "steps": step,
+                "seconds": seconds, "best_step": best["step"],
+                "validation": {"best": best["validation"], "history": self.history, "subjects": list(self.val.subjects),
+                               "metric": "cosine", "protocol": "CASIA-B rank-1, identical views excluded"}}  # fmt: skip
