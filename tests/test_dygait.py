@@ -310,13 +310,14 @@ def test_opengait_checkpoint_round_trip(walkers, trained, tmp_path):
 def test_trains_as_two_gloo_processes_under_torchrun(walkers, tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "core.dygait.train", "--preset", "tiny", "--data", str(walkers), "--out", "x",
+           "-m", "core", "train", "dygait", "--preset", "tiny", "--data", str(walkers), "--out", "x",
            "--device", "cpu"]  # fmt: skip
     done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     final = torch.load(tmp_path / "x" / "final.pt", weights_only=True)
     assert final["steps"] == DyGaitConfig.tiny().steps
-    assert "step 6/6" in done.stdout and done.stdout.count("DyGait tiny") == 1  # rank 0 alone reports
+    rows = [json.loads(line) for line in (tmp_path / "x" / "log.jsonl").read_text().splitlines()]
+    assert rows[-1]["step"] == 6 and done.stdout.count("DyGait: 6 steps") == 1  # rank 0 alone reports
 
 
 def test_bf16_clips_that_leave_two_frames_after_lta_are_refused():

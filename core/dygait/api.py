@@ -134,7 +134,7 @@ def _config(state: dict[str, Any]) -> DyGaitConfig:
 RECIPE = ModelRecipe(
     DyGaitConfig,
     DyGait,
-    "a DyGait checkpoint (python -m core.dygait.train writes one; OpenGait's layout loads too)",
+    "a DyGait checkpoint (python -m core train dygait writes one; OpenGait's layout loads too)",
     count=_num_classes,
     requires=("model",),
     weights=_weights,

@@ -1,5 +1,5 @@
-"""Train DyGait: ``python -m core.dygait.train --data data/gait --out runs/dygait --preset small [--resume]``
-(the CLI's ``python -m core train dygait`` calls :func:`train_dygait` too); runs unchanged under ``torchrun``.
+"""Train DyGait: ``python -m core train dygait --data data/gait --out runs/dygait --preset small [--resume]``;
+runs unchanged under ``torchrun``.
 
 One step, as OpenGait's trainer with the DyGait configs: draw P subjects x K walks of the training split
 (an ordered clip of ``clip`` frames from each; every rank draws its own batch from its own seed), run
@@ -18,12 +18,8 @@ and the best weights are what ``final.pt`` keeps (a tie goes to the later step).
 
 from __future__ import annotations
 
-import argparse
 import copy
-import os
-import sys
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,26 +28,15 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from core.dygait.config import PRESETS, DyGaitConfig
+from core.dygait.config import DyGaitConfig
 from core.dygait.losses import cross_entropy_parts, triplet_loss
 from core.dygait.model import DyGait
+from core.engine import Task, fit
 from core.gait.data import GaitSet, load_gait_set, sil_to_tensor, split_validation
 from core.gait.evaluate import evaluate_features
-from core.train import (
-    Checkpointer,
-    MetricLog,
-    Runtime,
-    all_reduce_mean,
-    autocast,
-    distributed_runtime,
-    plot_curves,
-    rng_state,
-    seed_everything,
-    set_rng_state,
-    wrap_ddp,
-)  # fmt: skip
+from core.train import Runtime, autocast, wrap_ddp
 
-__all__ = ["DyGaitTrainer", "embed_set", "gather_with_grad", "score_validation", "train_dygait"]
+__all__ = ["DyGaitTask", "DyGaitTrainer", "embed_set", "gather_with_grad", "score_validation", "train_dygait"]
 
 CURVE_KEYS = ("loss", "triplet", "ce", "accuracy", "triplet_count", "val_rank1")
 
@@ -165,8 +150,10 @@ def train_dygait(
     ``last.pt`` (Checkpointer, for ``resume``) and ``curves.png``. ``max_steps`` stops early with a
     checkpoint (resume continues). Returns {"steps", "seconds", "path", "best_validation"}.
     """
-    with distributed_runtime(device) as runtime:
-        return _train(Path(data), Path(run_dir), cfg, resume, runtime, progress, max_steps)
+    task = DyGaitTask(Path(data), cfg)
+    out = fit(task, run_dir, resume=resume, device=device, progress=progress, max_steps=max_steps)
+    out.pop("final")
+    return {**out, "best_validation": task.best["validation"]}
 
 
 def _load_splits(data: Path, cfg: DyGaitConfig) -> tuple[GaitSet, GaitSet]:
@@ -177,117 +164,57 @@ def _load_splits(data: Path, cfg: DyGaitConfig) -> tuple[GaitSet, GaitSet]:
     return split_validation(full, cfg.validation_subjects)
 
 
-def _train(data: Path, run_dir: Path, cfg: DyGaitConfig, resume: bool, rt: Runtime, progress, max_steps
-           ) -> dict[str, Any]:  # fmt: skip
-    rng = seed_everything(cfg.seed, rt.rank)
-    train, val = _load_splits(data, cfg)
-    trainer = DyGaitTrainer(cfg, len(train.subjects), rt.device, rt)
-    ckpt = Checkpointer(run_dir, cfg.checkpoint_every_s)
-    log = MetricLog(run_dir / "log.jsonl", enabled=rt.is_main)
-    start, elapsed = 0, 0.0
-    best: dict[str, Any] = {"score": -1.0, "step": 0, "validation": {}, "model": None}
-    if resume and (state := ckpt.load()) is not None:
-        # only the number of steps may change between sessions; anything else is another experiment
-        if {**state["config"], "steps": cfg.steps} != cfg.to_dict():
-            raise ValueError(f"{ckpt.path} was trained with another config; start a new run folder or drop --resume")
-        if int(state["step"]) > cfg.steps:
-            raise ValueError(f"{ckpt.path} is at step {state['step']}, past the {cfg.steps} steps asked for")
-        trainer.load_state(state["trainer"])
-        start, elapsed = int(state["step"]), float(state["seconds"])
-        best = dict(state["best"])
-        if "rng" in state and rt.world_size == 1:
-            set_rng_state(state["rng"])
-        rng = np.random.default_rng([cfg.seed, rt.rank, start])
-        log.truncate_after(start)
-    t0 = time.monotonic()
-    stop = cfg.steps if max_steps is None else min(cfg.steps, max_steps)
-    sums: dict[str, list[float]] = {}
-    for step in range(start, stop):
-        values = trainer.step(*trainer.batch(train, rng))
-        for k, v in values.items():
-            sums.setdefault(k, []).append(v)
-        done = step + 1
-        # the same decision on every rank (the logging below all-reduces); only rank 0 scores
-        evaluate = bool(cfg.eval_every and done % cfg.eval_every == 0) or done == cfg.steps
-        extra: dict[str, float] = {}
-        if evaluate and rt.is_main:
-            scores = score_validation(trainer.model, val, rt.device, cfg.metric)
-            extra = {"val_rank1": scores["mean"], **{f"val_{k}": v for k, v in scores.items() if k != "mean"}}
-            if scores["mean"] >= best["score"]:  # a tie goes to the later, longer-trained weights
-                best = {"score": scores["mean"], "step": done, "validation": scores,
-                        "model": copy.deepcopy(trainer.model.state_dict())}  # fmt: skip
-        if done % cfg.log_every == 0 or done == stop or evaluate:
-            means = {k: all_reduce_mean(float(np.mean(v)), rt) for k, v in sums.items()}
-            sums = {}
-            means.update(extra)
-            means["seconds"] = elapsed + time.monotonic() - t0
-            log.write(done, **means)
-            if progress and rt.is_main:
-                progress(done, cfg.steps, {**means, "best_rank1": best["score"], "best_step": best["step"]})
-        if ckpt.due() or done == stop:
-            ckpt.save({"config": cfg.to_dict(), "trainer": trainer.state(), "step": done, "rng": rng_state(),
-                       "seconds": elapsed + time.monotonic() - t0, "best": best}, rt)  # fmt: skip
-    seconds = elapsed + time.monotonic() - t0
-    path = run_dir / "final.pt"
-    if rt.is_main and stop == cfg.steps:
-        if best["model"] is None:  # only when no step ran in this call and no checkpoint held a score
-            scores = score_validation(trainer.model, val, rt.device, cfg.metric)
-            best = {"score": scores["mean"], "step": stop, "validation": scores,
-                    "model": copy.deepcopy(trainer.model.state_dict())}  # fmt: skip
-        validation = {**best["validation"], "subjects": list(val.subjects)}
-        torch.save({"config": cfg.to_dict(), "model": best["model"], "num_classes": len(train.subjects),
-                    "steps": stop, "seconds": seconds, "best_step": best["step"], "validation": validation},
-                   path)  # fmt: skip
-        rows = log.rows()
-        if rows:
-            plot_curves(rows, CURVE_KEYS, run_dir / "curves.png", title=f"DyGait ({len(train.subjects)} subjects)")
-    return {"steps": stop, "seconds": seconds, "path": str(path), "best_validation": best["validation"]}
+class DyGaitTask(Task):
+    """DyGait as a :class:`core.engine.Task`: P x K batches, :meth:`DyGaitTrainer.step`; every ``eval_every``
+    steps rank 0 scores the validation subjects and keeps the best weights (a tie goes to the later step),
+    which ``final.pt`` holds. A resumed session may change only the number of steps."""
 
+    curves = CURVE_KEYS
+    resumable_fields = ("steps",)
 
-def _print_progress(done: int, total: int, values: dict[str, float]) -> None:
-    keys = ("loss", "triplet", "ce", "accuracy", "triplet_count", "lr")
-    parts = [f"{k} {values[k]:.4g}" for k in keys if k in values]
-    if "val_rank1" in values:
-        parts.append(f"val_rank1 {values['val_rank1']:.3f}")
-    if values.get("best_rank1", -1) >= 0:
-        parts.append(f"best {values['best_rank1']:.3f}@{int(values['best_step'])}")
-    seconds = values.get("seconds", 0.0)
-    left = seconds / max(done, 1) * (total - done)  # includes the validation passes so far
-    print(
-        f"step {done}/{total} | " + " | ".join(parts) + f" | {seconds:.0f} s, about {left / 60:.0f} min left",
-        flush=True,
-    )
+    def __init__(self, data: Path, cfg: DyGaitConfig) -> None:
+        self.data, self.cfg = data, cfg
+        self.seed, self.bf16, self.total_steps, self.log_every = cfg.seed, cfg.bf16, cfg.steps, cfg.log_every
+        self.eval_every, self.checkpoint_every_s = cfg.eval_every, cfg.checkpoint_every_s
+        self.best: dict[str, Any] = {"score": -1.0, "step": 0, "validation": {}, "model": None}
 
+    def setup(self, runtime: Runtime) -> None:
+        super().setup(runtime)
+        self.train, self.val = _load_splits(self.data, self.cfg)
+        self.name = f"DyGait ({len(self.train.subjects)} subjects)"
+        self.trainer = DyGaitTrainer(self.cfg, len(self.train.subjects), runtime.device, runtime)
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.dygait.train", description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--data", required=True, help="our gait set (data/gait) or an OpenGait tree with partition.json"
-    )
-    parser.add_argument("--out", required=True, help="run folder (final.pt, last.pt, log.jsonl, curves.png)")
-    parser.add_argument("--preset", default="small", choices=PRESETS)
-    parser.add_argument("--steps", type=int, default=None, help="override the preset's number of steps")
-    parser.add_argument("--max-steps", type=int, default=None, help="stop early with a checkpoint (resume later)")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    args = parser.parse_args(argv)
-    threads = os.environ.get("OMP_NUM_THREADS")
-    if threads and threads.isdigit():
-        torch.set_num_threads(int(threads))  # one process per core under torchrun
-    cfg = DyGaitConfig.from_preset(args.preset)
-    if args.steps is not None:
-        cfg = cfg.with_steps(args.steps)
-    is_main = int(os.environ.get("RANK", "0")) == 0
-    if is_main:
-        print(f"DyGait {args.preset}: {cfg.steps} steps, P x K = {cfg.p} x {cfg.k}, clip {cfg.clip}, "
-              f"channels {cfg.channels}, {torch.get_num_threads()} thread(s)", flush=True)  # fmt: skip
-    out = train_dygait(args.data, args.out, cfg, resume=args.resume, device=args.device,
-                       progress=_print_progress if is_main else None, max_steps=args.max_steps)  # fmt: skip
-    if is_main:
-        print(f"done: {out['steps']} steps in {out['seconds']:.0f} s; best validation {out['best_validation']}; "
-              f"{out['path']}", flush=True)  # fmt: skip
-    return 0
+    def config_dict(self) -> dict[str, Any]:
+        return self.cfg.to_dict()
 
+    def next_batch(self, step: int, rng: np.random.Generator) -> tuple[Tensor, Tensor]:
+        return self.trainer.batch(self.train, rng)
 
-if __name__ == "__main__":
-    sys.exit(main())
+    def step(self, batch: tuple[Tensor, Tensor], step: int, rng: np.random.Generator) -> dict[str, float]:
+        return self.trainer.step(*batch)
+
+    def validate(self, step: int) -> dict[str, float]:
+        scores = self._score(step)
+        return {"val_rank1": scores["mean"], **{f"val_{k}": v for k, v in scores.items() if k != "mean"}}
+
+    def _score(self, step: int) -> dict[str, float]:
+        scores = score_validation(self.trainer.model, self.val, self.runtime.device, self.cfg.metric)
+        if scores["mean"] >= self.best["score"]:  # a tie goes to the later, longer-trained weights
+            self.best = {"score": scores["mean"], "step": step, "validation": scores,
+                         "model": copy.deepcopy(self.trainer.model.state_dict())}  # fmt: skip
+        return scores
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**self.trainer.state(), "best": self.best}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.trainer.load_state(state)
+        self.best = dict(state["best"])
+
+    def final_state(self, step: int, seconds: float) -> dict[str, Any]:
+        if self.best["model"] is None and self.runtime.is_main:  # no step ran and no checkpoint held a score
+            self._score(step)
+        best = self.best
+        return {"config": self.cfg.to_dict(), "model": best["model"], "num_classes": len(self.train.subjects),
+                "steps": step, "seconds": seconds, "best_step": best["step"],
+                "validation": {**best["validation"], "subjects": list(self.val.subjects)}}  # fmt: skip
