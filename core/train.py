@@ -1,12 +1,11 @@
-"""Shared training-loop helpers: seeds, device and bf16 autocast, DDP through torchrun,
-checkpoint/resume and the metric log every trainer in core/ uses.
+"""Shared training pieces: seeds, device and bf16 autocast, DDP through torchrun, checkpoints and the metric
+log. The one training loop that puts them together is :func:`core.engine.fit`; methods write a
+:class:`core.engine.Task` and do not use these directly, except for their own step (``autocast``,
+``wrap_ddp``, ``sync_gradients``) and the ship modules (``MetricLog``, ``training_seconds``, ``plot_curves``).
 
 A trainer runs unchanged as ``python -m core train X`` (one process) and under
 ``torchrun --nproc_per_node N -m core train X`` (DDP: gloo on CPU, NCCL on GPUs, one or many
-nodes): :func:`distributed_runtime` reads torchrun's environment, so nothing else changes::
-
-    with distributed_runtime(device) as rt:   # joins the process group; barrier + leave it at the end
-        return _train(..., rt)
+nodes): :func:`distributed_runtime` reads torchrun's environment, so nothing else changes.
 """
 
 from __future__ import annotations
