@@ -6,7 +6,7 @@ from typing import Any
 
 import gradio as gr
 
-from core.data.gait import CASIA_B_CONDITIONS
+from core.data.opengait import CASIA_B_CONDITIONS
 from core.synth.nuisance import BACKGROUNDS, BAGS, OCCLUDERS, POSES
 from core.synth.studio import CAPTURES, MAX_SEED, DataStudio
 from demos.files import OutputFolder

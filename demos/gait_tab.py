@@ -19,7 +19,7 @@ from collections.abc import Callable
 import gradio as gr
 import numpy as np
 
-from core.data.gait import CASIA_B_VIEWS
+from core.data.opengait import CASIA_B_VIEWS
 from core.gait import api, figures
 from core.gait.clip import GaitClip, read_clip
 from core.gait.walkers import swap_truth, test_subjects

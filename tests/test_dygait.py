@@ -20,7 +20,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.data.gait import normalise_silhouette, save_sequence
+from core.data.opengait import normalise_silhouette, save_sequence
 from core.dygait.api import (
     config_from_state_dict,
     dynamic_maps,
@@ -227,7 +227,7 @@ def _a_walk() -> np.ndarray:
     """A real shipped walk when data/gait exists, else a drawn side-view walker: uint8 (T, 64, 44)."""
     real = ROOT / "data" / "gait" / "sil" / "001" / "nm-01" / "090" / "090.pkl"
     if real.exists():
-        from core.data.gait import load_sequence
+        from core.data.opengait import load_sequence
 
         return load_sequence(real)
     frames = [normalise_silhouette(walker_frame(make_person(3), t, "090", "nm-01")) for t in range(20)]

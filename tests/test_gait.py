@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.data.gait import load_sequence
+from core.data.opengait import load_sequence
 from core.gait.clip import ClipError, read_clip
 from core.gait.data import clip_indices, gei, load_gait_set, split_validation
 from core.gait.evaluate import evaluate_features, format_table, gei_features

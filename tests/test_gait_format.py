@@ -12,8 +12,8 @@ import pickle
 import numpy as np
 import pytest
 
-import core.data.gait as gait
-from core.data.gait import (
+import core.data.opengait as gait
+from core.data.opengait import (
     check_opengait_tree,
     load_sequence,
     normalise_silhouette,

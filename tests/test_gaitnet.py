@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.data.gait import normalise_silhouette, save_sequence
+from core.data.opengait import normalise_silhouette, save_sequence
 from core.gait.data import load_gait_set, rgb_to_tensor, split_validation
 from core.gaitnet import api
 from core.gaitnet.config import GaitNetConfig

@@ -273,7 +273,7 @@ def test_gait_conditions_beyond_casia_b_differ():
 
 
 def test_opengait_reader_accepts_64x64_and_rejects_empty_roots(tmp_path):
-    from core.data.gait import save_sequence
+    from core.data.opengait import save_sequence
 
     frames = np.zeros((5, 64, 64), np.uint8)
     frames[:, 10:50, 20:44] = 255
@@ -365,7 +365,7 @@ def test_head_close_ups_frame_the_head_by_default():
 
 def test_silhouette_cutting_follows_opengait():
     """int(W // 64) * 10 columns off each side; narrower frames pass through (never width 0)."""
-    from core.data.gait import cut_silhouette
+    from core.data.opengait import cut_silhouette
 
     for width, expected in ((64, 44), (128, 88), (44, 44), (32, 32), (63, 63)):
         frames = np.zeros((2, 64, width), np.uint8)
@@ -484,7 +484,7 @@ def test_face_backgrounds_do_not_identify_the_person(sets):
 
 
 def test_gait_tree_is_what_opengait_loads(sets):
-    from core.data.gait import check_opengait_tree
+    from core.data.opengait import check_opengait_tree
 
     root, _ = sets["gait"]
     assert check_opengait_tree(root / "sil", root / "partition.json") == []

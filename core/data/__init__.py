@@ -2,7 +2,6 @@
 
 from core.data.annotations import Annotation, read_annotations, read_sequence_annotation, with_annotations
 from core.data.face import read_face_folder, read_face_split
-from core.data.gait import load_sequence, normalise_silhouette, read_opengait
 from core.data.market import (
     MarketImages,
     check_market_layout,
@@ -13,6 +12,7 @@ from core.data.market import (
     read_market,
     read_split,
 )  # fmt: skip
+from core.data.opengait import load_sequence, normalise_silhouette, read_opengait
 from core.data.records import Sample
 from core.data.sampler import PKSampler
 

@@ -51,7 +51,7 @@ import numpy as np
 import torch
 
 from core.checkpoints import ModelRecipe, from_pretrained, load_weights
-from core.data.gait import cut_silhouette
+from core.data.opengait import cut_silhouette
 from core.dygait.config import INPUT_SIZE, DyGaitConfig
 from core.dygait.model import DyGait
 from core.gait.data import sil_to_tensor

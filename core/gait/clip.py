@@ -4,7 +4,7 @@ Accepted, in this order of preference:
 
 - an OpenGait sequence pickle (uint8 (T, 64, 64) or (T, 64, 44)): used as it is (no RGB);
 - silhouette frames (black and white pictures: several files, a folder or a .zip): pretreated as
-  OpenGait's pretreatment does (:func:`core.data.gait.normalise_silhouette`), no RGB;
+  OpenGait's pretreatment does (:func:`core.data.opengait.normalise_silhouette`), no RGB;
 - colour frames or a clip (.gif/.webp always; .mp4/.avi/.mov/.webm/.mkv with the ``photo`` extra, which
   brings OpenCV). Frames already cut out on black (like our masked RGB) are segmented by
   thresholding; others by MediaPipe Pose's person mask (the ``photo`` extra). Clips are thinned to
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
-from core.data.gait import cut_silhouette, normalise_silhouette
+from core.data.opengait import cut_silhouette, normalise_silhouette
 
 __all__ = ["ClipError", "GaitClip", "read_clip", "walk_from_frames", "walk_from_silhouettes"]
 

@@ -3,7 +3,7 @@
 Layouts (docs/formats.md section 4):
 
 - ``root/sil/<id>/<condition>/<view>/<view>.pkl``: uint8 (T, 64, 64) silhouettes as OpenGait's
-  pretreatment writes them; read through :func:`core.data.gait.load_sequence`, which cuts them to
+  pretreatment writes them; read through :func:`core.data.opengait.load_sequence`, which cuts them to
   (T, 64, 44) as OpenGait's default transform does.
 - ``root/rgb/<id>/<condition>/<view>/<view>.pkl``: uint8 (T, 64, 32, 3) masked RGB (GaitNet's input),
   frame t of rgb is frame t of sil.
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.data.gait import load_sequence, opengait_id, read_opengait
+from core.data.opengait import load_sequence, opengait_id, read_opengait
 
 __all__ = [
     "GaitSequence",

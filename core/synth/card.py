@@ -31,8 +31,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.data import PKSampler, Sample, load_sequence, read_face_folder, read_opengait
-from core.data.gait import opengait_id
 from core.data.market import MarketImages, load_images, load_market
+from core.data.opengait import opengait_id
 from core.metrics.gait import casia_b_rank1
 from core.metrics.reid import RankResult, distance_matrix, market_rank
 

@@ -24,8 +24,8 @@ import torch
 from PIL import Image
 
 from core.data.face import YAW_BINS
-from core.data.gait import CASIA_B_CONDITIONS, CASIA_B_VIEWS, load_sequence, normalise_silhouette, save_sequence
 from core.data.market import SPLITS, market_name
+from core.data.opengait import CASIA_B_CONDITIONS, CASIA_B_VIEWS, load_sequence, normalise_silhouette, save_sequence
 from core.synth.identity import Identity, sample_identity
 from core.synth.nuisance import BACKGROUNDS, Nuisance, make_background, random_colour
 

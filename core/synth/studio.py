@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from core.checks import check_range, check_seed
-from core.data.gait import CASIA_B_CONDITIONS, CASIA_B_VIEWS, cut_silhouette, normalise_silhouette
+from core.data.opengait import CASIA_B_CONDITIONS, CASIA_B_VIEWS, cut_silhouette, normalise_silhouette
 from core.synth.datasets import (
     GaitConfig,
     ReidConfig,
