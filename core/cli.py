@@ -27,7 +27,7 @@ METHOD_MODULES = (
     "core.dgnet.commands",
     "core.texgen.commands",
     "core.drgan.commands",
-    "core.gait.commands",
+    "core.gaitapp.commands",
 )
 """Every method's commands module, in the order the command line lists them; importing one registers its method
 (core/registry.py) and binds it to the module's ``METHOD``. A new method adds its ``core/<name>/commands.py`` here."""

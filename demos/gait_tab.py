@@ -20,9 +20,9 @@ import gradio as gr
 import numpy as np
 
 from core.data.opengait import CASIA_B_VIEWS
-from core.gait import api, figures
 from core.gait.clip import GaitClip, read_clip
 from core.gait.walkers import swap_truth, test_subjects
+from core.gaitapp import api, figures
 from core.synth.datasets import GaitConfig
 from demos.gate import Choice, Files, Form
 from demos.layout import Diagram, how_it_works

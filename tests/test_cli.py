@@ -97,7 +97,7 @@ def test_gait_reports_a_walk_with_the_shipped_models(tmp_path):
     a single picture is refused with one line."""
     from PIL import Image
 
-    from core.gait import api
+    from core.gaitapp import api
 
     walk = api.example_walk(31, "cl-01", 54)
     colour, silhouettes = [], []

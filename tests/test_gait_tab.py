@@ -12,7 +12,7 @@ import torch
 
 from core.dygait.config import DyGaitConfig
 from core.dygait.model import DyGait
-from core.gait import api
+from core.gaitapp import api
 from core.gaitnet.config import GaitNetConfig
 from core.gaitnet.model import GaitNet
 from demos import gait_tab as tab

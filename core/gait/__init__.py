@@ -1,1 +1,3 @@
-"""Shared gait pieces for GaitNet and DyGait: walks, clips, the GEI baseline, the CASIA-B evaluation."""
+"""Shared gait pieces below GaitNet and DyGait: walks and P x K clips (``data``), user clips (``clip``), walkers
+rendered on demand (``walkers``), the GEI baseline and the CASIA-B evaluation (``evaluate``). The tab's and the
+CLI's layer over both models is ``core.gaitapp``."""

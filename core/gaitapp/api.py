@@ -1,6 +1,6 @@
 """Both gait models behind one API, for the app, the CLI and notebooks.
 
-    from core.gait import api
+    from core.gaitapp import api
     models = api.load()                                # the shipped GaitNet and DyGait
     walk = api.example_walk(35, "cl-01", 54)           # a held-out walker, rendered (about 2 s)
     gallery = api.load_gallery()                       # held-out walkers in nm-01, three views
@@ -12,14 +12,27 @@ A walk is a :class:`core.gait.clip.GaitClip`: silhouettes (T, 64, 44) for DyGait
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from PIL import Image
 
+from core.checkpoints import resolve
+from core.dygait.api import embed as dygait_embed
+from core.dygait.api import load_dygait
 from core.gait.clip import GaitClip
+from core.gait.data import load_gait_set, sil_to_tensor
+from core.gait.evaluate import embed_all, evaluate_features, gei_features
 from core.gait.walkers import render_walk, silhouettes_of
+from core.gaitapp import figures
+from core.gaitnet.api import embed as gaitnet_embed
+from core.gaitnet.api import embed_many, load_gaitnet, pose_trajectory, project_2d, reconstruct
+from core.gaitnet.api import swap as gaitnet_swap
+from core.metrics.gait import part_distance
 
 __all__ = [
     "Gallery",
@@ -39,8 +52,6 @@ MODEL_NAMES = ("GaitNet", "DyGait")
 
 
 def _path(name_or_file: str | Path) -> Path:
-    from core.checkpoints import resolve
-
     text = str(name_or_file)
     return Path(text) if text.endswith(".pt") else resolve(text)
 
@@ -63,12 +74,8 @@ def load(gaitnet: str | Path | None = "gaitnet", dygait: str | Path | None = "dy
     """Registered names (checkpoints/manifest.json) or .pt files; None leaves a model out."""
     models = GaitModels()
     if gaitnet:
-        from core.gaitnet.api import load_gaitnet
-
         models.gaitnet, models.gaitnet_cfg = load_gaitnet(_path(gaitnet))
     if dygait:
-        from core.dygait.api import load_dygait
-
         models.dygait, models.dygait_cfg = load_dygait(_path(dygait))
     return models
 
@@ -83,12 +90,8 @@ def embed(models: GaitModels, clip: GaitClip) -> dict[str, np.ndarray]:
     """Each model's feature of the walk: GaitNet (D,) from the RGB (skipped without RGB), DyGait (C, P)."""
     out: dict[str, np.ndarray] = {}
     if models.gaitnet is not None and clip.rgb is not None:
-        from core.gaitnet.api import embed as gaitnet_embed
-
         out["GaitNet"] = np.asarray(gaitnet_embed(models.gaitnet, clip.rgb), dtype=np.float32)
     if models.dygait is not None:
-        from core.dygait.api import embed as dygait_embed
-
         out["DyGait"] = np.asarray(dygait_embed(models.dygait, clip.sil), dtype=np.float32)
     return out
 
@@ -118,8 +121,6 @@ class Gallery:
 def build_gallery(data_root: str | Path, split: str = "test", condition: str = "nm-01",
                   views: tuple[str, ...] = ("036", "090", "144")) -> Gallery:  # fmt: skip
     """The gallery the app ships: every subject of ``split`` walking in ``condition``, seen from ``views``."""
-    from core.gait.data import load_gait_set
-
     data = load_gait_set(data_root, split)
     rows = [i for i, s in enumerate(data.sequences) if s.condition == condition and s.view in views]
     if not rows:
@@ -179,8 +180,6 @@ class Hit:
 
 
 def _distances(query: np.ndarray, gallery: np.ndarray, name: str) -> np.ndarray:
-    from core.metrics.gait import part_distance
-
     # the metric each model is trained for: GaitNet compares by cosine, DyGait per-part Euclidean (OpenGait)
     metric = "cosine" if name == "GaitNet" else "euclidean"
     return part_distance(query[None], gallery, metric)[0]
@@ -202,10 +201,6 @@ def top_k(models: GaitModels, gallery: Gallery, clip: GaitClip, k: int = 5) -> d
 
 def dynamic_maps(models: GaitModels, clip: GaitClip) -> tuple[np.ndarray, np.ndarray]:
     """DyGait's response to the moving parts and to the static body, float (T, 64, 44) in [0, 1] each."""
-    import torch
-
-    from core.gait.data import sil_to_tensor
-
     if models.dygait is None:
         raise ValueError("no DyGait model loaded")
     with torch.no_grad():
@@ -215,8 +210,6 @@ def dynamic_maps(models: GaitModels, clip: GaitClip) -> tuple[np.ndarray, np.nda
 
 def swap(models: GaitModels, appearance: GaitClip, pose: GaitClip) -> np.ndarray:
     """GaitNet's decoder on ``appearance``'s f_a and ``pose``'s f_g per frame: uint8 (T, 64, 32, 3)."""
-    from core.gaitnet.api import swap as gaitnet_swap
-
     if models.gaitnet is None:
         raise ValueError("no GaitNet model loaded")
     if appearance.rgb is None or pose.rgb is None:
@@ -226,8 +219,6 @@ def swap(models: GaitModels, appearance: GaitClip, pose: GaitClip) -> np.ndarray
 
 def pose_trajectories(models: GaitModels, clips: list[GaitClip]) -> list[np.ndarray]:
     """GaitNet's pose features of each walk projected to 2-D together (one PCA): list of (T_i, 2)."""
-    from core.gaitnet.api import pose_trajectory, project_2d
-
     if models.gaitnet is None:
         raise ValueError("no GaitNet model loaded")
     return project_2d([pose_trajectory(models.gaitnet, c.rgb) for c in clips if c.rgb is not None])
@@ -247,12 +238,6 @@ def write_report(models: GaitModels, clip: GaitClip, out: str | Path, gallery: G
     """What ``python -m core gait CLIP -o OUT`` writes: the walk as a GIF, DyGait's maps, GaitNet's
     reconstruction and pose trajectory, each model's feature (features.npz) and, with a gallery, its
     top-5 matches (matches.png, summary.json)."""
-    import json
-
-    from PIL import Image
-
-    from core.gait import figures
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "walk.gif"]
@@ -265,8 +250,6 @@ def write_report(models: GaitModels, clip: GaitClip, out: str | Path, gallery: G
         Image.fromarray(figures.frame_rows(rows, "DyGait's dynamic and static responses")).save(out / "dygait_maps.png")
         written.append(out / "dygait_maps.png")
     if models.gaitnet is not None and clip.rgb is not None:
-        from core.gaitnet.api import reconstruct
-
         rows = [("input", clip.rgb), ("GaitNet: D(f_a, f_g)", reconstruct(models.gaitnet, clip.rgb))]
         Image.fromarray(figures.frame_rows(rows, "GaitNet reconstruction")).save(out / "gaitnet_reconstruction.png")
         traj = pose_trajectories(models, [clip])
@@ -295,21 +278,14 @@ def write_report(models: GaitModels, clip: GaitClip, out: str | Path, gallery: G
 def evaluate_models(models: GaitModels, data_root: str | Path, split: str = "test", progress=None) -> dict[str, Any]:
     """CASIA-B Rank-1 of each loaded model and of the GEI nearest-neighbour baseline on ``split``:
     name -> :class:`core.metrics.gait.GaitResult` (GaitNet by cosine, DyGait and GEI by Euclidean distance)."""
-    from core.gait.data import load_gait_set
-    from core.gait.evaluate import embed_all, evaluate_features, gei_features
-
     data = load_gait_set(data_root, split)
     say = progress or (lambda text: None)
     results: dict[str, Any] = {}
     if models.gaitnet is not None:
-        from core.gaitnet.api import embed_many
-
         say(f"GaitNet: {len(data)} walks")
         feats = embed_many(models.gaitnet, [data.rgb(i) for i in range(len(data))])
         results["GaitNet"] = evaluate_features(feats, data, "cosine")
     if models.dygait is not None:
-        from core.dygait.api import embed as dygait_embed
-
         say(f"DyGait: {len(data)} walks")
         feats = embed_all(data, lambda i: dygait_embed(models.dygait, data.silhouettes(i)))
         results["DyGait"] = evaluate_features(feats, data, "euclidean")

@@ -1,5 +1,9 @@
-"""GaitNet's and DyGait's commands (the two gait models share core/gait): ``train gaitnet``, ``train dygait``,
-``eval gaitnet``, ``eval dygait``, ``bench gait``, ``ship gait`` and ``gait``."""
+"""GaitNet's and DyGait's commands (this layer sits above both models and the gait pieces they share in
+core/gait): ``train gaitnet``, ``train dygait``, ``eval gaitnet``, ``eval dygait``, ``bench gait``, ``ship gait``
+and ``gait``.
+
+The handlers import what they run (trainers, models, the renderer) inside themselves: the CLI imports every
+method's commands module to build its parser, and ``python -m core --help`` should not load them all."""
 
 from __future__ import annotations
 
@@ -47,7 +51,7 @@ def _cmd_train_gait(args: argparse.Namespace) -> int:
 
 
 def _gait_models(gaitnet: str | None, dygait: str | None):
-    from core.gait import api
+    from core.gaitapp import api
 
     return api.load(gaitnet or None, dygait or None)
 
@@ -55,8 +59,8 @@ def _gait_models(gaitnet: str | None, dygait: str | None):
 def _cmd_eval_gait(args: argparse.Namespace) -> int:
     import json
 
-    from core.gait import api
     from core.gait.evaluate import format_table
+    from core.gaitapp import api
 
     models = _gait_models(args.checkpoint if args.model == "gaitnet" else None,
                           args.checkpoint if args.model == "dygait" else None)  # fmt: skip
@@ -74,8 +78,8 @@ def _cmd_eval_gait(args: argparse.Namespace) -> int:
 def _cmd_gait(args: argparse.Namespace) -> int:
     import json
 
-    from core.gait import api
     from core.gait.clip import ClipError, read_clip
+    from core.gaitapp import api
 
     try:
         clip = read_clip(args.clip)
@@ -95,7 +99,7 @@ def _cmd_gait(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench_gait(args: argparse.Namespace) -> int:
-    from core.gait import bench
+    from core.gaitapp import bench
 
     return print_bench(
         lambda: bench.bench_gait(_gait_models(args.gaitnet, args.dygait), repeats=args.repeats),
@@ -107,7 +111,7 @@ def _cmd_bench_gait(args: argparse.Namespace) -> int:
 
 def _cmd_ship_gait(args: argparse.Namespace) -> int:
     from core.gait.evaluate import format_table
-    from core.gait.ship import ship_gait
+    from core.gaitapp.ship import ship_gait
 
     for run in (args.gaitnet_run, args.dygait_run):
         if not (Path(run) / "final.pt").exists():

@@ -18,8 +18,10 @@ import torch
 from PIL import Image
 
 from core.checkpoints import CHECKPOINT_DIR, MANIFEST, data_summary, half_precision_copy, save_entry, sha256_of
-from core.gait import api, figures
 from core.gait.evaluate import format_table, swap_scores
+from core.gait.walkers import swap_truth
+from core.gaitapp import api, figures
+from core.gaitnet.api import reconstruct
 from core.train import MetricLog, plot_curves, training_seconds
 
 __all__ = ["SWAP_PAIRS", "example_figure", "format_swaps", "ship_gait"]
@@ -89,14 +91,10 @@ def example_figure(models: api.GaitModels, path: Path, pose_subject: int = 33, l
                    view: int = 90) -> Path:  # fmt: skip
     """For the model card: a held-out walk with DyGait's maps, GaitNet's reconstruction and an appearance
     swap beside its rendered truth, one picture."""
-    from core.gait.walkers import swap_truth
-
     walk = swap_truth(look_subject, pose_subject, "nm-05", view)
     pose = api.GaitClip(walk.sil[:, :, 10:-10], walk.rgb, [])
     look = api.example_walk(look_subject, "nm-05", view)
     dynamic, static = api.dynamic_maps(models, pose)
-    from core.gaitnet.api import reconstruct
-
     rows = [
         (f"walker {pose_subject:03d}\n(pose source)", pose.rgb),
         ("silhouette", pose.sil),

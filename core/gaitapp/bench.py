@@ -7,7 +7,11 @@ import numpy as np
 import torch
 
 from core.benchmark import best_of
-from core.gait import api
+from core.dygait.config import DyGaitConfig
+from core.dygait.train import DyGaitTrainer
+from core.gaitapp import api
+from core.gaitnet.config import GaitNetConfig
+from core.gaitnet.train import GaitNetTrainer
 
 __all__ = ["bench_gait", "bench_train_steps"]
 
@@ -52,11 +56,6 @@ def bench_gait(models: api.GaitModels, repeats: int = 5) -> list[dict]:
 
 def bench_train_steps(preset: str = "small", repeats: int = 2) -> list[dict]:
     """Seconds of one optimiser step of GaitNet and of DyGait at a preset, on random clips of its sizes."""
-    from core.dygait.config import DyGaitConfig
-    from core.dygait.train import DyGaitTrainer
-    from core.gaitnet.config import GaitNetConfig
-    from core.gaitnet.train import GaitNetTrainer
-
     rng = np.random.default_rng(0)
     cpu = torch.device("cpu")
     gn = GaitNetConfig.from_preset(preset)
