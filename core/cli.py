@@ -79,7 +79,8 @@ def _cmd_bench_render(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo_assets(args: argparse.Namespace) -> int:
-    from core.render.figures import body_grid, synth_grid
+    from core.render.figures import body_grid
+    from core.synth.figures import synth_grid
 
     for path in (body_grid(Path(args.out) / "body_grid.png"), synth_grid(Path(args.out) / "synth_grid.png")):
         print(f"wrote {path}")
