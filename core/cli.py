@@ -113,7 +113,7 @@ def _progress(desc: str):
 def _cmd_synth(args: argparse.Namespace) -> int:
     import time
 
-    from core.synth import datasets, truth
+    from core.synth import face_set, gait_set, reid_set, truth
 
     out = _out_dir(args.out)
     positive("seed", args.seed, allow_zero=True)
@@ -122,7 +122,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         raise CliError(f"--workers {workers} is far more than this machine's {os.cpu_count()} cores")
     start = time.time()
     if args.kind == "reid":
-        cfg = datasets.ReidConfig(
+        cfg = reid_set.ReidConfig(
             train_ids=positive("train-ids", args.train_ids), test_ids=positive("test-ids", args.test_ids),
             cameras=positive("cameras", args.cameras),
             images_per_camera=positive("images-per-camera", args.images_per_camera),
@@ -135,30 +135,30 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         if args.images_per_camera < 2:
             raise CliError("--images-per-camera must be >= 2 (one query and at least one gallery image)")
         try:
-            layout = datasets.reid_layout(cfg)
+            layout = reid_set.reid_layout(cfg)
         except ValueError as err:
             raise CliError(f"--cameras/--train-ids/--test-ids/--layout: {err}") from None
         if layout == "duke" and args.layout == "auto":
             print(f"note: {args.cameras} cameras or {args.train_ids + args.test_ids} ids do not fit Market-1501 "
                   "readers; writing DukeMTMC-reID names (pppp_cC_fFFFFFFF.jpg) without -1 junk")  # fmt: skip
-        counts = datasets.write_reid(out, cfg, workers, _progress("reid people"))
+        counts = reid_set.write_reid(out, cfg, workers, _progress("reid people"))
     elif args.kind == "face":
-        cfg = datasets.FaceConfig(
+        cfg = face_set.FaceConfig(
             ids=positive("ids", args.ids),
             illuminations=positive("illuminations", args.illuminations),
             seed=args.seed,
         )
-        counts = datasets.write_face(out, cfg, workers, _progress("face people"))
+        counts = face_set.write_face(out, cfg, workers, _progress("face people"))
     elif args.kind == "gait":
         try:
-            views = tuple(int(v) for v in args.views.split(",")) if args.views else datasets.GaitConfig.views
+            views = tuple(int(v) for v in args.views.split(",")) if args.views else gait_set.GaitConfig.views
         except ValueError:
             raise CliError(
                 f"--views must be whole degrees separated by commas, e.g. 0,90,180; got {args.views!r}"
             ) from None
         if any(not 0 <= v <= 180 for v in views) or len(set(views)) != len(views):
             raise CliError("--views must be distinct degrees within 0..180, e.g. 0,90,180")
-        conditions = tuple(args.conditions.split(",")) if args.conditions else datasets.GaitConfig.conditions
+        conditions = tuple(args.conditions.split(",")) if args.conditions else gait_set.GaitConfig.conditions
         bad = [c for c in conditions if not re.fullmatch(r"(nm|bg|cl)-\d\d", c)]
         if bad or len(set(conditions)) != len(conditions):
             raise CliError(f"--conditions must be distinct names like nm-01, bg-02, cl-01; got {args.conditions!r}")
@@ -166,9 +166,9 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         train_ids = 74 if args.casia_b else (args.train_ids if args.train_ids is not None else round(0.6 * ids))
         if not 1 <= train_ids < ids:
             raise CliError(f"--train-ids must be within 1..{ids - 1} (some of the {ids} ids must be left to test)")
-        cfg = datasets.GaitConfig(ids=ids, train_ids=train_ids, frames=positive("frames", args.frames),
+        cfg = gait_set.GaitConfig(ids=ids, train_ids=train_ids, frames=positive("frames", args.frames),
                                   views=views, conditions=conditions, seed=args.seed)  # fmt: skip
-        counts = datasets.write_gait(out, cfg, workers, _progress("gait sequences"))
+        counts = gait_set.write_gait(out, cfg, workers, _progress("gait sequences"))
     else:
         cfg = truth.PairsConfig(pairs=positive("pairs", args.pairs), split=args.split, seed=args.seed)
         counts = truth.write_pairs(out, cfg, workers, _progress("pairs"))
@@ -263,7 +263,9 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
 
     synth_p = sub.add_parser("synth", help="generate synthetic datasets in the real datasets' layouts")
     kinds = synth_p.add_subparsers(dest="kind", required=True)
-    from core.synth.datasets import FaceConfig, GaitConfig, ReidConfig
+    from core.synth.face_set import FaceConfig
+    from core.synth.gait_set import GaitConfig
+    from core.synth.reid_set import ReidConfig
 
     reid = kinds.add_parser("reid", help="Market-1501 layout (bounding_box_train, bounding_box_test, query, gt_bbox)")
     reid.add_argument("--train-ids", type=int, default=ReidConfig.train_ids)

@@ -23,7 +23,7 @@ from core.data.opengait import CASIA_B_VIEWS
 from core.gait.clip import GaitClip, read_clip
 from core.gait.walkers import swap_truth, test_subjects
 from core.gaitapp import api, figures
-from core.synth.datasets import GaitConfig
+from core.synth.gait_set import GaitConfig
 from demos.gate import Choice, Files, Form
 from demos.layout import Diagram, how_it_works
 from demos.models import ModelCache, checkpoint_path, load_cached, model_or_note

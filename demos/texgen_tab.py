@@ -97,7 +97,7 @@ def _fit_photo(photo: np.ndarray) -> tuple[object, np.ndarray | None, list[str]]
     'photo' extra is installed and a person is found, else a default standing body."""
     notes = []
     try:
-        from core.synth.datasets import shared_renderer
+        from core.synth.engine import shared_renderer
         from core.texgen import fit as photo_fit
 
         body = shared_renderer().body  # the process's body model: loading one costs seconds

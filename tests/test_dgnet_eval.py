@@ -19,7 +19,7 @@ from core.dgnet.api import export_checkpoint, load_file, swap, swap_grid
 from core.dgnet.evaluate import read_pairs, swap_scores
 from core.reid.backbone import ReidBaseline
 from core.reid.train import BaselineConfig, train_baseline
-from core.synth.datasets import ReidConfig, write_reid
+from core.synth.reid_set import ReidConfig, write_reid
 from core.synth.truth import PairsConfig, write_pairs
 
 TRAIN_IDS, TEST_IDS = 3, 4

@@ -17,7 +17,7 @@ from core.drgan.config import DRGANConfig
 from core.drgan.data import FaceSet, load_face_set
 from core.drgan.model import DRGAN, fuse_features
 from core.drgan.train import DRGANTrainer, load_drgan, train_drgan
-from core.synth.datasets import FaceConfig, write_face
+from core.synth.face_set import FaceConfig, write_face
 
 ROOT = Path(__file__).resolve().parents[1]
 

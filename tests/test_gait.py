@@ -14,7 +14,7 @@ from core.data.opengait import load_sequence
 from core.gait.clip import ClipError, read_clip
 from core.gait.data import clip_indices, gei, load_gait_set, split_validation
 from core.gait.evaluate import evaluate_features, format_table, gei_features
-from core.synth.datasets import GaitConfig, render_gait_walk, write_gait
+from core.synth.gait_set import GaitConfig, render_gait_walk, write_gait
 from tests.corpus import _walker_frames, clip_files
 
 CONDITIONS = ("nm-01", "nm-05", "bg-01", "cl-01")

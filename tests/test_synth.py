@@ -21,15 +21,10 @@ from core.data import (
 )
 from core.data.face import YAW_BINS
 from core.synth import Nuisance, sample_identity
-from core.synth.datasets import (
-    FaceConfig,
-    GaitConfig,
-    ReidConfig,
-    shared_renderer,
-    write_face,
-    write_gait,
-    write_reid,
-)
+from core.synth.engine import shared_renderer
+from core.synth.face_set import FaceConfig, write_face
+from core.synth.gait_set import GaitConfig, write_gait
+from core.synth.reid_set import ReidConfig, write_reid
 from core.synth.truth import face_at_yaw, novel_views, swap_truth
 
 REID = ReidConfig(train_ids=2, test_ids=2, images_per_camera=2, distractors=2, junk=2, seed=3)
@@ -235,7 +230,7 @@ def test_synth_cli_writes_and_resumes(tmp_path):
 
 
 def test_refuses_to_mix_datasets_made_with_other_settings(tmp_path):
-    from core.synth.datasets import DatasetMismatchError
+    from core.synth.writer import DatasetMismatchError
 
     cfg = ReidConfig(train_ids=1, test_ids=1, images_per_camera=2, cameras=2, distractors=0, junk=0, seed=1)
     write_reid(tmp_path, cfg)
@@ -264,7 +259,7 @@ def test_market_names_limits():
 
 
 def test_gait_conditions_beyond_casia_b_differ():
-    from core.synth.datasets import gait_nuisances
+    from core.synth.gait_set import gait_nuisances
 
     ident = sample_identity(4)
     a = gait_nuisances(ident, GAIT, 1, "nm-07", 90)
@@ -288,7 +283,7 @@ def test_opengait_reader_accepts_64x64_and_rejects_empty_roots(tmp_path):
 def test_face_yaw_turns_the_head_the_documented_way():
     """Yaw +90 puts the camera at the person's left: the left ear faces it, the right is hidden."""
     from core.body.skeleton import LANDMARK_NAMES
-    from core.synth.datasets import face_nuisance
+    from core.synth.face_set import face_nuisance
 
     pr = shared_renderer()
     ident = sample_identity(8)
@@ -305,7 +300,7 @@ def test_face_yaw_turns_the_head_the_documented_way():
 
 
 def render_faces_for_test(ident):
-    from core.synth.datasets import face_nuisance, render_faces
+    from core.synth.face_set import face_nuisance, render_faces
 
     yaws = [-90.0, -45.0, 0.0, 45.0, 90.0]
     return render_faces([ident] * len(yaws), [face_nuisance(y, 1, 3, 0) for y in yaws])
@@ -400,7 +395,7 @@ def test_one_detection_one_label(tmp_path, sets):
     from collections import defaultdict
 
     from core.data import check_market_layout
-    from core.synth.datasets import _extra_names, _person_walks, detection_boxes, detection_key, reid_name
+    from core.synth.reid_set import _extra_names, _person_walks, detection_boxes, detection_key, reid_name
 
     cfg = ReidConfig(train_ids=100, test_ids=80, cameras=6, distractors=20)
     ids = list(range(1, 181))
@@ -490,7 +485,7 @@ def test_gait_tree_is_what_opengait_loads(sets):
     assert check_opengait_tree(root / "sil", root / "partition.json") == []
     part = json.loads((root / "partition.json").read_text())
     assert part["TRAIN_SET"] == ["001"] and part["TEST_SET"] == ["002"]  # exact folder names
-    from core.synth.datasets import gait_nuisances
+    from core.synth.gait_set import gait_nuisances
 
     ident = sample_identity(4)
     bg1, bg2 = (gait_nuisances(ident, GAIT, 1, c, 90)[0] for c in ("bg-01", "bg-02"))

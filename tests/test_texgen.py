@@ -12,14 +12,15 @@ from pytorch3d.renderer import look_at_view_transform
 
 from core.reid.pcb import PCB
 from core.reid.train import BaselineConfig, train_baseline
-from core.synth.datasets import ReidConfig, shared_renderer, write_reid
+from core.render.uv import orbit_annotation, shade
+from core.synth.engine import shared_renderer
+from core.synth.reid_set import ReidConfig, write_reid
 from core.texgen import api
 from core.texgen.config import TexGenConfig
 from core.texgen.evaluate import TexGenEvalConfig, evaluate_texgen, format_report
 from core.texgen.losses import ReidFeatureLoss, masked_l1, skin_uv_mask
 from core.texgen.model import TextureUNet
 from core.texgen.optimize import mirror_texel_index, optimize_texture, project_texture, projection_maps
-from core.texgen.render import orbit_annotation, shade
 from core.texgen.train import load_texgen, train_texgen
 
 

@@ -161,7 +161,7 @@ def test_bad_photo_is_refused_before_detection():
 
 def test_mediapipe_fits_a_rendered_person(body):
     pytest.importorskip("mediapipe")
-    from core.synth.datasets import shared_renderer
+    from core.synth.engine import shared_renderer
     from core.synth.identity import sample_identity
     from core.synth.studio import DataStudio
 

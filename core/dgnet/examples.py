@@ -39,9 +39,11 @@ from core.figures import (
     labelled_strip,
     to_picture,
 )
-from core.synth.datasets import ReidConfig, camera_specs, identity_seed, reid_nuisance, shared_renderer
+from core.synth.engine import shared_renderer
 from core.synth.identity import Identity, sample_identity
 from core.synth.nuisance import Nuisance
+from core.synth.reid_set import ReidConfig, camera_specs, reid_nuisance
+from core.synth.writer import identity_seed
 
 __all__ = [
     "DATASET_SEED",

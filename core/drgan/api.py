@@ -207,8 +207,9 @@ EXAMPLE_YAWS = (6, 3, 9, 1, 11, 4)  # the bins the examples are shown at (0, -45
 
 @lru_cache(maxsize=EXAMPLE_COUNT)
 def _example_strip(person: int) -> Tensor:
-    from core.synth.datasets import face_nuisance, identity_seed, render_faces
+    from core.synth.face_set import face_nuisance, render_faces
     from core.synth.identity import sample_identity
+    from core.synth.writer import identity_seed
 
     ident = sample_identity(identity_seed(0, person))
     nuisances = [face_nuisance(yaw, 1, 3, seed=ident.seed * 31 + 7) for yaw in YAW_BINS]

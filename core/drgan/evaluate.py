@@ -47,7 +47,7 @@ def face_masks(root: str | Path, faces: FaceSet, rows: np.ndarray, load_size: in
                with_images: bool = False) -> Tensor | tuple[Tensor, Tensor]:  # fmt: skip
     """(len(rows), 1, L, L) in [0, 1]: the rendered person mask of each face (re-rendered from factors.jsonl);
     with ``with_images`` also the re-rendered pictures (len(rows), 3, L, L), which must be the stored ones."""
-    from core.synth.datasets import render_faces
+    from core.synth.face_set import render_faces
     from core.synth.identity import sample_identity
     from core.synth.nuisance import Nuisance
 

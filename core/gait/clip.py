@@ -60,7 +60,7 @@ def _masked_rgb(frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8 and (H, W) bool -> uint8 (64, 32, 3): the person on black, 64 rows tall, centred."""
     import torch
 
-    from core.synth.datasets import masked_rgb  # the writer of the training walks: the same cut
+    from core.synth.gait_set import masked_rgb  # the writer of the training walks: the same cut
 
     image = torch.from_numpy(np.array(frame)).permute(2, 0, 1).float() / 255.0
     return masked_rgb(image, torch.from_numpy(mask[None].astype(np.float32)), RGB_SIZE)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from core.data.opengait import cut_silhouette
-from core.synth.datasets import GaitConfig, GaitWalk, render_gait_walk
+from core.synth.gait_set import GaitConfig, GaitWalk, render_gait_walk
 
 __all__ = ["Walk", "gait_config", "render_walk", "swap_truth", "test_subjects"]
 

@@ -10,14 +10,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from core.synth import datasets
+from core.synth import face_set, gait_set, reid_set
 
 RUNS = {
-    "reid": (datasets.write_reid, datasets.ReidConfig(train_ids=12, test_ids=4, distractors=0, junk=0), "images"),
-    "face": (datasets.write_face, datasets.FaceConfig(ids=4), "images"),
+    "reid": (reid_set.write_reid, reid_set.ReidConfig(train_ids=12, test_ids=4, distractors=0, junk=0), "images"),
+    "face": (face_set.write_face, face_set.FaceConfig(ids=4), "images"),
     "gait": (
-        datasets.write_gait,
-        datasets.GaitConfig(ids=2, train_ids=1, conditions=("nm-01", "cl-01"), views=(0, 90)),
+        gait_set.write_gait,
+        gait_set.GaitConfig(ids=2, train_ids=1, conditions=("nm-01", "cl-01"), views=(0, 90)),
         "frames",
     ),
 }

@@ -327,3 +327,13 @@ class PersonRenderer:
             })  # fmt: skip
         return Picture(image=torch.stack(images), mask=torch.stack(masks), raster=raster, params=params,
                        clean=torch.stack(clean) if clean else None)  # fmt: skip
+
+
+_WORKER: dict = {}
+
+
+def shared_renderer() -> PersonRenderer:
+    """The process's PersonRenderer (built once per process: each dataset worker and the app hold one)."""
+    if "renderer" not in _WORKER:
+        _WORKER["renderer"] = PersonRenderer()
+    return _WORKER["renderer"]

@@ -16,18 +16,11 @@ import torch
 
 from core.checks import check_range, check_seed
 from core.data.opengait import CASIA_B_CONDITIONS, CASIA_B_VIEWS, cut_silhouette, normalise_silhouette
-from core.synth.datasets import (
-    GaitConfig,
-    ReidConfig,
-    camera_specs,
-    gait_nuisances,
-    masked_rgb,
-    reid_nuisance,
-    shared_renderer,
-    write_reid,
-)
+from core.synth.engine import shared_renderer
+from core.synth.gait_set import GaitConfig, gait_nuisances, masked_rgb
 from core.synth.identity import sample_identity
 from core.synth.nuisance import BACKGROUNDS, BAGS, OCCLUDERS, POSES, Nuisance
+from core.synth.reid_set import ReidConfig, camera_specs, reid_nuisance, write_reid
 
 MAX_SEED = 10_000_000
 # one camera or detector effect at a time, at the strength the re-ID set uses at its strongest

@@ -17,22 +17,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.synth.datasets import (
-    ReidConfig,
-    _scene_picture,
-    camera_specs,
-    claim_folder,
-    face_nuisance,
-    identity_seed,
-    reid_nuisance,
-    render_faces,
-    run_tasks,
-    save_image,
-    shared_renderer,
-    write_meta,
-)
+from core.synth.engine import shared_renderer
+from core.synth.face_set import face_nuisance, render_faces
 from core.synth.identity import Identity, sample_identity
 from core.synth.nuisance import Nuisance
+from core.synth.reid_set import ReidConfig, _scene_picture, camera_specs, reid_nuisance
+from core.synth.writer import claim_folder, identity_seed, run_tasks, save_image, write_meta
 
 
 def swap_truth(appearance: Identity, structure: Identity, nuisance: Nuisance, size=(128, 64)) -> torch.Tensor:

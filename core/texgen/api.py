@@ -25,11 +25,11 @@ from torch import Tensor
 
 from core.data.annotations import Annotation
 from core.reid.pcb import PCB
+from core.render.uv import UVRaster, orbit_annotation, pose_bodies, rasterize_uv, shade
 from core.texgen.config import TexGenConfig
 from core.texgen.losses import ReidFeatureLoss
 from core.texgen.model import TextureUNet
 from core.texgen.optimize import OptimizeStep, mirror_texel_index, optimize_texture, project_texture, projection_maps
-from core.texgen.render import UVRaster, orbit_annotation, pose_bodies, rasterize_uv, shade
 
 __all__ = [
     "ExamplePicture",
@@ -111,7 +111,7 @@ def texture_unet(model: TextureModel, image: Tensor, annotation: Annotation) -> 
 
 
 def _body():
-    from core.synth.datasets import shared_renderer
+    from core.synth.engine import shared_renderer
 
     return shared_renderer().body
 
@@ -126,7 +126,7 @@ def raster_for(annotation: Annotation, size: tuple[int, int] | None = None) -> U
 
 @lru_cache(maxsize=4)
 def _mirror(size: int):
-    from core.synth.datasets import shared_renderer
+    from core.synth.engine import shared_renderer
 
     return mirror_texel_index(shared_renderer().atlas, size)
 
@@ -227,8 +227,7 @@ class ExamplePicture:
 def example_picture(index: int, size: tuple[int, int] = (128, 64), truth_size: int = 256) -> ExamplePicture:
     """The ``index``-th example test person (the people the DG-Net tab shows), rendered with its annotation."""
     from core.dgnet.examples import example_people
-    from core.synth.datasets import shared_renderer
-    from core.synth.engine import coat_of
+    from core.synth.engine import coat_of, shared_renderer
 
     people = example_people()
     if not 0 <= index < len(people):

@@ -13,10 +13,10 @@ import numpy as np
 import torch
 
 from core.benchmark import best_of
+from core.render.uv import rasterize_uv, shade
 from core.texgen import api
 from core.texgen.config import TexGenConfig
 from core.texgen.losses import ReidFeatureLoss
-from core.texgen.render import rasterize_uv, shade
 
 __all__ = ["OPTIMIZE_TARGET_S", "UNET_TARGET_S", "bench_texgen"]
 
@@ -73,8 +73,8 @@ def bench_texgen(model: api.TextureModel, repeats: int = 3, steps: int = 200) ->
 def bench_train_step(preset: str = "small", repeats: int = 2) -> dict:
     """Seconds for one training step of a preset on random data (16 images, two renders each)."""
     from core.reid.pcb import PCB
+    from core.render.uv import UVRaster
     from core.texgen.data import TexGenBatch
-    from core.texgen.render import UVRaster
     from core.texgen.train import TexGenTrainer
 
     cfg = TexGenConfig.from_preset(preset)

@@ -78,7 +78,7 @@ def _fit_photo(image, method: str):
     from core.texgen import api
 
     try:
-        from core.synth.datasets import shared_renderer
+        from core.synth.engine import shared_renderer
         from core.texgen import fit as photo_fit
 
         photo = (image[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from core.data.annotations import Annotation
 from core.data.market import load_images, read_market
-from core.texgen.render import UVRaster, rasterize_uv
+from core.render.uv import UVRaster, rasterize_uv
 
 __all__ = ["PersonImages", "TexGenBatch", "background_bank", "load_person_images", "person_texture"]
 
@@ -89,7 +89,7 @@ def load_person_images(
     rasters are computed at the set's own image size and then resized (nearest) if it differs.
     ``cache_dir`` keeps the rasters between runs. ``limit`` keeps the first images (tests).
     """
-    from core.synth.datasets import shared_renderer
+    from core.synth.engine import shared_renderer
 
     root = Path(root)
     factors = _factors(root)
@@ -163,8 +163,7 @@ def _nuisance(record: dict):
 
 def person_texture(identity_seed: int, nuisance: dict | None = None, size: int | None = None) -> Tensor:
     """The true UV texture (3, S, S) in [0, 1] of a synthetic person (with the coat the picture shows)."""
-    from core.synth.datasets import shared_renderer
-    from core.synth.engine import coat_of
+    from core.synth.engine import coat_of, shared_renderer
     from core.synth.identity import sample_identity
 
     identity = sample_identity(int(identity_seed))

@@ -30,10 +30,10 @@ from torch import Tensor
 from torchmetrics.functional.image import structural_similarity_index_measure
 
 from core.metrics.swap import person_scores
+from core.render.uv import UVRaster, composite, orbit_annotation, rasterize_uv, shade
 from core.texgen.api import texture_unet
 from core.texgen.data import PersonImages, load_person_images, person_texture
 from core.texgen.optimize import mirror_texel_index, project_texture, run_optimize
-from core.texgen.render import UVRaster, composite, orbit_annotation, rasterize_uv, shade
 
 __all__ = ["UNSEEN", "TexGenEvalConfig", "evaluate_texgen", "format_report", "pick_people"]
 
@@ -111,7 +111,7 @@ def evaluate_texgen(
     """Scores per method: {"method": {"input": {"ssim", "mask_ssim"}, "unseen": {"ssim", "l1", "delta_e"},
     "back": {...}}}, means over people (and over the 7 unseen views). ``model`` is a
     :class:`core.texgen.api.TextureModel` (its PCB, when it has one, is the optimisation's re-ID loss)."""
-    from core.synth.datasets import shared_renderer
+    from core.synth.engine import shared_renderer
 
     body, atlas = shared_renderer().body, shared_renderer().atlas
     model.unet.eval()

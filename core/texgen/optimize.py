@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from core.render.uv import UVRaster, composite, shade
 from core.texgen.losses import ReidFeatureLoss, masked_l1
-from core.texgen.render import UVRaster, composite, shade
 
 __all__ = ["LOSSES", "OptimizeStep", "mirror_texel_index", "optimize_texture", "project_texture", "projection_maps"]
 

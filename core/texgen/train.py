@@ -23,13 +23,13 @@ from core.checkpoints import ModelRecipe, from_pretrained, sha256_of
 from core.engine import LossTerms, Task, fit
 from core.reid.pcb import PCB
 from core.reid.train import load_baseline
-from core.synth.datasets import shared_renderer
+from core.render.uv import UVRaster, composite, shade
+from core.synth.engine import shared_renderer
 from core.texgen.config import TexGenConfig
 from core.texgen.data import PersonImages, background_bank, load_person_images, person_texture, sample_batch
 from core.texgen.losses import ReidFeatureLoss, masked_l1, masked_mse, skin_uv_mask
 from core.texgen.model import TextureUNet
 from core.texgen.optimize import mirror_texel_index, projection_maps
-from core.texgen.render import UVRaster, composite, shade
 from core.train import Runtime, autocast, barrier, wrap_ddp
 
 __all__ = ["TexGenTask", "TexGenTrainer", "load_pcb", "train_texgen"]

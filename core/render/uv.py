@@ -1,4 +1,4 @@
-"""Differentiable texture rendering for texture generation: rasterise a posed body once, re-shade forever.
+"""Differentiable UV texture rendering: rasterise a posed body once, re-shade forever (texture generation's renderer).
 
 The paper renders through a precomputed sparse Jacobian of OpenDR's renderer (each foreground pixel
 copies its texel). Here PyTorch3D rasterises the posed body (:class:`core.render.BodyRenderer`, banded
