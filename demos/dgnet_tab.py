@@ -26,18 +26,18 @@ import torch.nn.functional as F
 from PIL import Image
 
 from core.dgnet import DGNet, api
-from core.dgnet.examples import (
+from core.dgnet.figures import how_it_works_diagram
+from core.figures import bordered, labelled_grid, labelled_strip, to_picture
+from core.synth.examples import (
     EXAMPLE_COUNT,
     FIRST_TEST_PERSON,
     RENDER_SIZE,
     ExamplePerson,
     example_people,
-    how_it_works_diagram,
     render_people,
     retrieval_gallery,
     truth_grid,
 )
-from core.figures import bordered, labelled_grid, labelled_strip, to_picture
 from demos.gate import Choice, Form, Number, Upload
 from demos.layout import Diagram, how_it_works
 from demos.models import ModelCache, ModelUnavailable, checkpoint_path, env_names_file, file_key, load_cached

@@ -17,8 +17,8 @@ import gradio as gr
 import numpy as np
 import torch
 
-from core.dgnet.examples import EXAMPLE_COUNT, FIRST_TEST_PERSON
 from core.figures import to_picture
+from core.synth.examples import EXAMPLE_COUNT, FIRST_TEST_PERSON
 from core.texgen import api
 from core.texgen.figures import how_it_works_diagram, loss_curve, orbit_picture, texture_picture
 from demos.files import OutputFolder
@@ -97,12 +97,13 @@ def _fit_photo(photo: np.ndarray) -> tuple[object, np.ndarray | None, list[str]]
     'photo' extra is installed and a person is found, else a default standing body."""
     notes = []
     try:
+        from core.render.photo_detect import detect_person
+        from core.render.photo_fit import fit_body, overlay_fit
         from core.synth.engine import shared_renderer
-        from core.texgen import fit as photo_fit
 
         body = shared_renderer().body  # the process's body model: loading one costs seconds
-        fitted = photo_fit.fit_body(photo_fit.detect_person(photo), photo.shape[:2], body=body)
-        overlay = photo_fit.overlay_fit(photo, fitted, body=body)
+        fitted = fit_body(detect_person(photo), photo.shape[:2], body=body)
+        overlay = overlay_fit(photo, fitted, body=body)
         notes.append(f"Body fitted to your photo (keypoint error {fitted.keypoint_error:.1f} px, silhouette IoU "
                      f"{fitted.mask_iou:.2f}); the picture shows what the texture was lifted onto.")  # fmt: skip
         notes.extend(fitted.warnings)

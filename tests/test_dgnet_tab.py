@@ -15,7 +15,8 @@ from PIL import Image
 
 from core import figures
 from core.dgnet import DGNet, DGNetConfig, save_official
-from core.dgnet import examples as ex
+from core.dgnet.figures import how_it_works_diagram
+from core.synth import examples as ex
 from demos import dgnet_tab as tab
 from demos.gate import Form
 
@@ -292,7 +293,7 @@ def test_quality_caveat_follows_the_manifest_bar(monkeypatch, tmp_path):
 
 
 def test_diagram():
-    picture = ex.how_it_works_diagram()
+    picture = how_it_works_diagram()
     assert picture.dtype == np.uint8 and picture.shape[2] == 3 and picture.shape[1] > picture.shape[0]
     assert len(np.unique(picture.reshape(-1, 3), axis=0)) > 20  # boxes, text and arrows, not blank
 

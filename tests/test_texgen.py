@@ -44,7 +44,7 @@ def test_raster_of_the_annotation_matches_the_rendered_person(picture):
     raster = api.raster_for(picture.annotation)
     pr = shared_renderer()
     person = api.example_picture(1)
-    from core.dgnet.examples import example_people
+    from core.synth.examples import example_people
 
     p = example_people()[1]
     drawn = pr.render([p.identity], [p.nuisance], (128, 64)).mask[0, 0] > 0.5

@@ -12,18 +12,9 @@ from pytorch3d.renderer import FoVPerspectiveCameras
 from core.body import walk_pose
 from core.data.annotations import Annotation
 from core.render import BodyRenderer, fit_distance, make_cameras
-from core.texgen.fit import (
-    MP_LANDMARKS,
-    NUM_MP_LANDMARKS,
-    BodyFit,
-    PhotoFitError,
-    body_keypoints,
-    detect_person,
-    fit_body,
-    fit_from_keypoints,
-    overlay_fit,
-    project,
-)
+from core.render.photo_detect import MP_LANDMARKS, NUM_MP_LANDMARKS, PhotoFitError, detect_person
+from core.render.photo_fit import fit_body, fit_from_keypoints, overlay_fit
+from core.render.photo_terms import BodyFit, body_keypoints, project
 
 SIZE = (256, 128)
 FOV = 9.0
@@ -185,8 +176,8 @@ def test_mediapipe_finds_people_in_re_id_sized_crops():
     """128x64 crops like the Data Studio's camera views: MediaPipe alone found 6 of these 18 (they were
     refused as "no person found"); enlarged with a margin, 14."""
     pytest.importorskip("mediapipe")
+    from core.render.photo_detect import PoseDetector
     from core.synth.studio import DataStudio
-    from core.texgen.fit import PoseDetector
 
     crops = [image for seed in (7, 11, 23) for image, _ in DataStudio((128, 64)).reid_cameras(seed)]
     with PoseDetector() as detector:

@@ -17,6 +17,7 @@ from torch import Tensor
 from core.checkpoints import ModelRecipe, cast_floats, from_pretrained
 from core.dgnet.config import DGNetConfig
 from core.dgnet.model import DGNet, denormalise, normalise
+from core.dgnet.train import dgnet_embed
 
 __all__ = [
     "RECIPE",
@@ -124,8 +125,6 @@ def retrieve(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-k gallery indices and cosine scores for each query with DG-Net's re-ID feature (primary +
     alpha x fine-grained, flip-averaged). query (Q, 3, h, w), gallery (G, 3, h, w) in [0, 1]."""
-    from core.dgnet.train import dgnet_embed
-
     embed = dgnet_embed(model, alpha)
 
     def features(images: Tensor) -> Tensor:

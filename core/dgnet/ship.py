@@ -29,7 +29,7 @@ from core.checkpoints import (
 )
 from core.dgnet.api import export_checkpoint, load_file
 from core.dgnet.evaluate import evaluate_dgnet, format_report
-from core.dgnet.examples import examples_figure
+from core.dgnet.figures import examples_figure
 from core.reid.train import load_baseline
 from core.train import MetricLog, active_seconds, plot_curves
 

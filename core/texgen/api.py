@@ -23,13 +23,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from core.body.poses import a_pose
+from core.checkpoints import resolve
 from core.data.annotations import Annotation
 from core.reid.pcb import PCB
+from core.render import export_glb
+from core.render.scene import fit_distance, make_cameras
 from core.render.uv import UVRaster, orbit_annotation, pose_bodies, rasterize_uv, shade
+from core.synth.engine import coat_of, shared_renderer
+from core.synth.examples import example_people
 from core.texgen.config import TexGenConfig
 from core.texgen.losses import ReidFeatureLoss
 from core.texgen.model import TextureUNet
 from core.texgen.optimize import OptimizeStep, mirror_texel_index, optimize_texture, project_texture, projection_maps
+from core.texgen.train import load_pcb, load_texgen
 
 __all__ = [
     "ExamplePicture",
@@ -75,16 +82,12 @@ class TextureModel:
 
 def load_files(unet_path: str | Path, pcb_path: str | Path | None = None) -> TextureModel:
     """A model from a trained U-Net file and (optionally) a PCB file."""
-    from core.texgen.train import load_pcb, load_texgen
-
     unet, cfg = load_texgen(unet_path)
     return TextureModel(unet, cfg, load_pcb(pcb_path) if pcb_path is not None else None)
 
 
 def load(name: str = "texgen", pcb: str | None = "texgen-pcb") -> TextureModel:
     """The registered (shipped) U-Net ``name`` and PCB ``pcb``, checked against the manifest."""
-    from core.checkpoints import resolve
-
     return load_files(resolve(name), resolve(pcb) if pcb else None)
 
 
@@ -111,8 +114,6 @@ def texture_unet(model: TextureModel, image: Tensor, annotation: Annotation) -> 
 
 
 def _body():
-    from core.synth.engine import shared_renderer
-
     return shared_renderer().body
 
 
@@ -126,8 +127,6 @@ def raster_for(annotation: Annotation, size: tuple[int, int] | None = None) -> U
 
 @lru_cache(maxsize=4)
 def _mirror(size: int):
-    from core.synth.engine import shared_renderer
-
     return mirror_texel_index(shared_renderer().atlas, size)
 
 
@@ -179,8 +178,6 @@ def export(texture: Tensor, annotation: Annotation, folder: str | Path, stem: st
     """Write the texture as PNG and the textured body (in the photo's pose) as GLB -> their paths."""
     from PIL import Image
 
-    from core.render import export_glb
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tex = texture[0].detach().float().clamp(0, 1).permute(1, 2, 0).numpy()
@@ -195,9 +192,6 @@ def export(texture: Tensor, annotation: Annotation, folder: str | Path, stem: st
 def default_annotation(size: tuple[int, int] = (128, 64), azimuth: float = 0.0) -> Annotation:
     """A mean-shape body in an A-pose seen from the front, filling the picture: where a photo without a
     body fit is shown (the U-Net needs no fit; the orbit and the GLB need some body)."""
-    from core.body.poses import a_pose
-    from core.render.scene import fit_distance, make_cameras
-
     body = _body()
     pose = a_pose(60.0)
     with torch.no_grad():
@@ -226,9 +220,6 @@ class ExamplePicture:
 @lru_cache(maxsize=16)
 def example_picture(index: int, size: tuple[int, int] = (128, 64), truth_size: int = 256) -> ExamplePicture:
     """The ``index``-th example test person (the people the DG-Net tab shows), rendered with its annotation."""
-    from core.dgnet.examples import example_people
-    from core.synth.engine import coat_of, shared_renderer
-
     people = example_people()
     if not 0 <= index < len(people):
         raise ValueError(f"example index must be 0..{len(people) - 1}, got {index}")

@@ -13,10 +13,13 @@ import numpy as np
 import torch
 
 from core.benchmark import best_of
-from core.render.uv import rasterize_uv, shade
+from core.reid.pcb import PCB
+from core.render.uv import UVRaster, rasterize_uv, shade
 from core.texgen import api
 from core.texgen.config import TexGenConfig
+from core.texgen.data import TexGenBatch
 from core.texgen.losses import ReidFeatureLoss
+from core.texgen.train import TexGenTrainer
 
 __all__ = ["OPTIMIZE_TARGET_S", "UNET_TARGET_S", "bench_texgen"]
 
@@ -72,11 +75,6 @@ def bench_texgen(model: api.TextureModel, repeats: int = 3, steps: int = 200) ->
 
 def bench_train_step(preset: str = "small", repeats: int = 2) -> dict:
     """Seconds for one training step of a preset on random data (16 images, two renders each)."""
-    from core.reid.pcb import PCB
-    from core.render.uv import UVRaster
-    from core.texgen.data import TexGenBatch
-    from core.texgen.train import TexGenTrainer
-
     cfg = TexGenConfig.from_preset(preset)
     torch.manual_seed(0)
     b, h, w, s = cfg.batch_size, cfg.height, cfg.width, cfg.texture_size

@@ -78,11 +78,12 @@ def _fit_photo(image, method: str):
     from core.texgen import api
 
     try:
+        from core.render.photo_detect import detect_person
+        from core.render.photo_fit import fit_body
         from core.synth.engine import shared_renderer
-        from core.texgen import fit as photo_fit
 
         photo = (image[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-        result = photo_fit.fit_body(photo_fit.detect_person(photo), photo.shape[:2], body=shared_renderer().body)
+        result = fit_body(detect_person(photo), photo.shape[:2], body=shared_renderer().body)
     except Exception as err:  # noqa: BLE001 -- no extra, no person: say why, fall back where we can
         if method == "optimize":
             raise CliError(f"optimisation needs the body in the photo, and fitting it failed: {err}") from err

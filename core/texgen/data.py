@@ -23,6 +23,9 @@ from torch import Tensor
 from core.data.annotations import Annotation
 from core.data.market import load_images, read_market
 from core.render.uv import UVRaster, rasterize_uv
+from core.synth.engine import coat_of, shared_renderer
+from core.synth.identity import sample_identity
+from core.synth.nuisance import BACKGROUNDS, Nuisance, make_background
 
 __all__ = ["PersonImages", "TexGenBatch", "background_bank", "load_person_images", "person_texture"]
 
@@ -89,8 +92,6 @@ def load_person_images(
     rasters are computed at the set's own image size and then resized (nearest) if it differs.
     ``cache_dir`` keeps the rasters between runs. ``limit`` keeps the first images (tests).
     """
-    from core.synth.engine import shared_renderer
-
     root = Path(root)
     factors = _factors(root)
     samples = [s for s in read_market(root, annotations=True)[split] if s.annotation is not None and s.identity > 0]
@@ -155,17 +156,12 @@ def sample_batch(data: PersonImages, people: int, per_person: int, rng: np.rando
 
 
 def _nuisance(record: dict):
-    from core.synth.nuisance import Nuisance
-
     fields = {f.name for f in dataclasses.fields(Nuisance)}
     return Nuisance(**{k: tuple(v) if isinstance(v, list) else v for k, v in record.items() if k in fields})
 
 
 def person_texture(identity_seed: int, nuisance: dict | None = None, size: int | None = None) -> Tensor:
     """The true UV texture (3, S, S) in [0, 1] of a synthetic person (with the coat the picture shows)."""
-    from core.synth.engine import coat_of, shared_renderer
-    from core.synth.identity import sample_identity
-
     identity = sample_identity(int(identity_seed))
     coat = coat_of(identity, _nuisance(nuisance)) if nuisance else None
     texture = shared_renderer().body_texture(identity, coat).permute(2, 0, 1).float()
@@ -177,8 +173,6 @@ def person_texture(identity_seed: int, nuisance: dict | None = None, size: int |
 def background_bank(count: int, size: tuple[int, int], seed: int = 0) -> Tensor:
     """(count, 3, H, W) scene backgrounds without people, for compositing renders (the paper uses
     PRW / CUHK-SYSU frames)."""
-    from core.synth.nuisance import BACKGROUNDS, make_background
-
     rng = np.random.default_rng(seed)
     out = []
     for k in range(count):

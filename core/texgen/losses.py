@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from core.body.skeleton import JOINT_NAMES
 from core.reid.pcb import PCB
 from core.reid.retrieval import imagenet_normalise
 
@@ -78,8 +79,6 @@ def skin_uv_mask(atlas, size: int) -> Tensor:
 
     ``atlas`` is a :class:`core.synth.atlas.TexelAtlas` of the body (any size; resampled here).
     """
-    from core.body.skeleton import JOINT_NAMES
-
     pos, joint = atlas.position, atlas.joint
     head = joint == JOINT_NAMES.index("head")
     nose = atlas.landmarks["nose"]

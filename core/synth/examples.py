@@ -1,15 +1,13 @@
-"""Example people, ground truth and pictures for the DG-Net demo (no UI code here).
+"""Example people of the synthetic re-ID set, with their ground truth, for the demos and the model cards
+(no UI code here).
 
 * :func:`example_people` -- the re-ID set's TEST people (dataset seed 0, persons ``train_ids + 1`` ..), one
   clean camera view each, drawn the way :func:`core.synth.truth._pair_task` draws a swap pair.
 * :func:`render_people` and :func:`truth_grid` -- their pictures and "person j wearing person i's clothes"
   (:func:`core.synth.truth.swap_truth`, rendered in one batch), both cached.
 * :func:`retrieval_gallery` -- a small gallery of test people seen by other cameras, with labels.
-* :func:`labelled_grid`, :func:`labelled_strip`, :func:`bordered` -- the pictures the demo shows.
-* :func:`how_it_works_diagram` -- DG-Net's data flow as a small diagram.
 
-Images are float [0, 1] tensors (3, H, W) or (B, 3, H, W) as everywhere in core; pictures for display
-are (H, W, 3) uint8 arrays.
+Images are float [0, 1] tensors (3, H, W) or (B, 3, H, W) as everywhere in core.
 """
 
 from __future__ import annotations
@@ -21,24 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
 
-from core.figures import (
-    BACKGROUND,
-    BLUE,
-    GREEN,
-    GREY,
-    INK,
-    ORANGE,
-    PURPLE,
-    arrow,
-    bordered,
-    box,
-    font,
-    labelled_grid,
-    labelled_strip,
-    to_picture,
-)
 from core.synth.engine import shared_renderer
 from core.synth.identity import Identity, sample_identity
 from core.synth.nuisance import Nuisance
@@ -49,19 +30,15 @@ __all__ = [
     "DATASET_SEED",
     "EXAMPLE_COUNT",
     "FIRST_TEST_PERSON",
+    "GALLERY_CAMERAS",
+    "GALLERY_PEOPLE",
     "RENDER_SIZE",
     "ExamplePerson",
     "RetrievalGallery",
-    "bordered",
     "example_people",
-    "examples_figure",
-    "how_it_works_diagram",
-    "labelled_grid",
-    "labelled_strip",
     "person_by_label",
     "render_people",
     "retrieval_gallery",
-    "to_picture",
     "truth_grid",
 ]
 
@@ -195,67 +172,3 @@ def retrieval_gallery(
             cams.append(c + 1)
     images = torch.cat([_render(idents[i : i + 20], nuisances[i : i + 20], size) for i in range(0, len(idents), 20)])
     return RetrievalGallery(images, np.asarray(persons), np.asarray(cams))
-
-
-@lru_cache(maxsize=1)
-def how_it_works_diagram() -> np.ndarray:
-    """DG-Net's data flow as a (H, W, 3) uint8 picture: image a -> E_a -> appearance code; image b -> gray ->
-    E_s -> structure code; the decoder G with AdaIN -> "b wearing a's clothes"; D and the ID heads."""
-    w, h = 1000, 390
-    canvas = Image.new("RGB", (w, h), BACKGROUND)
-    d = ImageDraw.Draw(canvas)
-    # inputs
-    box(d, (20, 40, 130, 110), "image a\nthe clothes", GREY)
-    box(d, (20, 240, 130, 310), "image b\nthe pose", GREY)
-    box(d, (165, 240, 255, 310), "gray\n(ours: its\nhigh-pass)", GREY)
-    # encoders and codes
-    box(d, (170, 30, 370, 120), "E_a appearance\nResNet, last stride 1\n4 horizontal part max-pools", BLUE)
-    box(d, (290, 230, 470, 320), "E_s structure\nconvs, residual blocks,\nASPP", ORANGE)
-    box(d, (410, 40, 580, 110), "appearance code\n4 parts x C: clothes", BLUE)
-    box(d, (510, 240, 680, 310), "structure code\nC x H/4 x W/4: pose,\nbody shape, background", ORANGE)
-    box(d, (620, 40, 760, 110), "MLPs\nAdaIN scales, shifts", BLUE)
-    # decoder, output, critics
-    box(d, (720, 160, 860, 230), "decoder G: AdaIN\nblocks, upsampling;\nours: + a mask\nover image b", GREEN)
-    box(d, (890, 160, 990, 230), "b wearing\na's clothes", GREY)
-    box(d, (760, 300, 990, 370), "D: real or generated?\n(multi-scale LSGAN)", PURPLE)
-    box(d, (170, 150, 420, 205), "ID heads: primary (KL to teacher)\n+ fine-grained (names the id)", PURPLE)
-    # arrows
-    arrow(d, [(130, 75), (170, 75)])
-    arrow(d, [(370, 75), (410, 75)])
-    arrow(d, [(580, 75), (620, 75)])
-    arrow(d, [(760, 75), (790, 75), (790, 160)])
-    arrow(d, [(130, 275), (165, 275)])
-    arrow(d, [(255, 275), (290, 275)])
-    arrow(d, [(470, 275), (510, 275)])
-    arrow(d, [(680, 275), (790, 275), (790, 230)])
-    arrow(d, [(860, 195), (890, 195)])
-    arrow(d, [(270, 120), (270, 150)])
-    arrow(d, [(940, 230), (940, 300)], dashed=True)
-    arrow(d, [(960, 160), (960, 140), (440, 140), (440, 178), (420, 178)], colour=(120, 80, 160), dashed=True)
-    d.text((600, 128), "generated image -> E_a again: ID loss, code reconstruction", fill=(120, 80, 160),
-           font=font(12), anchor="mm")  # fmt: skip
-    d.text((w / 2, 15), "DG-Net: clothes from a, everything else from b", fill=INK, font=font(16), anchor="mm")
-    d.text((20, 345), "solid: the swap the demo runs; dashed: used in training only", fill=(90, 90, 90), font=font(12))
-    return np.asarray(canvas)
-
-
-def examples_figure(model, count: int = 4) -> np.ndarray:
-    """The model card's picture, (H, W, 3) uint8: a ``count`` x ``count`` swap grid of the first example
-    (test) people beside the rendered ground truth, as the app's tab shows them.
-
-    model: a :class:`core.dgnet.DGNet` (imported by the caller; this module only renders people).
-    """
-    from core.dgnet.api import swap_grid
-
-    people = example_people()[:count]
-    images = render_people(people)
-    labels = [p.label for p in people]
-    out = swap_grid(model, images, images)
-    size = (model.config.height, model.config.width)
-    truth = truth_grid(people, people, size)
-    made = labelled_grid(
-        out, list(images), list(images), labels, labels, "DG-Net: the row's clothes on the column's person"
-    )
-    true = labelled_grid(truth, list(images), list(images), labels, labels, "ground truth (rendered)")
-    gap = np.full((made.shape[0], 24, 3), 255, dtype=np.uint8)
-    return np.concatenate([made, gap, true], axis=1)
