@@ -38,7 +38,8 @@ def _cmd_body_build(args: argparse.Namespace) -> int:
         import anny  # noqa: F401
     except ImportError:
         raise CliError("the body build needs Anny: pip install -e '.[body-build]'") from None
-    from core.body.build import BuildConfig, build_body_model, register_body_model
+    from core.body.build import BuildConfig, build_body_model
+    from core.body.register import register_body_model
 
     if args.faces < 500 or args.faces > 20000:
         raise CliError("--faces must be between 500 and 20000")
@@ -184,6 +185,7 @@ def _cmd_bench_synth(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval_data(args: argparse.Namespace) -> int:
+    from core.reid.small_cnn import DEFAULT_CNN_STEPS
     from core.synth import card
 
     roots = {"reid": args.reid, "face": args.face, "gait": args.gait}
@@ -194,7 +196,7 @@ def _cmd_eval_data(args: argparse.Namespace) -> int:
             "(python -m core synth reid --out data/reid; ... face --out data/face; ... gait --out data/gait), "
             "or pass '' to skip one"
         )
-    steps = card.DEFAULT_CNN_STEPS if args.cnn_steps is None else positive("cnn-steps", args.cnn_steps, True)
+    steps = DEFAULT_CNN_STEPS if args.cnn_steps is None else positive("cnn-steps", args.cnn_steps, True)
     reid_rows = card.reid_card(args.reid, cnn_steps=steps, seed=args.seed,
                                progress=_progress("small CNN")) if args.reid else None  # fmt: skip
     face_rows = card.face_card(args.face) if args.face else None

@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from core.metrics.reid import distance_matrix, market_rank
+from core.reid import small_cnn
 from core.synth import card
 
 # ---------------------------------------------------------------- toy data
@@ -143,10 +144,10 @@ def test_small_cnn_beats_random_on_toy_people():
     query_x, query_ids = toy_people(8, 2, seed=1)
     gallery_x, gallery_ids = toy_people(8, 4, seed=2)
     torch_threads = torch.get_num_threads()
-    model = card.train_small_cnn(x, labels, steps=30, seed=0)
+    model = small_cnn.train_small_cnn(x, labels, steps=30, seed=0)
     assert torch.get_num_threads() == torch_threads  # restored
     assert not model.training
-    qf, gf = card.cnn_features(model, query_x), card.cnn_features(model, gallery_x)
+    qf, gf = small_cnn.cnn_features(model, query_x), small_cnn.cnn_features(model, gallery_x)
     assert qf.shape == (16, 256)
     np.testing.assert_allclose(np.linalg.norm(qf, axis=1), 1.0, atol=1e-5)
     q_cams, g_cams = np.zeros(len(query_ids), int), np.ones(len(gallery_ids), int)
@@ -161,9 +162,9 @@ def test_small_cnn_is_deterministic_and_leaves_the_global_rng_alone():
     torch.manual_seed(123)
     before = torch.rand(1)
     torch.manual_seed(123)
-    a = card.train_small_cnn(x, labels, steps=3, seed=7, p=4, k=2)
+    a = small_cnn.train_small_cnn(x, labels, steps=3, seed=7, p=4, k=2)
     assert torch.rand(1) == before  # training used its own RNG
-    b = card.train_small_cnn(x, labels, steps=3, seed=7, p=4, k=2)
+    b = small_cnn.train_small_cnn(x, labels, steps=3, seed=7, p=4, k=2)
     for pa, pb in zip(a.state_dict().values(), b.state_dict().values(), strict=True):
         assert torch.equal(pa, pb)
 
@@ -171,9 +172,9 @@ def test_small_cnn_is_deterministic_and_leaves_the_global_rng_alone():
 def test_batch_hard_triplet():
     emb = torch.tensor([[0.0, 0.0], [0.0, 1.0], [10.0, 0.0], [10.0, 1.0]])
     labels = torch.tensor([0, 0, 1, 1])
-    assert card.batch_hard_triplet(emb, labels).item() == 0.0  # every positive is nearer than any negative
+    assert small_cnn.batch_hard_triplet(emb, labels).item() == 0.0  # every positive is nearer than any negative
     swapped = torch.tensor([0, 1, 0, 1])
-    assert card.batch_hard_triplet(emb, swapped).item() > 1.0
+    assert small_cnn.batch_hard_triplet(emb, swapped).item() > 1.0
 
 
 # ---------------------------------------------------------------- whole cards on tiny folders

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from core.body.model import DEFAULT_BODY_DIR, BodyModelError
+from core.checkpoints import CheckpointError, resolve
 
 HEAD_FILE = "open_head.npz"
 
@@ -51,8 +52,6 @@ def load_head(body) -> HeadModel | None:
         return None
     path = Path(getattr(body, "body_dir", DEFAULT_BODY_DIR)) / HEAD_FILE
     if Path(getattr(body, "body_dir", DEFAULT_BODY_DIR)) == DEFAULT_BODY_DIR:
-        from core.checkpoints import CheckpointError, resolve
-
         try:
             resolve("body_head")
         except CheckpointError as err:

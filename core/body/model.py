@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from core.body.skeleton import LANDMARK_NAMES, NUM_BETAS, NUM_BODY_JOINTS, NUM_JOINTS
+from core.checkpoints import CheckpointError, resolve
 
 DEFAULT_BODY_DIR = Path(__file__).resolve().parents[2] / "checkpoints" / "body"
 OPEN_MODEL_FILE = "open_body.npz"
@@ -138,8 +139,6 @@ class BodyModel(nn.Module):
             if gender != "neutral":
                 raise BodyModelError("the open body model is gender-neutral; use gender='neutral'.")
             if body_dir == DEFAULT_BODY_DIR:  # the shipped file: check it against the manifest
-                from core.checkpoints import CheckpointError, resolve
-
                 try:
                     resolve("body")
                 except CheckpointError as err:
