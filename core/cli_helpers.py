@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from core.benchmark import format_rows
+
 
 class CliError(Exception):
     """A user-facing error: printed as one line, exit code 2."""
@@ -63,8 +65,6 @@ def train_progress(desc: str):
 def print_bench(inference, train_step, presets: list[str], repeats: int) -> int:
     """Print the table of ``inference()``'s rows (skipped, saying why, when no model is shipped) and one
     ``train_step(preset, repeats=...)`` row (or list of rows) per preset."""
-    from core.benchmark import format_rows
-
     rows = []
     try:
         rows.extend(inference())

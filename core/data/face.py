@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from core.data.annotations import with_annotations
 from core.data.records import Sample
 
 YAW_BINS = tuple(range(-90, 91, 15))  # 13 bins, DR-GAN's N^p
@@ -49,7 +50,5 @@ def read_face_folder(root: str | Path, annotations: bool = False) -> list[Sample
                 )
             )
     if annotations:
-        from core.data.annotations import with_annotations
-
         out = with_annotations(out, root)
     return out

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from core.data.annotations import with_annotations
 from core.data.records import Sample
 
 SPLITS = {"train": "bounding_box_train", "query": "query", "gallery": "bounding_box_test"}
@@ -64,8 +65,6 @@ def read_market(root: str | Path, annotations: bool = False) -> dict[str, list[S
     body and camera (``Sample.annotation``)."""
     splits = {split: read_split(root, split) for split in SPLITS}
     if annotations:
-        from core.data.annotations import with_annotations
-
         splits = {split: with_annotations(samples, root) for split, samples in splits.items()}
     return splits
 

@@ -13,6 +13,7 @@ from core.benchmark import best_of, format_rows
 from core.dgnet.api import swap_grid
 from core.dgnet.config import DGNetConfig
 from core.dgnet.model import DGNet
+from core.dgnet.train import DGNetTrainer, PairedSwapBatch
 from core.reid.backbone import ReidBaseline
 from core.reid.data import PairBatch
 from core.train import setup_runtime
@@ -33,8 +34,6 @@ def bench_grid(model: DGNet, size: int = 4, repeats: int = 3) -> dict:
 
 def bench_train_step(preset: str, num_classes: int = 150, repeats: int = 2, bf16: bool = True) -> dict:
     """Seconds for one DG-Net training iteration (D step + G/E_a step, teacher terms on)."""
-    from core.dgnet.train import DGNetTrainer, PairedSwapBatch
-
     cfg = DGNetConfig.from_preset(preset, num_classes=num_classes)
     torch.manual_seed(0)
     model = DGNet(cfg)

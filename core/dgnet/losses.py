@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.metrics.swap import blurred, rgb_to_lab
+
 __all__ = ["LossWeights", "loss_weights", "recon_l1", "soft_label_kl", "teacher_soft_labels"]
 
 
@@ -28,8 +30,6 @@ def changed_colour_loss(output: torch.Tensor, truth: torch.Tensor, structure: to
     Images in [0, 1] (B, 3, H, W); computed in float32. Blurring first makes it a loss on colour, not on
     pixel alignment (a departure from the paper, which has no truth: ``loss.colour_w``).
     """
-    from core.metrics.swap import blurred, rgb_to_lab
-
     with torch.autocast(output.device.type, enabled=False):
         output, truth, structure = output.float(), truth.float().detach(), structure.float().detach()
         changed = ((truth - structure).abs().mean(1, keepdim=True) > threshold).float()

@@ -26,6 +26,9 @@ from core.checkpoints import ModelRecipe, from_pretrained
 from core.data.face import YAW_BINS
 from core.drgan.config import DRGANConfig
 from core.drgan.model import DRGAN
+from core.synth.face_set import face_nuisance, render_faces
+from core.synth.identity import sample_identity
+from core.synth.writer import identity_seed
 
 __all__ = [
     "ExampleFace",
@@ -207,10 +210,6 @@ EXAMPLE_YAWS = (6, 3, 9, 1, 11, 4)  # the bins the examples are shown at (0, -45
 
 @lru_cache(maxsize=EXAMPLE_COUNT)
 def _example_strip(person: int) -> Tensor:
-    from core.synth.face_set import face_nuisance, render_faces
-    from core.synth.identity import sample_identity
-    from core.synth.writer import identity_seed
-
     ident = sample_identity(identity_seed(0, person))
     nuisances = [face_nuisance(yaw, 1, 3, seed=ident.seed * 31 + 7) for yaw in YAW_BINS]
     return render_faces([ident] * len(YAW_BINS), nuisances, 110).image

@@ -29,6 +29,9 @@ from core.data.face import YAW_BINS
 from core.drgan.data import FaceSet, load_face_set
 from core.drgan.judge import FaceJudge
 from core.drgan.model import DRGAN
+from core.synth.face_set import render_faces
+from core.synth.identity import sample_identity
+from core.synth.nuisance import Nuisance
 
 __all__ = ["DRGANEvalConfig", "evaluate_drgan", "face_masks", "format_report"]
 
@@ -47,10 +50,6 @@ def face_masks(root: str | Path, faces: FaceSet, rows: np.ndarray, load_size: in
                with_images: bool = False) -> Tensor | tuple[Tensor, Tensor]:  # fmt: skip
     """(len(rows), 1, L, L) in [0, 1]: the rendered person mask of each face (re-rendered from factors.jsonl);
     with ``with_images`` also the re-rendered pictures (len(rows), 3, L, L), which must be the stored ones."""
-    from core.synth.face_set import render_faces
-    from core.synth.identity import sample_identity
-    from core.synth.nuisance import Nuisance
-
     root = Path(root)
     factors = {}
     with open(root / "factors.jsonl") as fh:

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from core.drgan.api import load_drgan
 from core.drgan.config import DRGANConfig
 from core.drgan.data import FaceBatch, FaceSet, load_face_set
+from core.drgan.figures import pose_strip_figure
 from core.drgan.losses import accuracy, discriminator_loss, generator_loss
 from core.drgan.model import DRGAN
 from core.engine import Task, fit
@@ -121,8 +122,6 @@ class DRGANTrainer:
 
 def _save_samples(model: DRGAN, data: FaceSet, cfg: DRGANConfig, path: Path, people: int = 4) -> None:
     """Each row: an input face, then the person at all 13 yaw bins (the real ones underneath)."""
-    from core.drgan.figures import pose_strip_figure
-
     rows = [
         data.row(label, 3, min(1, data.num_lights - 1))
         for label in range(0, data.num_ids, max(1, data.num_ids // people))

@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from core.data.opengait import cut_silhouette, normalise_silhouette
+from core.synth.gait_set import masked_rgb  # the writer of the training walks: the same cut
 
 __all__ = ["ClipError", "GaitClip", "read_clip", "walk_from_frames", "walk_from_silhouettes"]
 
@@ -59,8 +60,6 @@ class GaitClip:
 def _masked_rgb(frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8 and (H, W) bool -> uint8 (64, 32, 3): the person on black, 64 rows tall, centred."""
     import torch
-
-    from core.synth.gait_set import masked_rgb  # the writer of the training walks: the same cut
 
     image = torch.from_numpy(np.array(frame)).permute(2, 0, 1).float() / 255.0
     return masked_rgb(image, torch.from_numpy(mask[None].astype(np.float32)), RGB_SIZE)

@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from core.gait.clip import GaitClip
 from core.gait.data import GaitSet, gei
+from core.gait.walkers import render_walk, swap_truth
 from core.metrics.gait import GaitResult, casia_b_rank1
 from core.metrics.reid import Metric
 
@@ -113,9 +115,6 @@ def swap_scores(
     """
     import torch
     from torchmetrics.functional.image import structural_similarity_index_measure
-
-    from core.gait.clip import GaitClip
-    from core.gait.walkers import render_walk, swap_truth
 
     def score(out: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
         a = torch.from_numpy(out[: len(truth)]).permute(0, 3, 1, 2).float() / 255
