@@ -166,6 +166,51 @@ BLUE, ORANGE, GREEN, GREY, PURPLE = (219, 234, 254), (254, 235, 200), (220, 245,
     237, 225, 250)  # fmt: skip
 
 
+COLOURS = {"grey": GREY, "blue": BLUE, "orange": ORANGE, "green": GREEN, "purple": PURPLE, "ink": INK}
+
+
+def _colour(word: str) -> tuple[int, int, int]:
+    """A colour name of :data:`COLOURS` or ``R,G,B``."""
+    return COLOURS[word] if word in COLOURS else tuple(int(v) for v in word.split(","))  # type: ignore[return-value]
+
+
+def diagram(width: int, height: int, spec: str) -> np.ndarray:
+    """A "how it works" diagram, (H, W, 3) uint8, drawn from a table, one element a line, in drawing order:
+
+    - ``box X0 Y0 X1 Y1 COLOUR TEXT``: a rounded box; `` | `` in TEXT breaks the line (first line larger);
+    - ``arrow [dashed] [COLOUR] X,Y X,Y ...``: a polyline ending in an arrow head;
+    - ``text X Y SIZE ANCHOR COLOUR TEXT``: a caption (ANCHOR as Pillow's, ``-`` for its default);
+    - ``+ TEXT``: continues the text above (for captions longer than a line); ``#`` starts a comment.
+
+    COLOUR is a name of :data:`COLOURS` or ``R,G,B``.
+    """
+    canvas = Image.new("RGB", (width, height), BACKGROUND)
+    d = ImageDraw.Draw(canvas)
+    rows: list[list[str]] = []
+    for line in spec.strip().splitlines():
+        line = line.strip()
+        if line.startswith("+ "):
+            rows[-1][-1] += line[2:]
+        elif line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            fields = {"box": 5, "text": 5, "arrow": 0}[word]
+            parts = rest.split(None, fields) if fields else rest.split()
+            rows.append([word, *parts])
+    for word, *args in rows:
+        if word == "box":
+            box(d, tuple(int(v) for v in args[:4]), args[5].replace(" | ", "\n"), _colour(args[4]))
+        elif word == "arrow":
+            dashed = "dashed" in args
+            named = [a for a in args if a != "dashed" and (a in COLOURS or a.count(",") == 2)]
+            points = [tuple(int(v) for v in a.split(",")) for a in args if a != "dashed" and a not in named]
+            arrow(d, points, *([_colour(named[0])] if named else []), dashed=dashed)
+        else:
+            x, y, size, anchor, colour, text = args
+            d.text((float(x), float(y)), text, fill=_colour(colour), font=font(int(size)),
+                   anchor=None if anchor == "-" else anchor)  # fmt: skip
+    return np.asarray(canvas)
+
+
 def box(draw: ImageDraw.ImageDraw, xy: tuple[int, int, int, int], text: str, fill: tuple[int, int, int]) -> None:
     draw.rounded_rectangle(xy, radius=8, fill=fill, outline=(90, 90, 90), width=2)
     lines = text.split("\n")

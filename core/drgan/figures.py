@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 from torch import Tensor
 
 from core.data.face import YAW_BINS
-from core.figures import BACKGROUND, BLUE, GREEN, GREY, INK, ORANGE, PURPLE, arrow, box, font, to_picture
+from core.figures import BACKGROUND, INK, diagram, font, to_picture
 
 __all__ = ["how_it_works_diagram", "omega_bars", "pose_strip_figure", "similarity_picture", "to_unit"]
 
@@ -112,32 +112,27 @@ def similarity_picture(matrix: np.ndarray, row_images: Tensor, col_images: Tenso
 @lru_cache(maxsize=1)
 def how_it_works_diagram() -> np.ndarray:
     """DR-GAN's data flow as a (H, W, 3) uint8 picture."""
-    w, h = 1000, 330
-    canvas = Image.new("RGB", (w, h), BACKGROUND)
-    d = ImageDraw.Draw(canvas)
-    box(d, (15, 40, 120, 110), "face x\nany yaw", GREY)
-    box(d, (150, 40, 300, 110), "encoder G_enc\n14 convs, BN+ELU", BLUE)
-    box(d, (330, 30, 480, 120), "identity f(x)\n320-d\n(+ confidence ω)", GREEN)
-    box(d, (330, 150, 480, 200), "pose code c\none-hot, 13 yaws", ORANGE)
-    box(d, (330, 220, 480, 270), "noise z\n50-d, U(-1, 1)", GREY)
-    box(d, (510, 100, 660, 170), "decoder G_dec\nFC + 14 FConvs", BLUE)
-    box(d, (690, 100, 790, 170), "G(x, c, z)\nface at yaw c", GREY)
-    box(d, (820, 60, 990, 210), "discriminator D\nidentity: N^d + fake\npose: 13 yaws\n(real: true labels)",
-        PURPLE)  # fmt: skip
-    arrow(d, [(120, 75), (150, 75)])
-    arrow(d, [(300, 75), (330, 75)])
-    arrow(d, [(480, 75), (495, 75), (495, 125), (510, 125)])
-    arrow(d, [(480, 175), (495, 175), (495, 145), (510, 145)])
-    arrow(d, [(480, 245), (500, 245), (500, 160), (510, 160)])
-    arrow(d, [(660, 135), (690, 135)])
-    arrow(d, [(790, 135), (820, 135)])
-    d.text(
-        (500, 300),
-        "G wants D to see the source identity and the requested yaw; D also learns to call G's faces"
-        " 'fake'. So f(x) must carry who it is, and c where the face looks.",
-        fill=INK,
-        font=font(12),
-        anchor="mm",
+    return diagram(
+        1000,
+        330,
+        """
+        box 15 40 120 110 grey face x | any yaw
+        box 150 40 300 110 blue encoder G_enc | 14 convs, BN+ELU
+        box 330 30 480 120 green identity f(x) | 320-d | (+ confidence ω)
+        box 330 150 480 200 orange pose code c | one-hot, 13 yaws
+        box 330 220 480 270 grey noise z | 50-d, U(-1, 1)
+        box 510 100 660 170 blue decoder G_dec | FC + 14 FConvs
+        box 690 100 790 170 grey G(x, c, z) | face at yaw c
+        box 820 60 990 210 purple discriminator D | identity: N^d + fake | pose: 13 yaws | (real: true labels)
+        arrow 120,75 150,75
+        arrow 300,75 330,75
+        arrow 480,75 495,75 495,125 510,125
+        arrow 480,175 495,175 495,145 510,145
+        arrow 480,245 500,245 500,160 510,160
+        arrow 660,135 690,135
+        arrow 790,135 820,135
+        text 500 300 12 mm ink G wants D to see the source identity and the requested yaw; D also learns to
+        +  call G's faces 'fake'. So f(x) must carry who it is, and c where the face looks.
+        text 410 15 12 mm 90,90,90 multi-image: f = Σ ω_i f_i / Σ ω_i
+    """,
     )
-    d.text((410, 15), "multi-image: f = Σ ω_i f_i / Σ ω_i", fill=(90, 90, 90), font=font(12), anchor="mm")
-    return np.asarray(canvas)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from core.figures import BACKGROUND, BLUE, GREEN, GREY, INK, ORANGE, PURPLE, arrow, box, font
+from core.figures import BACKGROUND, INK, diagram, font
 
 __all__ = [
     "frame_rows",
@@ -182,51 +182,53 @@ def walk_gif(panels: Sequence[np.ndarray], path: str | Path | None = None, scale
 def gaitnet_diagram() -> np.ndarray:
     """GaitNet: each frame -> encoder -> appearance f_a and pose f_g; decoder rebuilds frames from
     (f_a, f_g); the f_g sequence -> 3-layer LSTM -> the averaged gait feature. The losses are named."""
-    w, h = 900, 300
-    pic = Image.new("RGB", (w, h), BACKGROUND)
-    d = ImageDraw.Draw(pic)
-    box(d, (6, 110, 136, 170), "frame t\nmasked RGB 64x32", GREY)
-    box(d, (160, 110, 270, 170), "encoder E\nconv stack", BLUE)
-    box(d, (320, 40, 450, 100), "appearance f_a\nclothes, colour", ORANGE)
-    box(d, (320, 180, 450, 240), "pose f_g\nbody, limbs", GREEN)
-    box(d, (500, 40, 640, 100), "decoder D\nD(f_a[t1], f_g[t2])", BLUE)
-    box(d, (500, 180, 640, 240), "LSTM, 3 layers\nover f_g(1..T)", PURPLE)
-    box(d, (690, 40, 885, 100), "frame t2 rebuilt\nL_xrecon (MSE)", GREY)
-    box(d, (690, 180, 885, 240), "mean of h_t = gait feature\nL_id-inc-avg (CE, w_t ~ t^2)", GREY)
-    arrow(d, [(136, 140), (160, 140)])
-    arrow(d, [(270, 130), (320, 70)])
-    arrow(d, [(270, 150), (320, 210)])
-    arrow(d, [(450, 70), (500, 70)])
-    arrow(d, [(450, 200), (500, 90)], dashed=True)
-    arrow(d, [(450, 210), (500, 210)])
-    arrow(d, [(640, 70), (690, 70)])
-    arrow(d, [(640, 210), (690, 210)])
-    d.text((385, 275), "L_gait-sim: mean f_g of two walks of one person (e.g. normal vs coat) must match",
-           fill=INK, font=font(13), anchor="mm")  # fmt: skip
-    return np.asarray(pic)
+    return diagram(
+        900,
+        300,
+        """
+        box 6 110 136 170 grey frame t | masked RGB 64x32
+        box 160 110 270 170 blue encoder E | conv stack
+        box 320 40 450 100 orange appearance f_a | clothes, colour
+        box 320 180 450 240 green pose f_g | body, limbs
+        box 500 40 640 100 blue decoder D | D(f_a[t1], f_g[t2])
+        box 500 180 640 240 purple LSTM, 3 layers | over f_g(1..T)
+        box 690 40 885 100 grey frame t2 rebuilt | L_xrecon (MSE)
+        box 690 180 885 240 grey mean of h_t = gait feature | L_id-inc-avg (CE, w_t ~ t^2)
+        arrow 136,140 160,140
+        arrow 270,130 320,70
+        arrow 270,150 320,210
+        arrow 450,70 500,70
+        arrow dashed 450,200 500,90
+        arrow 450,210 500,210
+        arrow 640,70 690,70
+        arrow 640,210 690,210
+        text 385 275 13 mm ink L_gait-sim: mean f_g of two walks of one person (e.g. normal vs coat) must match
+    """,
+    )
 
 
 @lru_cache(maxsize=1)
 def dygait_diagram() -> np.ndarray:
     """DyGait: silhouettes -> DAM blocks (dynamic: x - mean over time; static) -> local temporal
     aggregation -> max over time -> GeM horizontal parts -> separate FCs / BNNeck; triplet + CE."""
-    w, h = 900, 250
-    pic = Image.new("RGB", (w, h), BACKGROUND)
-    d = ImageDraw.Draw(pic)
-    box(d, (10, 95, 115, 155), "silhouettes\nT x 64 x 44", GREY)
-    box(d, (150, 20, 320, 80), "dynamic branch\n3D conv on x - mean_T(x)", ORANGE)
-    box(d, (150, 170, 320, 230), "static branch\nconv on x", GREEN)
-    box(d, (360, 95, 470, 155), "sum, stacked\nDAM blocks", BLUE)
-    box(d, (500, 95, 600, 155), "LTA\n3 frames -> 1", BLUE)
-    box(d, (630, 95, 730, 155), "max over T\nGeM parts", PURPLE)
-    box(d, (760, 95, 890, 155), "FCs / BNNeck\ntriplet + CE", GREY)
-    arrow(d, [(115, 120), (150, 50)])
-    arrow(d, [(115, 130), (150, 200)])
-    arrow(d, [(320, 50), (360, 115)])
-    arrow(d, [(320, 200), (360, 135)])
-    arrow(d, [(470, 125), (500, 125)])
-    arrow(d, [(600, 125), (630, 125)])
-    arrow(d, [(730, 125), (760, 125)])
-    d.text((620, 210), "limbs move, torso and bag stay: x - mean_T(x) keeps the moving parts",
-           fill=INK, font=font(13), anchor="mm")  # fmt: skip
-    return np.asarray(pic)
+    return diagram(
+        900,
+        250,
+        """
+        box 10 95 115 155 grey silhouettes | T x 64 x 44
+        box 150 20 320 80 orange dynamic branch | 3D conv on x - mean_T(x)
+        box 150 170 320 230 green static branch | conv on x
+        box 360 95 470 155 blue sum, stacked | DAM blocks
+        box 500 95 600 155 blue LTA | 3 frames -> 1
+        box 630 95 730 155 purple max over T | GeM parts
+        box 760 95 890 155 grey FCs / BNNeck | triplet + CE
+        arrow 115,120 150,50
+        arrow 115,130 150,200
+        arrow 320,50 360,115
+        arrow 320,200 360,135
+        arrow 470,125 500,125
+        arrow 600,125 630,125
+        arrow 730,125 760,125
+        text 620 210 13 mm ink limbs move, torso and bag stay: x - mean_T(x) keeps the moving parts
+    """,
+    )

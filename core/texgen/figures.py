@@ -8,46 +8,42 @@ from functools import lru_cache
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image
 
-from core.figures import BACKGROUND, INK, arrow, box, font, labelled_strip, to_picture
+from core.figures import diagram, labelled_strip, to_picture
 
 __all__ = ["how_it_works_diagram", "loss_curve", "orbit_picture", "texture_picture"]
-
-_BLUE, _ORANGE, _GREEN, _GREY, _PURPLE = (219, 234, 254), (254, 235, 200), (220, 245, 225), (236, 236, 236), (
-    237, 225, 250)  # fmt: skip
 
 
 @lru_cache(maxsize=1)
 def how_it_works_diagram() -> np.ndarray:
     """The method's data flow as a (H, W, 3) uint8 picture."""
-    w, h = 1000, 330
-    canvas = Image.new("RGB", (w, h), BACKGROUND)
-    d = ImageDraw.Draw(canvas)
-    box(d, (20, 60, 130, 130), "photo\n128 x 64", _GREY)
-    box(d, (165, 60, 320, 130), "U-Net\n5 levels, skips,\ntanh", _BLUE)
-    box(d, (355, 60, 490, 130), "UV texture\n64 x 64", _GREEN)
-    box(d, (525, 50, 720, 140), "PyTorch3D render\nbody + camera of the photo\n(rasterise once, re-shade)", _ORANGE)
-    box(d, (755, 60, 880, 130), "render over\na background", _GREY)
-    box(d, (590, 215, 880, 290), "PCB re-ID network (frozen)\nlayer1..4 features, L2-normalised", _PURPLE)
-    box(d, (165, 215, 470, 290), "face & hand texels\n<- a real texture (MSE prior)", _PURPLE)
-    box(d, (905, 60, 990, 130), "same\nperson?", _PURPLE)
-    arrow(d, [(130, 95), (165, 95)])
-    arrow(d, [(320, 95), (355, 95)])
-    arrow(d, [(490, 95), (525, 95)])
-    arrow(d, [(720, 95), (755, 95)])
-    arrow(d, [(880, 95), (905, 95)])
-    arrow(d, [(815, 130), (815, 215)], dashed=True)
-    arrow(d, [(75, 130), (75, 180), (650, 180), (650, 215)], dashed=True)
-    arrow(d, [(420, 130), (420, 215)], dashed=True)
-    d.text((w / 2, 18), "Re-ID supervised texture generation: a texture the re-ID network cannot tell from the photo",
-           fill=INK, font=font(16), anchor="mm")  # fmt: skip
-    legend = (
-        "loss = 5000 x MSE(PCB features of render, of photo) in the photo's view and in another view of the "
-        "same person + 1 x face/hand prior; dashed: training only"
+    return diagram(
+        1000,
+        330,
+        """
+        box 20 60 130 130 grey photo | 128 x 64
+        box 165 60 320 130 blue U-Net | 5 levels, skips, | tanh
+        box 355 60 490 130 green UV texture | 64 x 64
+        box 525 50 720 140 orange PyTorch3D render | body + camera of the photo | (rasterise once, re-shade)
+        box 755 60 880 130 grey render over | a background
+        box 590 215 880 290 purple PCB re-ID network (frozen) | layer1..4 features, L2-normalised
+        box 165 215 470 290 purple face & hand texels | <- a real texture (MSE prior)
+        box 905 60 990 130 purple same | person?
+        arrow 130,95 165,95
+        arrow 320,95 355,95
+        arrow 490,95 525,95
+        arrow 720,95 755,95
+        arrow 880,95 905,95
+        arrow dashed 815,130 815,215
+        arrow dashed 75,130 75,180 650,180 650,215
+        arrow dashed 420,130 420,215
+        text 500 18 16 mm ink Re-ID supervised texture generation: a texture the re-ID network cannot tell from
+        +  the photo
+        text 20 305 12 - 90,90,90 loss = 5000 x MSE(PCB features of render, of photo) in the photo's view and
+        +  in another view of the same person + 1 x face/hand prior; dashed: training only
+    """,
     )
-    d.text((20, 305), legend, fill=(90, 90, 90), font=font(12))
-    return np.asarray(canvas)
 
 
 def orbit_picture(strip: torch.Tensor, truth: torch.Tensor | None, photo: torch.Tensor | None,
