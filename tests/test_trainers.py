@@ -255,6 +255,7 @@ def test_active_time_leaves_out_pauses_and_continued_runs_join(tmp_path):
 
 def test_shipped_time_leaves_out_pauses_and_falls_back_to_the_run_clock(tmp_path, monkeypatch):
     """ship_texgen (as ship_drgan and ship_gait) records the log's active time, not the run's own clock."""
+    import core.ship
     import core.texgen.ship as ship
 
     # 10 steps per row, 15 s apart, a 1-hour SIGSTOP after step 30; the run's clock counted the pause
@@ -269,11 +270,11 @@ def test_shipped_time_leaves_out_pauses_and_falls_back_to_the_run_clock(tmp_path
     torch.save({"config": {}, "model": weights, "steps": 50, "seconds": 3700.0}, unet_run / "final.pt")
     torch.save({"config": {}, "model": weights, "steps": 20, "seconds": 120.5, "metrics": {}}, pcb_run / "final.pt")
     # the model, its evaluation and the pictures are not what this test is about
-    monkeypatch.setattr(ship, "load_files", lambda unet, pcb: SimpleNamespace(unet=None, reid_loss=lambda: None))
+    monkeypatch.setattr(ship.api, "load_files", lambda unet, pcb: SimpleNamespace(unet=None, reid_loss=lambda: None))
     monkeypatch.setattr(ship, "evaluate_texgen", lambda *args, **kwargs: {"methods": {}})
     monkeypatch.setattr(ship, "format_report", lambda report: "")
     monkeypatch.setattr(ship, "example_figure", lambda model, path: path)
-    monkeypatch.setattr(ship, "plot_curves", lambda *args, **kwargs: None)
+    monkeypatch.setattr(core.ship, "plot_curves", lambda *args, **kwargs: None)
     manifest = tmp_path / "checkpoints" / "manifest.json"
     ship.ship_texgen(pcb_run, unet_run, data, out_dir=manifest.parent / "texgen", manifest=manifest)
     entries = {e["name"]: e for e in json.loads(manifest.read_text())["checkpoints"]}

@@ -11,27 +11,18 @@ curves and the training time then cover both. The recorded time is the logs' act
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-import torch
 from PIL import Image
 
-from core.checkpoints import (
-    CHECKPOINT_DIR,
-    MANIFEST,
-    data_summary,
-    half_precision_copy,
-    load_manifest,
-    save_entry,
-    sha256_of,
-)
+from core.checkpoints import CHECKPOINT_DIR, MANIFEST, data_summary, load_manifest
 from core.dgnet.api import export_checkpoint, load_file
 from core.dgnet.evaluate import evaluate_dgnet, format_report
 from core.dgnet.figures import examples_figure
 from core.reid.train import load_baseline
-from core.train import MetricLog, active_seconds, plot_curves
+from core.ship import curves, half_precision_copy, load_state, run_log, ship_entry, write_report
+from core.train import active_seconds
 
 __all__ = ["ship_dgnet"]
 
@@ -41,17 +32,17 @@ GEN_CURVES = ("recon_x", "recon_xp", "recon_s", "recon_cyc", "gan", "dis", "id",
 
 def training_log(run: Path, earlier_runs: tuple[Path, ...] = ()) -> list[dict[str, float]]:
     """The log rows of ``run``, preceded by those of the runs it continued (each cut where the next begins)."""
-    rows = MetricLog(run / "log.jsonl").rows()
+    rows = run_log(run)
     for earlier in reversed(earlier_runs):
         start = rows[0]["step"] if rows else float("inf")
-        rows = [r for r in MetricLog(earlier / "log.jsonl").rows() if r["step"] < start] + rows
+        rows = [r for r in run_log(earlier) if r["step"] < start] + rows
     return rows
 
 
 def _run_stage(name: str, run: Path) -> dict[str, Any]:
     """A finished run's manifest stage: its iterations and its active training time."""
-    state = torch.load(run / "final.pt", map_location="cpu", weights_only=True)
-    seconds = active_seconds(MetricLog(run / "log.jsonl").rows()) or float(state["seconds"])
+    state = load_state(run / "final.pt")
+    seconds = active_seconds(run_log(run)) or float(state["seconds"])
     return {"stage": name, "steps": int(state["iterations"]), "seconds": round(seconds, 1)}
 
 
@@ -72,7 +63,6 @@ def ship_dgnet(teacher_run: Path, run: Path, data: Path, pairs: Path, out_dir: P
     if stages_before and not continues_shipped:
         raise ValueError("stages_before lists runs between the shipped model and this one: use continues_shipped")
     out_dir.mkdir(parents=True, exist_ok=True)
-    rel = manifest.parent
     earlier = load_manifest(manifest).get("dgnet") if continues_shipped else None
     if continues_shipped and earlier is None:
         raise ValueError(f"no 'dgnet' entry in {manifest} to continue from")
@@ -82,7 +72,7 @@ def ship_dgnet(teacher_run: Path, run: Path, data: Path, pairs: Path, out_dir: P
     else:
         teacher_file = half_precision_copy(teacher_run / "final.pt", out_dir / "teacher.pt")
     model_file = export_checkpoint(run / "final.pt", out_dir / "dgnet.pt")
-    dg_state = torch.load(run / "final.pt", map_location="cpu", weights_only=True)
+    dg_state = load_state(run / "final.pt")
     model = load_file(model_file)
     teacher, _ = load_baseline(teacher_file)
     report = evaluate_dgnet(model, teacher, data, pairs)
@@ -91,33 +81,25 @@ def ship_dgnet(teacher_run: Path, run: Path, data: Path, pairs: Path, out_dir: P
     dg_seconds = active_seconds(rows) or float(dg_state["seconds"])
     trows: list[dict[str, float]] = []
     if not teacher_is_file:
-        teacher_state = torch.load(teacher_run / "final.pt", map_location="cpu", weights_only=True)
-        trows = MetricLog(teacher_run / "log.jsonl").rows()
-        teacher_seconds = active_seconds(trows) or float(teacher_state["seconds"])
-        save_entry({"name": "dgnet-teacher", "method": "reid-baseline", "file": str(teacher_file.relative_to(rel)),
-                    "sha256": sha256_of(teacher_file), "config": teacher_state["config"], "data": data_info,
-                    "steps": int(teacher_state["steps"]), "seconds": round(teacher_seconds, 1),
-                    "metrics": report["retrieval"]["teacher (re-ID baseline)"]}, manifest)  # fmt: skip
+        teacher_state = load_state(teacher_run / "final.pt")
+        trows = run_log(teacher_run)
+        ship_entry("dgnet-teacher", "reid-baseline", teacher_file, teacher_state, data_info,
+                   report["retrieval"]["teacher (re-ID baseline)"], manifest, trows)  # fmt: skip
     stage = {"stage": stage_name, "steps": int(dg_state["iterations"]),
              "seconds": round(dg_seconds, 1)}  # fmt: skip
     between = [_run_stage(name, path) for name, path in stages_before]
     stages = [*earlier.get("stages", [{"stage": "earlier", "steps": earlier["steps"],
                                         "seconds": earlier["seconds"]}]), *between, stage] if earlier \
         else [stage]  # fmt: skip
-    save_entry({"name": "dgnet", "method": "dgnet", "file": str(model_file.relative_to(rel)),
-                "sha256": sha256_of(model_file), "config": dg_state["config"], "data": data_info,
-                "steps": sum(s["steps"] for s in stages), "seconds": round(sum(s["seconds"] for s in stages), 1),
-                "stages": stages,
-                "metrics": {"retrieval": report["retrieval"]["DG-Net"], "swap": report["swap"],
-                            "reconstruction": report["reconstruction"], "bar": report["bar"]}}, manifest)  # fmt: skip
-    if rows:
-        plot_curves(rows, GEN_CURVES, out_dir / "dgnet_curves.png", title="DG-Net training")
-        if any("dis_auc" in r for r in rows):
-            plot_curves(rows, ("dis_auc", "w_gan", "paired"), out_dir / "dgnet_dis_auc.png",
-                        title="Does D take part? Its AUC (generated vs real, before its update)")  # fmt: skip
-    if trows:
-        plot_curves(trows, ("loss", "accuracy", "lr"), out_dir / "teacher_curves.png", title="Teacher (re-ID baseline)")
+    metrics = {"retrieval": report["retrieval"]["DG-Net"], "swap": report["swap"],
+               "reconstruction": report["reconstruction"], "bar": report["bar"]}  # fmt: skip
+    ship_entry("dgnet", "dgnet", model_file, dg_state, data_info, metrics, manifest, stages=stages,
+               steps=sum(s["steps"] for s in stages), seconds=round(sum(s["seconds"] for s in stages), 1))  # fmt: skip
+    curves(rows, GEN_CURVES, out_dir / "dgnet_curves.png", "DG-Net training")
+    if any("dis_auc" in r for r in rows):
+        curves(rows, ("dis_auc", "w_gan", "paired"), out_dir / "dgnet_dis_auc.png",
+               "Does D take part? Its AUC (generated vs real, before its update)")  # fmt: skip
+    curves(trows, ("loss", "accuracy", "lr"), out_dir / "teacher_curves.png", "Teacher (re-ID baseline)")
     Image.fromarray(examples_figure(model)).save(out_dir / "examples.png")
-    (out_dir / "eval.json").write_text(json.dumps(report, indent=1) + "\n")
-    (out_dir / "eval.md").write_text(format_report(report))
+    write_report(out_dir, report, format_report(report))
     return report

@@ -4,21 +4,22 @@ drgan``'s tables.
 
 ``python -m core ship drgan --run runs/drgan --multi-run runs/drgan-multi --judge runs/drgan-judge/final.pt``
 
-The recorded training time is the log's active time (:func:`core.train.training_seconds`): pauses are left out.
+The shared steps (manifest entries, curves, eval.json / eval.md) are :mod:`core.ship`'s; the recorded training
+time is the log's active time (:func:`core.train.training_seconds`): pauses are left out.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
-from core.checkpoints import CHECKPOINT_DIR, MANIFEST, data_summary, half_precision_copy, save_entry, sha256_of
+from core.checkpoints import CHECKPOINT_DIR, MANIFEST, data_summary
 from core.drgan import api
 from core.drgan.evaluate import evaluate_drgan, format_report
+from core.drgan.figures import pose_strip_figure
 from core.drgan.judge import load_judge
-from core.train import MetricLog, plot_curves, training_seconds
+from core.ship import curves, half_precision_copy, load_state, run_log, ship_entry, write_report
 
 __all__ = ["example_figure", "ship_drgan"]
 
@@ -34,36 +35,29 @@ def ship_drgan(run: Path, multi_run: Path, judge_path: Path, data: Path, out_dir
     judge, jcfg = load_judge(judge_file)
     report = evaluate_drgan(model.single, judge, jcfg.image_size, data, multi_model=model.multi, progress=progress)
     info = data_summary(data)
-    rel = manifest.parent
     for name, file, src, run_dir, metrics in (
         ("drgan", single_file, run / "final.pt", run, {k: report[k] for k in ("recognition", "rotation")}),
         ("drgan-multi", multi_file, multi_run / "final.pt", multi_run, report["multi_image"]),
         ("drgan-judge", judge_file, judge_path, None, None),  # the judge's trainer keeps no log
     ):
-        state = torch.load(src, map_location="cpu", weights_only=True)
+        state = load_state(src)
         if metrics is None:
             metrics = {"test_pose_accuracy": state["test_pose_accuracy"]}
-        rows = MetricLog(run_dir / "log.jsonl").rows() if run_dir is not None else []
-        save_entry({"name": name, "method": name, "file": str(file.relative_to(rel)), "sha256": sha256_of(file),
-                    "config": state["config"], "data": info, "steps": int(state["steps"]),
-                    "seconds": round(training_seconds(rows, state), 1), "metrics": metrics}, manifest)  # fmt: skip
+        rows = run_log(run_dir) if run_dir is not None else []
+        ship_entry(name, name, file, state, info, metrics, manifest, rows)
     keys = ("g_loss", "g_id", "g_pose", "pair_l1", "d_loss", "d_acc_id", "d_acc_pose", "d_acc_fake")
     plots = ((run, "curves.png", "DR-GAN, single image (small preset)"),
              (multi_run, "curves_multi.png", "DR-GAN, multi-image (from the single-image model)"))  # fmt: skip
     for src, png, title in plots:
-        rows = MetricLog(src / "log.jsonl").rows()
-        if rows:
-            plot_curves(rows, [k for k in keys + ("omega_mean",) if k in rows[-1]], out_dir / png, title=title)
-    (out_dir / "eval.json").write_text(json.dumps(report, indent=1) + "\n")
-    (out_dir / "eval.md").write_text(format_report(report) + "\n")
+        rows = run_log(src)
+        curves(rows, [k for k in keys + ("omega_mean",) if k in rows[-1]] if rows else [], out_dir / png, title)
+    write_report(out_dir, report, format_report(report) + "\n")
     example_figure(model, out_dir / "examples.png")
     return report
 
 
 def example_figure(model: api.FaceModel, path: Path, examples: tuple[int, ...] = (0, 1, 2, 4)) -> Path:
     """13-pose strips of held-out example faces with the rendered truth under each, for the model card."""
-    from core.drgan.figures import pose_strip_figure
-
     inputs, strips, truths, labels = [], [], [], []
     for k in examples:
         ex = api.example_face(k)

@@ -4,25 +4,24 @@ figure and ``python -m core eval``'s tables (with the GEI baseline).
 
 ``python -m core ship gait --gaitnet-run runs/gaitnet --dygait-run runs/dygait --data data/gait``
 
-The recorded training time is the log's active time (:func:`core.train.training_seconds`): pauses are left out.
+The shared steps (manifest entries, curves, eval.json / eval.md) are :mod:`core.ship`'s; the recorded training
+time is the log's active time (:func:`core.train.training_seconds`): pauses are left out.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from PIL import Image
 
-from core.checkpoints import CHECKPOINT_DIR, MANIFEST, data_summary, half_precision_copy, save_entry, sha256_of
+from core.checkpoints import CHECKPOINT_DIR, MANIFEST, data_summary
 from core.gait.evaluate import format_table, swap_scores
 from core.gait.walkers import swap_truth
 from core.gaitapp import api, figures
 from core.gaitnet.api import reconstruct
-from core.train import MetricLog, plot_curves, training_seconds
+from core.ship import curves, half_precision_copy, load_state, run_log, ship_entry, write_report
 
 __all__ = ["SWAP_PAIRS", "example_figure", "format_swaps", "ship_gait"]
 
@@ -60,28 +59,21 @@ def ship_gait(gaitnet_run: Path, dygait_run: Path, data: Path, out_dir: Path = C
     say("gallery")
     gallery_file = api.save_gallery(api.build_gallery(data), out_dir / "gallery.npz")
     info = data_summary(data)
-    rel = manifest.parent
     numbers = api.results_json(results)
     baseline = numbers["GEI + nearest neighbour"]
     for name, run, title in (("gaitnet", gaitnet_run, "GaitNet"), ("dygait", dygait_run, "DyGait")):
-        state = torch.load(run / "final.pt", map_location="cpu", weights_only=True)
-        rows = MetricLog(run / "log.jsonl").rows()
+        state = load_state(run / "final.pt")
+        rows = run_log(run)
         metrics = {"test_rank1": numbers[title]["mean"], "gei_baseline_rank1": baseline["mean"],
                    "validation": state.get("validation"), "best_step": state.get("best_step")}  # fmt: skip
-        save_entry({"name": name, "method": title, "file": str(files[name].relative_to(rel)),
-                    "sha256": sha256_of(files[name]), "config": state["config"], "data": info,
-                    "steps": int(state["steps"]), "seconds": round(training_seconds(rows, state), 1),
-                    "metrics": metrics}, manifest)  # fmt: skip
-        if rows:
-            plot_curves(rows, curve_keys(rows), out_dir / f"curves_{name}.png", title=f"{title} (small preset)")
-    save_entry({"name": "gait-gallery", "method": "gallery", "file": str(gallery_file.relative_to(rel)),
-                "sha256": sha256_of(gallery_file), "config": {"split": "test", "condition": "nm-01",
-                "views": ["036", "090", "144"]}, "data": info, "steps": 0, "seconds": 0.0, "metrics": {}},
-               manifest)  # fmt: skip
+        ship_entry(name, title, files[name], state, info, metrics, manifest, rows)
+        curves(rows, curve_keys(rows), out_dir / f"curves_{name}.png", f"{title} (small preset)")
+    ship_entry("gait-gallery", "gallery", gallery_file, None, info, {}, manifest, steps=0, seconds=0.0,
+               config={"split": "test", "condition": "nm-01", "views": ["036", "090", "144"]})  # fmt: skip
     say("appearance swaps against the rendered truth")
     swaps = swap_scores(lambda look, pose: api.swap(models, look, pose), SWAP_PAIRS)
-    (out_dir / "eval.json").write_text(json.dumps({"recognition": numbers, "swap": swaps}, indent=1) + "\n")
-    (out_dir / "eval.md").write_text(format_table(results, per_view=True) + "\n\n" + format_swaps(swaps) + "\n")
+    write_report(out_dir, {"recognition": numbers, "swap": swaps},
+                 format_table(results, per_view=True) + "\n\n" + format_swaps(swaps) + "\n")  # fmt: skip
     say("example figure")
     example_figure(models, out_dir / "examples.png")
     return results

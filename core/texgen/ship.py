@@ -3,20 +3,22 @@ entries (sha256, config, data, steps, metrics), training curves and ``python -m 
 
 ``python -m core ship texgen --pcb-run runs/pcb --run runs/texgen --data data/reid``
 
-The recorded training time is the log's active time (:func:`core.train.training_seconds`): pauses are left out.
+The shared steps (manifest entries, curves, eval.json / eval.md) are :mod:`core.ship`'s; the recorded training
+time is the log's active time (:func:`core.train.training_seconds`): pauses are left out.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import torch
+import numpy as np
+from PIL import Image
 
-from core.checkpoints import CHECKPOINT_DIR, MANIFEST, data_summary, half_precision_copy, save_entry, sha256_of
-from core.texgen.api import load_files
+from core.checkpoints import CHECKPOINT_DIR, MANIFEST, data_summary
+from core.ship import curves, half_precision_copy, load_state, run_log, ship_entry, write_report
+from core.texgen import api
 from core.texgen.evaluate import TexGenEvalConfig, evaluate_texgen, format_report
-from core.train import MetricLog, plot_curves, training_seconds
+from core.texgen.figures import orbit_picture
 
 __all__ = ["ship_texgen"]
 
@@ -41,31 +43,21 @@ def ship_texgen(
     elif not pcb_file.exists():
         raise FileNotFoundError(f"{pcb_file} is missing: pass the PCB run to ship (python -m core train pcb)")
     unet_file = half_precision_copy(run / "final.pt", out_dir / "unet.pt")
-    pcb_state = torch.load(pcb_file, map_location="cpu", weights_only=True)
-    unet_state = torch.load(run / "final.pt", map_location="cpu", weights_only=True)
-    model = load_files(unet_file, pcb_file)
+    pcb_state = load_state(pcb_file)
+    unet_state = load_state(run / "final.pt")
+    model = api.load_files(unet_file, pcb_file)
     report = evaluate_texgen(model, data, eval_cfg or TexGenEvalConfig(), progress=progress)
     report["pcb"] = pcb_state["metrics"]
     data_info = data_summary(data)
-    rel = manifest.parent
-    rows = MetricLog(run / "log.jsonl").rows()
-    prows = MetricLog(pcb_run / "log.jsonl").rows() if pcb_run is not None else []
+    rows = run_log(run)
+    prows = run_log(pcb_run) if pcb_run is not None else []
     if pcb_run is not None:
-        save_entry({"name": "texgen-pcb", "method": "reid-pcb", "file": str(pcb_file.relative_to(rel)),
-                    "sha256": sha256_of(pcb_file), "config": pcb_state["config"], "data": data_info,
-                    "steps": int(pcb_state["steps"]), "seconds": round(training_seconds(prows, pcb_state), 1),
-                    "metrics": pcb_state["metrics"]}, manifest)  # fmt: skip
-    save_entry({"name": "texgen", "method": "texgen", "file": str(unet_file.relative_to(rel)),
-                "sha256": sha256_of(unet_file), "config": unet_state["config"], "data": data_info,
-                "steps": int(unet_state["steps"]), "seconds": round(training_seconds(rows, unet_state), 1),
-                "metrics": report["methods"]}, manifest)  # fmt: skip
-    if rows:
-        plot_curves(rows, ("loss", "reid", "reid_other", "face", "l1", "l1_other"), out_dir / "unet_curves.png",
-                    title="Texture U-Net training (small preset)")  # fmt: skip
-    if prows:
-        plot_curves(prows, ("loss", "accuracy", "lr"), out_dir / "pcb_curves.png", title="PCB (re-ID loss network)")
-    (out_dir / "eval.json").write_text(json.dumps(report, indent=1) + "\n")
-    (out_dir / "eval.md").write_text(format_report(report) + "\n")
+        ship_entry("texgen-pcb", "reid-pcb", pcb_file, pcb_state, data_info, pcb_state["metrics"], manifest, prows)
+    ship_entry("texgen", "texgen", unet_file, unet_state, data_info, report["methods"], manifest, rows)
+    curves(rows, ("loss", "reid", "reid_other", "face", "l1", "l1_other"), out_dir / "unet_curves.png",
+           "Texture U-Net training (small preset)")  # fmt: skip
+    curves(prows, ("loss", "accuracy", "lr"), out_dir / "pcb_curves.png", "PCB (re-ID loss network)")
+    write_report(out_dir, report, format_report(report) + "\n")
     example_figure(model, out_dir / "examples.png")
     return report
 
@@ -73,12 +65,6 @@ def ship_texgen(
 def example_figure(model, path: Path, people: tuple[int, ...] = (0, 3)) -> Path:
     """Orbit strips of example test people: the U-Net's and the optimised (re-ID, 200 steps) textures, with
     the ground truth under them, for the model card."""
-    import numpy as np
-    from PIL import Image
-
-    from core.texgen import api
-    from core.texgen.figures import orbit_picture
-
     rows = []
     for index in people:
         ex = api.example_picture(index)
