@@ -1,35 +1,6 @@
-"""Neural-network building blocks shared by the methods (see :mod:`core.nn.blocks`)."""
+"""Neural-network building blocks shared by the methods: every public name of :mod:`core.nn.blocks`."""
 
-from core.nn.blocks import (
-    ASPP,
-    MLP,
-    AdaptiveInstanceNorm2d,
-    ClassBlock,
-    Conv2dBlock,
-    LayerNorm,
-    LinearBlock,
-    ResBlock,
-    ResBlocks,
-    adain_layers,
-    assign_adain_params,
-    make_activation,
-    num_adain_params,
-    split_adain_params,
-)
+from core.nn import blocks
+from core.nn.blocks import *  # noqa: F403 -- the package's names are exactly blocks' __all__
 
-__all__ = [
-    "ASPP",
-    "MLP",
-    "AdaptiveInstanceNorm2d",
-    "ClassBlock",
-    "Conv2dBlock",
-    "LayerNorm",
-    "LinearBlock",
-    "ResBlock",
-    "ResBlocks",
-    "adain_layers",
-    "assign_adain_params",
-    "make_activation",
-    "num_adain_params",
-    "split_adain_params",
-]
+__all__ = list(blocks.__all__)
