@@ -8,7 +8,6 @@ discriminator it was trained against.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from torch import Tensor, nn
 from core.checkpoints import ModelRecipe, from_pretrained
 from core.config import ConfigMixin
 from core.drgan.data import FaceSet, load_face_set
-from core.engine import LossTerms, Task, fit
+from core.engine import LossTerms, StateParts, Task, fit
 from core.train import Runtime
 
 __all__ = ["FaceJudge", "JudgeConfig", "JudgeTask", "load_judge", "train_judge"]
@@ -72,7 +71,7 @@ class FaceJudge(nn.Module):
         return self.pose(self._pooled(x)).argmax(1)
 
 
-class JudgeTask(Task):
+class JudgeTask(StateParts, Task):
     """The judge as a :class:`core.engine.Task` (one process): pose and identity cross-entropy, Adam with a
     one-cycle schedule; at the end the pose accuracy on the test faces."""
 
@@ -106,13 +105,8 @@ class JudgeTask(Task):
         self.sched.step()
         return terms.values()
 
-    def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "opt": self.opt.state_dict(), "sched": self.sched.state_dict()}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["opt"])
-        self.sched.load_state_dict(state["sched"])
+    def parts(self) -> dict[str, Any]:
+        return {"model": self.model, "opt": self.opt, "sched": self.sched}
 
     def final_state(self, step: int, seconds: float) -> dict[str, Any]:
         self.model.eval()

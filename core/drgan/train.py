@@ -11,7 +11,6 @@ both losses: 2(n + 1) generator terms per person. It starts from a trained singl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +24,13 @@ from core.drgan.data import FaceBatch, FaceSet, load_face_set
 from core.drgan.figures import pose_strip_figure
 from core.drgan.losses import accuracy, discriminator_loss, generator_loss
 from core.drgan.model import DRGAN
-from core.engine import Task, fit
+from core.engine import StateParts, Task, TaskArgument, train_function
 from core.train import Runtime, autocast, wrap_ddp
 
 __all__ = ["DRGANTask", "DRGANTrainer", "load_drgan", "train_drgan"]
 
 
-class DRGANTrainer:
+class DRGANTrainer(StateParts):
     """A DR-GAN, its two Adam optimisers and :meth:`step`."""
 
     def __init__(self, cfg: DRGANConfig, num_ids: int, device: torch.device, runtime: Runtime | None = None) -> None:
@@ -100,13 +99,8 @@ class DRGANTrainer:
             values["omega_mean"] = omega.mean()
         return {k: float(v.detach()) for k, v in values.items()}
 
-    def state(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict()}
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+    def parts(self) -> dict[str, Any]:
+        return {"model": self.model, "opt_g": self.opt_g, "opt_d": self.opt_d}
 
     def warm_start(self, path: str | Path) -> list[str]:
         """Networks from a trained DR-GAN (final.pt) with the same sizes; returns the keys it lacked
@@ -137,23 +131,15 @@ def _save_samples(model: DRGAN, data: FaceSet, cfg: DRGANConfig, path: Path, peo
     pose_strip_figure(x, strips, truth, path)
 
 
-def train_drgan(
-    data: str | Path,
-    run_dir: str | Path,
-    cfg: DRGANConfig,
-    resume: bool = False,
-    device: str = "auto",
-    progress: Callable[[int, int, dict[str, float]], None] | None = None,
-    max_steps: int | None = None,
-    warm_start: str | Path | None = None,
-) -> dict[str, Any]:
+train_drgan = train_function(
+    "train_drgan",
+    lambda data, run_dir, cfg, warm_start: DRGANTask(data, run_dir, cfg, warm_start),
+    DRGANConfig,
     """Train on ``data``'s training identities; write ``run_dir/final.pt`` ({"config", "model", "num_ids",
     "steps", "seconds"}). ``max_steps`` stops early with a checkpoint (resume continues). ``warm_start``:
-    a trained model's final.pt whose networks start this run (a single-image model for ``--multi``)."""
-    task = DRGANTask(Path(data), Path(run_dir), cfg, warm_start)
-    out = fit(task, run_dir, resume=resume, device=device, progress=progress, max_steps=max_steps)
-    out.pop("final")
-    return out
+    a trained model's final.pt whose networks start this run (a single-image model for ``--multi``).""",
+    optional=(TaskArgument("warm_start", "str | Path | None", None),),
+)
 
 
 class DRGANTask(Task):
@@ -186,12 +172,6 @@ class DRGANTask(Task):
 
     def step(self, batch: FaceBatch, step: int, rng: np.random.Generator) -> dict[str, float]:
         return self.trainer.step(batch, step, rng)
-
-    def state_dict(self) -> dict[str, Any]:
-        return self.trainer.state()
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.trainer.load_state(state)
 
     def snapshot(self, step: int) -> None:
         if self.cfg.sample_every and step % self.cfg.sample_every == 0:

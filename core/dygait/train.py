@@ -19,7 +19,7 @@ and the best weights are what ``final.pt`` keeps (a tie goes to the later step).
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from torch import Tensor
 from core.dygait.config import DyGaitConfig
 from core.dygait.losses import cross_entropy_parts, triplet_loss
 from core.dygait.model import DyGait
-from core.engine import Task, fit
+from core.engine import StateParts, Task, train_function
 from core.gait.data import GaitSet, load_gait_set, sil_to_tensor, split_validation
 from core.gait.evaluate import evaluate_features
 from core.train import Runtime, autocast, wrap_ddp
@@ -52,7 +52,7 @@ def gather_with_grad(x: Tensor, runtime: Runtime | None) -> Tensor:
     return torch.cat(parts)
 
 
-class DyGaitTrainer:
+class DyGaitTrainer(StateParts):
     """A DyGait network, its Adam optimiser and multi-step schedule, and :meth:`step`."""
 
     def __init__(self, cfg: DyGaitConfig, num_classes: int, device: torch.device, runtime: Runtime | None = None
@@ -91,13 +91,8 @@ class DyGaitTrainer:
                 "accuracy": float(accuracy), "triplet_count": float(count.mean()),
                 "lr": self.opt.param_groups[0]["lr"]}  # fmt: skip
 
-    def state(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "opt": self.opt.state_dict(), "sched": self.sched.state_dict()}
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["opt"])
-        self.sched.load_state_dict(state["sched"])
+    def parts(self) -> dict[str, Any]:
+        return {"model": self.model, "opt": self.opt, "sched": self.sched}
 
 
 @torch.no_grad()
@@ -134,26 +129,19 @@ def score_validation(model: DyGait, data: GaitSet, device: torch.device | str, m
     return scores
 
 
-def train_dygait(
-    data: str | Path,
-    run_dir: str | Path,
-    cfg: DyGaitConfig,
-    resume: bool = False,
-    device: str = "auto",
-    progress: Callable[[int, int, dict[str, float]], None] | None = None,
-    max_steps: int | None = None,
-) -> dict[str, Any]:
+train_dygait = train_function(
+    "train_dygait",
+    lambda data, run_dir, cfg: DyGaitTask(data, cfg),
+    DyGaitConfig,
     """Train on ``data``'s training split minus the validation subjects; write ``run_dir/final.pt``.
 
     final.pt = {"config", "model" (the best-on-validation weights), "num_classes", "steps", "seconds",
     "best_step", "validation": {"NM", "BG", "CL", "mean", "subjects"}}; also ``log.jsonl`` (MetricLog),
     ``last.pt`` (Checkpointer, for ``resume``) and ``curves.png``. ``max_steps`` stops early with a
     checkpoint (resume continues). Returns {"steps", "seconds", "path", "best_validation"}.
-    """
-    task = DyGaitTask(Path(data), cfg)
-    out = fit(task, run_dir, resume=resume, device=device, progress=progress, max_steps=max_steps)
-    out.pop("final")
-    return {**out, "best_validation": task.best["validation"]}
+    """,
+    finish=lambda task, out, final: {**out, "best_validation": task.best["validation"]},
+)
 
 
 def _load_splits(data: Path, cfg: DyGaitConfig) -> tuple[GaitSet, GaitSet]:
@@ -205,10 +193,10 @@ class DyGaitTask(Task):
         return scores
 
     def state_dict(self) -> dict[str, Any]:
-        return {**self.trainer.state(), "best": self.best}
+        return {**super().state_dict(), "best": self.best}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.trainer.load_state(state)
+        super().load_state_dict(state)
         self.best = dict(state["best"])
 
     def final_state(self, step: int, seconds: float) -> dict[str, Any]:

@@ -18,7 +18,17 @@ curves. Loss terms can be gathered in a :class:`LossTerms` (name -> (weight, ter
     fit(MyTask(cfg, data), "runs/my-run", resume=True)
 """
 
+from core.engine.entry import TaskArgument, train_function
 from core.engine.fit import checkpoint_step, fit, trainer_state
-from core.engine.task import LossTerms, Task
+from core.engine.task import LossTerms, StateParts, Task
 
-__all__ = ["LossTerms", "Task", "checkpoint_step", "fit", "trainer_state"]
+__all__ = [
+    "LossTerms",
+    "StateParts",
+    "Task",
+    "TaskArgument",
+    "checkpoint_step",
+    "fit",
+    "train_function",
+    "trainer_state",
+]

@@ -14,7 +14,7 @@ from torch import Tensor
 
 from core.train import Runtime, autocast
 
-__all__ = ["LossTerms", "Task"]
+__all__ = ["LossTerms", "StateParts", "Task"]
 
 
 class LossTerms:
@@ -60,6 +60,22 @@ class LossTerms:
         return out
 
 
+class StateParts:
+    """``state_dict``/``load_state_dict`` over named parts (networks, optimisers, schedules, anything with its own
+    ``state_dict``): a trainer lists them in :meth:`parts`, ``{"model": self.model, "opt": self.opt}``, and its
+    state is ``{"model": model.state_dict(), "opt": opt.state_dict()}``."""
+
+    def parts(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        return {key: part.state_dict() for key, part in self.parts().items()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        for key, part in self.parts().items():
+            part.load_state_dict(state[key])
+
+
 class Task:
     """A method's part of a training run; :func:`core.engine.fit` owns the rest (seeding, device, DDP, the
     checkpoint and its random state, the averaged metric log, progress, time, final.pt, curves).
@@ -82,6 +98,7 @@ class Task:
     curves: tuple[str, ...] = ()  # the log keys drawn in run_dir/curves.png at the end (none: no picture)
     resumable_fields: tuple[str, ...] = ()  # config fields a resumed session may change (e.g. "steps")
     runtime: Runtime
+    trainer: Any = None  # where the method keeps its networks and optimisers in a trainer: its state is the task's
 
     # ------------------------------------------------------------------ what every task supplies
     def setup(self, runtime: Runtime) -> None:
@@ -102,11 +119,16 @@ class Task:
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, Any]:
-        """Networks, optimisers, schedules and any running record (e.g. the best validation so far)."""
-        raise NotImplementedError
+        """Networks, optimisers, schedules and any running record (e.g. the best validation so far); by default
+        the ``trainer``'s state."""
+        if self.trainer is None:
+            raise NotImplementedError
+        return self.trainer.state_dict()
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        raise NotImplementedError
+        if self.trainer is None:
+            raise NotImplementedError
+        self.trainer.load_state_dict(state)
 
     # ------------------------------------------------------------------ optional
     def validate(self, step: int) -> dict[str, float]:

@@ -18,14 +18,14 @@ Runs unchanged under torchrun (DDP, rank-dependent sampling); rank 0 validates, 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from core.engine import LossTerms, Task, fit
+from core.engine import LossTerms, StateParts, Task, train_function
 from core.gait.data import GaitSet, clip_indices, load_gait_set, rgb_to_tensor, split_validation
 from core.gait.evaluate import GROUPS, evaluate_features
 from core.gaitnet.api import embed_many, reconstruct, swap
@@ -79,7 +79,7 @@ class PairSampler:
         return clips, labels.astype(np.int64)
 
 
-class GaitNetTrainer:
+class GaitNetTrainer(StateParts):
     """A GaitNet, its Adam optimiser and step-wise learning-rate decay, and :meth:`step`.
 
     The authors kept one Adam per network (E, D, LSTM) with the same settings; Adam is per-parameter, so
@@ -130,13 +130,8 @@ class GaitNetTrainer:
         values["id_acc"] = float(accuracy(logits[:, :, -1].flatten(0, 1), y.repeat_interleave(pairs)))
         return values
 
-    def state(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "opt": self.opt.state_dict(), "schedule": self.schedule.state_dict()}
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["opt"])
-        self.schedule.load_state_dict(state["schedule"])
+    def parts(self) -> dict[str, Any]:
+        return {"model": self.model, "opt": self.opt, "schedule": self.schedule}
 
 
 def validate(model: GaitNet, data: GaitSet, batch: int = 32) -> dict[str, float]:
@@ -193,26 +188,19 @@ def save_samples(model: GaitNet, data: GaitSet, path: Path, frames: int = 6) -> 
     return path
 
 
-def train_gaitnet(
-    data: str | Path,
-    run_dir: str | Path,
-    cfg: GaitNetConfig,
-    resume: bool = False,
-    device: str = "auto",
-    progress: Callable[[int, int, dict[str, float]], None] | None = None,
-    max_steps: int | None = None,
-) -> dict[str, Any]:
+train_gaitnet = train_function(
+    "train_gaitnet",
+    lambda data, run_dir, cfg: GaitNetTask(data, run_dir, cfg),
+    GaitNetConfig,
     """Train on ``data``'s train split minus its last ``cfg.validation_subjects`` subjects.
 
     Writes ``run_dir/last.pt`` (resume), ``log.jsonl``, ``curves.png``, ``images/`` and, once all
     ``cfg.steps`` are done, ``final.pt`` = {"config", "model" (the best weights on validation),
     "num_classes", "steps", "seconds", "best_step", "validation"}. ``max_steps`` stops early with a
     checkpoint (``resume`` continues). Returns {"steps", "seconds", "path", "best_validation"}.
-    """
-    task = GaitNetTask(Path(data), Path(run_dir), cfg)
-    out = fit(task, run_dir, resume=resume, device=device, progress=progress, max_steps=max_steps)
-    out.pop("final")
-    return {**out, "best_validation": task.best["validation"]}
+    """,
+    finish=lambda task, out, final: {**out, "best_validation": task.best["validation"]},
+)
 
 
 class GaitNetTask(Task):
@@ -258,10 +246,10 @@ class GaitNetTask(Task):
             save_samples(self.trainer.model, self.val, self.run_dir / "images" / f"step_{step:06d}.png")
 
     def state_dict(self) -> dict[str, Any]:
-        return {**self.trainer.state(), "best": self.best, "history": self.history}
+        return {**super().state_dict(), "best": self.best, "history": self.history}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.trainer.load_state(state)
+        super().load_state_dict(state)
         self.best, self.history = dict(state["best"]), list(state["history"])
 
     def final_state(self, step: int, seconds: float) -> dict[str, Any]:

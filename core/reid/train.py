@@ -10,7 +10,6 @@ The trained model scores the Market protocol on the data's query/gallery at the 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import torch.nn.functional as F
 from core.checkpoints import ModelRecipe, from_pretrained
 from core.config import ConfigMixin, preset
 from core.data.market import load_market
-from core.engine import Task, fit
+from core.engine import StateParts, Task, train_function
 from core.reid.backbone import ReidBaseline
 from core.reid.data import PairBatch, ReidTrainSet, random_erasing
 from core.reid.pcb import PCB
@@ -124,7 +123,7 @@ def lr_factor(step: int, cfg: BaselineConfig) -> float:
     return 0.1 if step >= math.floor(cfg.decay_at * cfg.steps) else 1.0
 
 
-class ReidTask(Task):
+class ReidTask(StateParts, Task):
     """The re-ID baseline or PCB as a :class:`core.engine.Task`: SGD with warm-up and step decay, cross-entropy
     (summed over PCB's stripes); at the end the Market protocol on the data's query/gallery."""
 
@@ -171,12 +170,8 @@ class ReidTask(Task):
         accuracy = (scores.argmax(1).cpu() == data.labels).float().mean()
         return {"loss": float(loss.detach()), "accuracy": float(accuracy), "lr": self.opt.param_groups[0]["lr"]}
 
-    def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict()}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["optimizer"])
+    def parts(self) -> dict[str, Any]:
+        return {"model": self.model, "optimizer": self.opt}
 
     def final_state(self, step: int, seconds: float) -> dict[str, Any]:
         self.model.eval()
@@ -187,15 +182,10 @@ class ReidTask(Task):
                 "num_classes": self.train.num_classes, "steps": step, "seconds": seconds}  # fmt: skip
 
 
-def train_baseline(
-    data: str | Path,
-    run_dir: str | Path,
-    cfg: BaselineConfig,
-    resume: bool = False,
-    device: str = "auto",
-    progress: Callable[[int, int, dict[str, float]], None] | None = None,
-    max_steps: int | None = None,
-) -> dict[str, Any]:
+train_baseline = train_function(
+    "train_baseline",
+    lambda data, run_dir, cfg: ReidTask(data, cfg),
+    BaselineConfig,
     """Train on ``data``'s bounding_box_train; score query vs gallery; write ``run_dir/final.pt``
     ({"config", "model", "metrics", "num_classes", "steps", "seconds"}).
 
@@ -204,11 +194,9 @@ def train_baseline(
 
     Returns {"metrics": {"rank1", "mAP", ...} (once all steps are done), "steps", "seconds", "path"}.
     ``progress(step, total, losses)`` is called on rank 0 after each logged step.
-    """
-    task = ReidTask(Path(data), cfg)
-    out = fit(task, run_dir, resume=resume, device=device, progress=progress, max_steps=max_steps)
-    final = out.pop("final")
-    return {**out, **({"metrics": final["metrics"]} if final else {})}
+    """,
+    finish=lambda task, out, final: {**out, **({"metrics": final["metrics"]} if final else {})},
+)
 
 
 RECIPE = ModelRecipe(BaselineConfig, build_model, "a re-ID model (python -m core train reid|pcb writes final.pt)",

@@ -10,7 +10,6 @@ unchanged under torchrun (DDP over the U-Net; every process holds the frozen PCB
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import torch
 from torch import Tensor
 
 from core.checkpoints import ModelRecipe, from_pretrained, sha256_of
-from core.engine import LossTerms, Task, fit
+from core.engine import LossTerms, StateParts, Task, TaskArgument, train_function
 from core.reid.pcb import PCB
 from core.reid.train import load_baseline
 from core.render.uv import UVRaster, composite, shade
@@ -44,7 +43,7 @@ def load_pcb(path: str | Path, device: str | torch.device = "cpu") -> PCB:
     return model.requires_grad_(False)
 
 
-class TexGenTrainer:
+class TexGenTrainer(StateParts):
     """The U-Net, its optimiser and the fixed pieces of the losses (PCB, skin mask, prior textures,
     backgrounds). :meth:`step` does one update."""
 
@@ -112,12 +111,8 @@ class TexGenTrainer:
             cpu = UVRaster(raster.grid.cpu(), raster.mask.cpu())
             return projection_maps(images.cpu(), cpu, self.cfg.texture_size, self.mirror).to(images.device)
 
-    def state(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict()}
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["optimizer"])
+    def parts(self) -> dict[str, Any]:
+        return {"model": self.model, "optimizer": self.opt}
 
 
 def prior_textures(data: PersonImages, size: int, count: int = 32, seed: int = 0) -> Tensor:
@@ -185,12 +180,6 @@ class TexGenTask(Task):
     def step(self, batch, step: int, rng: np.random.Generator) -> dict[str, float]:
         return self.trainer.step(batch, rng)
 
-    def state_dict(self) -> dict[str, Any]:
-        return self.trainer.state()
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.trainer.load_state(state)
-
     def snapshot(self, step: int) -> None:
         if self.cfg.sample_every and step % self.cfg.sample_every == 0:
             _save_samples(self.trainer, self.train, self.run_dir / "images" / f"step_{step:06d}.png")
@@ -200,22 +189,14 @@ class TexGenTask(Task):
                 "seconds": seconds, "pcb_sha256": sha256_of(self.pcb_path)}  # fmt: skip
 
 
-def train_texgen(
-    data: str | Path,
-    run_dir: str | Path,
-    cfg: TexGenConfig,
-    pcb_path: str | Path,
-    resume: bool = False,
-    device: str = "auto",
-    progress: Callable[[int, int, dict[str, float]], None] | None = None,
-    max_steps: int | None = None,
-) -> dict[str, Any]:
+train_texgen = train_function(
+    "train_texgen",
+    lambda data, run_dir, cfg, pcb_path: TexGenTask(data, cfg, Path(pcb_path), run_dir),
+    TexGenConfig,
     """Train on ``data``'s training people; write ``run_dir/final.pt`` ({"config", "model", "steps",
-    "seconds", "pcb_sha256"}). ``max_steps`` stops early with a checkpoint (resume continues)."""
-    task = TexGenTask(Path(data), cfg, Path(pcb_path), Path(run_dir))
-    out = fit(task, run_dir, resume=resume, device=device, progress=progress, max_steps=max_steps)
-    out.pop("final")
-    return out
+    "seconds", "pcb_sha256"}). ``max_steps`` stops early with a checkpoint (resume continues).""",
+    required=(TaskArgument("pcb_path", "str | Path"),),
+)
 
 
 RECIPE = ModelRecipe(TexGenConfig, TextureUNet.from_config, "a texture U-Net (python -m core train texgen writes one)")
