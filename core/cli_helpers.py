@@ -1,5 +1,6 @@
 """What several methods' commands share: the one-line error, argument checks, dataset roots, image reading,
-the training progress bar, the benchmark table and the options every trainer takes.
+the training progress bar and last line, the ship commands' check for finished runs, the benchmark table and
+the options every trainer takes.
 
 Imported by core/cli.py and by each method's ``commands.py``; it imports neither.
 """
@@ -7,7 +8,10 @@ Imported by core/cli.py and by each method's ``commands.py``; it imports neither
 from __future__ import annotations
 
 import argparse
+import os
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from core.benchmark import format_rows
 
@@ -60,6 +64,31 @@ def train_progress(desc: str):
             bar.close()
 
     return update
+
+
+def report_training(name: str, result: Mapping[str, Any], extra: str = "", count: str = "steps") -> int:
+    """A train command's last line, on rank 0 only: ``name: N steps in M min[extra] -> final.pt``; returns 0."""
+    if os.environ.get("RANK", "0") == "0":
+        print(f"{name}: {result[count]} {count} in {result['seconds'] / 60:.1f} min{extra} -> {result['path']}")
+    return 0
+
+
+def retrieval_note(metrics: Mapping[str, float] | None) -> str:
+    """``"; Rank-1 x%, mAP y%"`` for :func:`report_training` (empty without metrics, e.g. on ranks other than 0)."""
+    return f"; Rank-1 {100 * metrics['rank1']:.1f}%, mAP {100 * metrics['mAP']:.1f}%" if metrics else ""
+
+
+def require_finished(runs: Iterable[str | Path], resume: str) -> None:
+    """A ship command's check: each run folder holds final.pt, or a CliError saying how to finish it."""
+    for run in runs:
+        if not (Path(run) / "final.pt").exists():
+            raise CliError(f"no final.pt in {run}: finish its training first ({resume})")
+
+
+def bench_method(args: argparse.Namespace, inference: Callable[..., list], model: Callable[[], Any], train_step) -> int:
+    """``python -m core bench <method>``: ``inference(model(), repeats=...)`` rows and :func:`print_bench`'s
+    training rows for ``args.presets``."""
+    return print_bench(lambda: inference(model(), repeats=args.repeats), train_step, args.presets, args.repeats)
 
 
 def print_bench(inference, train_step, presets: list[str], repeats: int) -> int:

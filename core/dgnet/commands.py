@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
-from core.cli_helpers import CliError, add_run_arguments, data_root, read_rgb, train_progress
+from core.cli_helpers import (
+    CliError,
+    add_run_arguments,
+    data_root,
+    read_rgb,
+    report_training,
+    retrieval_note,
+    train_progress,
+)
 from core.registry import Command, Method, register_method
 
 
@@ -48,12 +55,7 @@ def _cmd_train_dgnet(args: argparse.Namespace) -> int:
                          resume=args.resume, device=args.device, bf16=not args.no_bf16, max_iter=args.iterations,
                          progress=train_progress("DG-Net"), warm_start=args.warm_start,
                          init_from=args.init_from, pairs=args.pairs)  # fmt: skip
-    m = result["metrics"]
-    if os.environ.get("RANK", "0") != "0":
-        return 0
-    print(f"DG-Net: {result['iterations']} iterations in {result['seconds'] / 60:.1f} min; "
-          f"Rank-1 {100 * m['rank1']:.1f}%, mAP {100 * m['mAP']:.1f}% -> {result['path']}")  # fmt: skip
-    return 0
+    return report_training("DG-Net", result, retrieval_note(result["metrics"]), count="iterations")
 
 
 def _load_dgnet(checkpoint: str, official: str | None = None):

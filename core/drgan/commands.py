@@ -4,10 +4,18 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
-from core.cli_helpers import CliError, add_run_arguments, positive, print_bench, read_rgb, train_progress
+from core.cli_helpers import (
+    CliError,
+    add_run_arguments,
+    bench_method,
+    positive,
+    read_rgb,
+    report_training,
+    require_finished,
+    train_progress,
+)
 from core.registry import Command, Method, register_method
 
 
@@ -38,9 +46,7 @@ def _cmd_train_drgan(args: argparse.Namespace) -> int:
     result = train_drgan(_face_root(args.data), out, cfg, resume=args.resume, device=args.device,
                          progress=train_progress("DR-GAN" + (" multi" if args.multi else "")),
                          warm_start=warm or None)  # fmt: skip
-    if os.environ.get("RANK", "0") == "0":
-        print(f"DR-GAN: {result['steps']} steps in {result['seconds'] / 60:.1f} min -> {result['path']}")
-    return 0
+    return report_training("DR-GAN", result)
 
 
 def _drgan_model(checkpoint: str, multi: str | None):
@@ -140,11 +146,8 @@ def _cmd_rotate(args: argparse.Namespace) -> int:
 def _cmd_bench_drgan(args: argparse.Namespace) -> int:
     from core.drgan import bench
 
-    return print_bench(
-        lambda: bench.bench_drgan(_drgan_model(args.checkpoint, args.multi), repeats=args.repeats),
-        bench.bench_train_step,
-        args.presets,
-        args.repeats,
+    return bench_method(
+        args, bench.bench_drgan, lambda: _drgan_model(args.checkpoint, args.multi), bench.bench_train_step
     )
 
 
@@ -152,9 +155,7 @@ def _cmd_ship_drgan(args: argparse.Namespace) -> int:
     from core.drgan.evaluate import format_report
     from core.drgan.ship import ship_drgan
 
-    for run in (args.run, args.multi_run):
-        if not (Path(run) / "final.pt").exists():
-            raise CliError(f"no final.pt in {run}: finish its training first (python -m core train drgan ... --resume)")
+    require_finished((args.run, args.multi_run), "python -m core train drgan ... --resume")
     if not Path(args.judge).is_file():
         raise CliError(f"no judge at {args.judge}: python -m core train drgan-judge")
     report = ship_drgan(Path(args.run), Path(args.multi_run), Path(args.judge), _face_root(args.data),

@@ -8,10 +8,9 @@ method's commands module to build its parser, and ``python -m core --help`` shou
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
-from core.cli_helpers import CliError, positive, print_bench, train_progress
+from core.cli_helpers import CliError, bench_method, positive, report_training, require_finished, train_progress
 from core.registry import Command, Method, register_method
 
 
@@ -43,11 +42,10 @@ def _cmd_train_gait(args: argparse.Namespace) -> int:
     name = {"gaitnet": "GaitNet", "dygait": "DyGait"}[args.model]
     result = train(_gait_root(args.data), args.out, cfg, resume=args.resume, device=args.device,
                    progress=train_progress(name), max_steps=args.max_steps)  # fmt: skip
-    if os.environ.get("RANK", "0") == "0":
-        best = result.get("best_validation")
-        extra = f"; best validation Rank-1 {100 * best:.1f}%" if isinstance(best, float) else ""
-        print(f"{name}: {result['steps']} steps in {result['seconds'] / 60:.1f} min{extra} -> {result['path']}")
-    return 0
+    best = result.get("best_validation")
+    return report_training(
+        name, result, f"; best validation Rank-1 {100 * best:.1f}%" if isinstance(best, float) else ""
+    )
 
 
 def _gait_models(gaitnet: str | None, dygait: str | None):
@@ -101,11 +99,8 @@ def _cmd_gait(args: argparse.Namespace) -> int:
 def _cmd_bench_gait(args: argparse.Namespace) -> int:
     from core.gaitapp import bench
 
-    return print_bench(
-        lambda: bench.bench_gait(_gait_models(args.gaitnet, args.dygait), repeats=args.repeats),
-        bench.bench_train_steps,
-        args.presets,
-        args.repeats,
+    return bench_method(
+        args, bench.bench_gait, lambda: _gait_models(args.gaitnet, args.dygait), bench.bench_train_steps
     )
 
 
@@ -113,9 +108,7 @@ def _cmd_ship_gait(args: argparse.Namespace) -> int:
     from core.gait.evaluate import format_table
     from core.gaitapp.ship import ship_gait
 
-    for run in (args.gaitnet_run, args.dygait_run):
-        if not (Path(run) / "final.pt").exists():
-            raise CliError(f"no final.pt in {run}: finish its training first (python -m core train ... --resume)")
+    require_finished((args.gaitnet_run, args.dygait_run), "python -m core train ... --resume")
     results = ship_gait(Path(args.gaitnet_run), Path(args.dygait_run), _gait_root(args.data),
                         progress=lambda text: print(f"  {text}", flush=True))  # fmt: skip
     print(format_table(results))

@@ -4,9 +4,8 @@ texture generation)."""
 from __future__ import annotations
 
 import argparse
-import os
 
-from core.cli_helpers import add_run_arguments, data_root, positive, train_progress
+from core.cli_helpers import add_run_arguments, data_root, positive, report_training, retrieval_note, train_progress
 from core.registry import Command, Method, register_method
 
 
@@ -21,12 +20,7 @@ def _cmd_train_reid(args: argparse.Namespace) -> int:
     name = "PCB" if cfg.head == "pcb" else "re-ID baseline"
     result = train_baseline(data_root(args.data), args.out, cfg, resume=args.resume, device=args.device,
                             progress=train_progress(name))  # fmt: skip
-    m = result["metrics"]
-    if os.environ.get("RANK", "0") != "0":
-        return 0
-    print(f"{name}: {result['steps']} steps in {result['seconds'] / 60:.1f} min; "
-          f"Rank-1 {100 * m['rank1']:.1f}%, mAP {100 * m['mAP']:.1f}% -> {result['path']}")  # fmt: skip
-    return 0
+    return report_training(name, result, retrieval_note(result.get("metrics")))
 
 
 def _train_arguments(model: str, preset: str):

@@ -4,10 +4,19 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
-from core.cli_helpers import CliError, add_run_arguments, data_root, positive, print_bench, read_rgb, train_progress
+from core.cli_helpers import (
+    CliError,
+    add_run_arguments,
+    bench_method,
+    data_root,
+    positive,
+    read_rgb,
+    report_training,
+    require_finished,
+    train_progress,
+)
 from core.registry import Command, Method, register_method
 
 
@@ -34,9 +43,7 @@ def _cmd_train_texgen(args: argparse.Namespace) -> int:
         cfg = replace(cfg, steps=positive("steps", args.steps))
     result = train_texgen(data_root(args.data), args.out, cfg, pcb, resume=args.resume, device=args.device,
                           progress=train_progress("texture U-Net"))  # fmt: skip
-    if os.environ.get("RANK", "0") == "0":
-        print(f"texture U-Net: {result['steps']} steps in {result['seconds'] / 60:.1f} min -> {result['path']}")
-    return 0
+    return report_training("texture U-Net", result)
 
 
 def _cmd_eval_texgen(args: argparse.Namespace) -> int:
@@ -127,11 +134,8 @@ def _cmd_texture(args: argparse.Namespace) -> int:
 def _cmd_bench_texgen(args: argparse.Namespace) -> int:
     from core.texgen import bench
 
-    return print_bench(
-        lambda: bench.bench_texgen(_texgen_model(args.checkpoint, args.pcb), repeats=args.repeats),
-        bench.bench_train_step,
-        args.presets,
-        args.repeats,
+    return bench_method(
+        args, bench.bench_texgen, lambda: _texgen_model(args.checkpoint, args.pcb), bench.bench_train_step
     )
 
 
@@ -140,9 +144,7 @@ def _cmd_ship_texgen(args: argparse.Namespace) -> int:
     from core.texgen.ship import ship_texgen
 
     pcb_run = Path(args.pcb_run) if args.pcb_run else None
-    for run in (pcb_run, Path(args.run)):
-        if run is not None and not (run / "final.pt").exists():
-            raise CliError(f"no final.pt in {run}: finish its training first (python -m core train ... --resume)")
+    require_finished([run for run in (pcb_run, args.run) if run is not None], "python -m core train ... --resume")
     cfg = TexGenEvalConfig(people=positive("people", args.people), steps=positive("steps", args.steps))
     report = ship_texgen(pcb_run, Path(args.run), data_root(args.data), cfg,
                          progress=lambda i, n: print(f"  person {i}/{n}", end="\r", flush=True))  # fmt: skip
