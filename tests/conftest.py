@@ -124,3 +124,15 @@ def torch_threads(request):
     torch.set_num_threads(wanted)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def point_env(monkeypatch):
+    """``point_env({VARIABLE: path, ...})`` sets each environment variable to its path for one test (the tabs'
+    checkpoint variables)."""
+
+    def point(paths: dict[str, Path]) -> None:
+        for name, path in paths.items():
+            monkeypatch.setenv(name, str(path))
+
+    return point

@@ -66,6 +66,22 @@ def _browser_page(url: str, height: int, width: int = 1280):
             browser.close()
 
 
+@contextmanager
+def tab_page(url: str, title: str, height: int = 1400):
+    """A browser page of the app (:func:`_browser_page`) with the tab ``title`` open."""
+    with _browser_page(url, height) as page:
+        page.get_by_role("tab", name=title).click()
+        yield page
+
+
+def run_and_wait(page, button: str, pictures: dict[str, int], text: str) -> None:
+    """Click ``button``; wait for the picture in each ``{selector: timeout in ms}``, in order, then ``text`` (10 s)."""
+    page.locator(button).click()
+    for selector, timeout in pictures.items():
+        page.locator(f"{selector} img").wait_for(state="visible", timeout=timeout)
+    page.get_by_text(text).first.wait_for(state="visible", timeout=10_000)
+
+
 def test_data_studio_api(app_url):
     from gradio_client import Client
 

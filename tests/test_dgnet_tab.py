@@ -304,10 +304,9 @@ def test_diagram():
 @pytest.mark.browser
 def test_dgnet_tab_in_a_real_browser_with_the_shipped_model(app_server, tmp_path):
     """The shipped DG-Net (manifest entry ``dgnet``): swap grid beside the truth, a strip, a retrieval."""
-    from tests.test_app import _browser_page
+    from tests.test_app import tab_page
 
-    with _browser_page(app_server.url, 1400) as page:
-        page.get_by_role("tab", name=tab.TITLE).click()
+    with tab_page(app_server.url, tab.TITLE) as page:
         page.locator("#dg-swap").click()
         grid = page.locator("#dg-grid img")
         grid.wait_for(state="visible", timeout=90_000)

@@ -36,9 +36,8 @@ def checkpoints(tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.fixture
-def model_env(monkeypatch, checkpoints):
-    monkeypatch.setenv(tab.CHECKPOINT_ENV, str(checkpoints[0]))
-    monkeypatch.setenv(tab.MULTI_ENV, str(checkpoints[1]))
+def model_env(point_env, checkpoints):
+    point_env({tab.CHECKPOINT_ENV: checkpoints[0], tab.MULTI_ENV: checkpoints[1]})
     yield checkpoints
 
 
@@ -146,16 +145,10 @@ def test_a_photo_without_a_face_says_so(model_env, tmp_path):
 
 @pytest.mark.browser
 def test_drgan_tab_in_a_real_browser_with_the_shipped_model(app_server, tmp_path):
-    from tests.test_app import _browser_page
+    from tests.test_app import run_and_wait, tab_page
 
-    with _browser_page(app_server.url, 1400) as page:
-        page.get_by_role("tab", name=tab.TITLE).click()
-        page.locator("#dr-run").click()
-        page.locator("#dr-turned img").wait_for(state="visible", timeout=60_000)
-        page.locator("#dr-strip img").wait_for(state="visible", timeout=30_000)
-        page.get_by_text("Turned to +45°").first.wait_for(state="visible", timeout=10_000)
-        page.locator("#dr-m-run").click()
-        page.locator("#dr-m-bars img").wait_for(state="visible", timeout=60_000)
-        page.get_by_text("Fused 4 faces").first.wait_for(state="visible", timeout=10_000)
+    with tab_page(app_server.url, tab.TITLE) as page:
+        run_and_wait(page, "#dr-run", {"#dr-turned": 60_000, "#dr-strip": 30_000}, "Turned to +45°")
+        run_and_wait(page, "#dr-m-run", {"#dr-m-bars": 60_000}, "Fused 4 faces")
         page.screenshot(path=str(tmp_path / "drgan_tab.png"), full_page=True)
     assert app_server.alive()

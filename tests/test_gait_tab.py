@@ -115,16 +115,10 @@ def test_bad_inputs_are_refused_with_what_to_do(model_env, tmp_path):
 
 @pytest.mark.browser
 def test_gait_tab_in_a_real_browser_with_the_shipped_models(app_server, tmp_path):
-    from tests.test_app import _browser_page
+    from tests.test_app import run_and_wait, tab_page
 
-    with _browser_page(app_server.url, 1400) as page:
-        page.get_by_role("tab", name=tab.TITLE).click()
-        page.locator("#gait-run").click()
-        page.locator("#gait-maps img").wait_for(state="visible", timeout=90_000)
-        page.locator("#gait-matches img").wait_for(state="visible", timeout=30_000)
-        page.get_by_text("Rank-1:").first.wait_for(state="visible", timeout=10_000)
-        page.locator("#gait-swap-run").click()
-        page.locator("#gait-swap img").wait_for(state="visible", timeout=90_000)
-        page.get_by_text("Mean absolute error").first.wait_for(state="visible", timeout=10_000)
+    with tab_page(app_server.url, tab.TITLE) as page:
+        run_and_wait(page, "#gait-run", {"#gait-maps": 90_000, "#gait-matches": 30_000}, "Rank-1:")
+        run_and_wait(page, "#gait-swap-run", {"#gait-swap": 90_000}, "Mean absolute error")
         page.screenshot(path=str(tmp_path / "gait_tab.png"), full_page=True)
     assert app_server.alive()

@@ -38,9 +38,8 @@ def checkpoints(tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.fixture
-def model_env(monkeypatch, checkpoints):
-    monkeypatch.setenv(tab.CHECKPOINT_ENV, str(checkpoints[0]))
-    monkeypatch.setenv(tab.PCB_ENV, str(checkpoints[1]))
+def model_env(point_env, checkpoints):
+    point_env({tab.CHECKPOINT_ENV: checkpoints[0], tab.PCB_ENV: checkpoints[1]})
     yield checkpoints
 
 
@@ -121,10 +120,9 @@ def test_a_photo_without_a_person(model_env, tmp_path):
 
 @pytest.mark.browser
 def test_texgen_tab_in_a_real_browser_with_the_shipped_model(app_server, tmp_path):
-    from tests.test_app import _browser_page, _wait_for_drawing
+    from tests.test_app import _wait_for_drawing, tab_page
 
-    with _browser_page(app_server.url, 1400) as page:
-        page.get_by_role("tab", name=tab.TITLE).click()
+    with tab_page(app_server.url, tab.TITLE) as page:
         page.locator("#tx-run").click()
         orbit = page.locator("#tx-orbit img")
         orbit.wait_for(state="visible", timeout=90_000)
