@@ -56,8 +56,10 @@ HOW_IT_WORKS = """\
 camera they were rendered with); the texture is what is learnt.
 
 **Two ways to get the texture.**
-- *U-Net* (instant): photo -> 5-level U-Net -> a 64 x 64 UV texture. Trained on other people with the
-  losses below; one forward pass.
+- *U-Net* (instant): the photo's pixels are first **projected** through the fitted body into the 64 x 64 UV
+  map (what the photo does not show is filled from the mirror-image point); a 5-level U-Net working in UV
+  space then corrects that texture. Trained on other people with the losses below; one forward pass. (The
+  paper's U-Net reads the photo itself; ours scored higher from every view this way, see the model card.)
 - *Optimisation*: the texture itself is fitted to this one photo (the body is rasterised **once**, then
   only re-shaded at every step), starting from the U-Net's texture or from grey.
 
@@ -68,7 +70,7 @@ camera they were rendered with); the texture is what is learnt.
   (another camera), so it learns the sides this photo does not show.
 - *Face/hand prior* (weight 1): low-resolution crops show no face detail, so the face and hand texels are
   pulled towards a real texture's.
-- *L1* (the paper's ablation, optimisation only): pixel differences on the body.
+- *L1* (the paper's ablation; our U-Net also trains with it, weight 10): pixel differences on the body.
 
 **What to look for.** The orbit strip turns the body: the first view is the photo's; the back (180 deg) was
 never seen. The row underneath is the truth for our synthetic people.

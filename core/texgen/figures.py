@@ -23,7 +23,7 @@ def how_it_works_diagram() -> np.ndarray:
         330,
         """
         box 20 60 130 130 grey photo | 128 x 64
-        box 165 60 320 130 blue U-Net | 5 levels, skips, | tanh
+        box 165 60 320 130 blue project to UV, | then a U-Net in UV | (corrects the fill)
         box 355 60 490 130 green UV texture | 64 x 64
         box 525 50 720 140 orange PyTorch3D render | body + camera of the photo | (rasterise once, re-shade)
         box 755 60 880 130 grey render over | a background
@@ -40,8 +40,8 @@ def how_it_works_diagram() -> np.ndarray:
         arrow dashed 420,130 420,215
         text 500 18 16 mm ink Re-ID supervised texture generation: a texture the re-ID network cannot tell from
         +  the photo
-        text 20 305 12 - 90,90,90 loss = 5000 x MSE(PCB features of render, of photo) in the photo's view and
-        +  in another view of the same person + 1 x face/hand prior; dashed: training only
+        text 20 305 12 - 90,90,90 loss = 5000 x MSE(PCB features) + 10 x L1 on the body, in the photo's view and
+        +  another view of the person, + 1 x face/hand prior; dashed: training only
     """,
     )
 
