@@ -78,10 +78,11 @@ HOW_IT_WORKS = """\
   background.
 - *Decoder* G starts from the structure map; the appearance code, through small MLPs, sets the scale and
   shift of every **AdaIN** layer and so "paints" the clothes onto the structure.
-- *Our shipped model changes two things* (config values; the paper's setting is the default): E_s reads a
+- *Our shipped model changes three things* (config values; the paper's setting is the default): E_s reads a
   **high-pass** of the gray image (edges, folds and the face, but not how light a garment is: with the plain
-  gray image the swaps kept j's light or dark clothes), and G also draws a **mask** and paints over the
-  structure picture, so j's face, skin and scene are kept rather than redrawn.
+  gray image the swaps kept j's light or dark clothes); G also draws a **mask** and paints over the
+  structure picture, so j's face, skin and scene are kept rather than redrawn; and the swap losses also
+  train E_a through the appearance code (the paper stops them there), which taught the code the clothes' colours.
 
 **What each loss teaches.**
 - *Self-reconstruction*: an image decoded from its own two codes must come back (L1); and with the
