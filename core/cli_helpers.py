@@ -8,12 +8,15 @@ Imported by core/cli.py and by each method's ``commands.py``; it imports neither
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from core.benchmark import format_rows
+from core.registry import Command
 
 
 class CliError(Exception):
@@ -85,10 +88,46 @@ def require_finished(runs: Iterable[str | Path], resume: str) -> None:
             raise CliError(f"no final.pt in {run}: finish its training first ({resume})")
 
 
-def bench_method(args: argparse.Namespace, inference: Callable[..., list], model: Callable[[], Any], train_step) -> int:
-    """``python -m core bench <method>``: ``inference(model(), repeats=...)`` rows and :func:`print_bench`'s
-    training rows for ``args.presets``."""
-    return print_bench(lambda: inference(model(), repeats=args.repeats), train_step, args.presets, args.repeats)
+def bench_command(help: str, module: str, inference: str, model: Callable[[argparse.Namespace], Any],
+                  add_arguments: Callable[[argparse.ArgumentParser], None], train_step: str = "bench_train_step"
+                  ) -> Command:  # fmt: skip
+    """A method's ``bench`` :class:`~core.registry.Command`: :func:`bench_method` with ``model(args)`` loading what
+    the inference rows time."""
+    return Command(help, lambda args: bench_method(args, module, inference, lambda: model(args), train_step),
+                   add_arguments)  # fmt: skip
+
+
+def bench_method(args: argparse.Namespace, module: str, inference: str, model: Callable[[], Any],
+                 train_step: str = "bench_train_step") -> int:  # fmt: skip
+    """``python -m core bench <method>``: the bench ``module``'s ``inference(model(), repeats=...)`` rows and
+    :func:`print_bench`'s ``train_step`` rows for ``args.presets`` (the module is imported only now: torch-heavy)."""
+    bench = importlib.import_module(module)
+    run = getattr(bench, inference)
+    return print_bench(lambda: run(model(), repeats=args.repeats), getattr(bench, train_step), args.presets,
+                       args.repeats)  # fmt: skip
+
+
+def add_bench_arguments(parser: argparse.ArgumentParser, presets: list[str], repeats: int) -> None:
+    """``--presets`` (the training presets to time) and ``--repeats`` (best of how many runs) of a method's bench."""
+    parser.add_argument("--presets", nargs="*", default=presets, help="training presets to time")
+    parser.add_argument("--repeats", type=int, default=repeats, help="best of this many runs")
+
+
+def report_eval(table: str, report: Any, out: str = "") -> int:
+    """What ``python -m core eval <method>`` prints: the table; with ``out`` also the numbers as JSON there."""
+    print(table)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(report, indent=1) + "\n")
+        print(f"wrote {out}")
+    return 0
+
+
+def report_ship(table: str, entries: str) -> int:
+    """What ``python -m core ship <method>`` prints last: the evaluation table and the manifest entries written."""
+    print(table)
+    print(f"wrote the manifest entries {entries}")
+    return 0
 
 
 def print_bench(inference, train_step, presets: list[str], repeats: int) -> int:

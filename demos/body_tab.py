@@ -8,6 +8,7 @@ from core.body.skeleton import NUM_BETAS
 from core.render.preview import BETA_LIMIT, POSES, TEXTURE_CHOICES, UPLOADED, BodyStudio
 from demos.files import OutputFolder
 from demos.gate import Choice, Form, Number, Upload
+from demos.layout import picture
 
 TITLE = "Body & Renderer"
 
@@ -74,18 +75,19 @@ def build() -> None:
     # controls | result | shape sliders: on a phone the columns stack, and the result comes before the sliders
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=260):
-            form.add("pose", elem_id="body-pose")
-            form.add("walk_phase", elem_id="body-phase")
-            form.add("azimuth", elem_id="body-azimuth")
-            form.add("elevation", elem_id="body-elevation")
-            form.add("texture", elem_id="body-texture")
+            form.add_each(
+                ("pose", "body-pose"),
+                ("walk_phase", "body-phase"),
+                ("azimuth", "body-azimuth"),
+                ("elevation", "body-elevation"),
+                ("texture", "body-texture"),
+            )
             form.add("texture_image", height=150, elem_id="body-upload")
         with gr.Column(scale=4, min_width=300):
             # the button right above the result: on a phone the controls stack first, then button, then result
             button = gr.Button("Render", variant="primary", elem_id="body-render")
             with gr.Row(equal_height=True):
-                image = gr.Image(label="Render", type="numpy", format="png", interactive=False, height=400,
-                                 elem_id="body-image")  # fmt: skip
+                image = picture("Render", "body-image", height=400)
                 model3d = gr.Model3D(label="GLB (drag to orbit)", clear_color=(0.95, 0.95, 0.95, 1.0), height=400,
                                      elem_id="body-glb")  # fmt: skip
             examples = gr.Examples(

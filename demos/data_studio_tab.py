@@ -11,6 +11,7 @@ from core.synth.nuisance import BACKGROUNDS, BAGS, OCCLUDERS, POSES
 from core.synth.studio import CAPTURES, MAX_SEED, DataStudio
 from demos.files import OutputFolder
 from demos.gate import Choice, Flag, Form, Number
+from demos.layout import picture
 
 TITLE = "Data Studio"
 
@@ -160,8 +161,7 @@ def build() -> None:
             person.add("azimuth", elem_id="ds-azimuth")
             person.add("elevation", elem_id="ds-elevation")
         with gr.Column(scale=1, min_width=220):
-            image = gr.Image(label="Render", type="numpy", format="png", interactive=False, height=400,
-                             elem_id="ds-image")  # fmt: skip
+            image = picture("Render", "ds-image", height=400)
         with gr.Column(scale=2, min_width=260):
             with gr.Row():
                 person.add("light_azimuth")
@@ -174,9 +174,7 @@ def build() -> None:
                 person.add("bag", elem_id="ds-bag")
                 person.add("coat", elem_id="ds-coat")
             with gr.Row():
-                person.add("pose", elem_id="ds-pose")
-                person.add("occluder", elem_id="ds-occluder")
-                person.add("capture", elem_id="ds-capture")
+                person.add_each(("pose", "ds-pose"), ("occluder", "ds-occluder"), ("capture", "ds-capture"))
             examples = gr.Examples(
                 examples=[list(e[1:]) for e in EXAMPLES], example_labels=[e[0] for e in EXAMPLES],
                 inputs=person.inputs, cache_examples=False, label="Examples (click one: it renders)",

@@ -39,7 +39,7 @@ from core.synth.examples import (
     truth_grid,
 )
 from demos.gate import Choice, Form, Number, Upload
-from demos.layout import Diagram, how_it_works
+from demos.layout import Diagram, click_examples, example_gallery, how_it_works, picture
 from demos.models import ModelCache, ModelUnavailable, checkpoint_path, env_names_file, file_key, load_cached
 
 log = logging.getLogger("disentangle.app")
@@ -553,13 +553,9 @@ SWAP_EXAMPLES = [
 
 
 def _preview() -> list[tuple[np.ndarray, str]]:
-    """The example people for the picker's gallery (rendered once per process; empty if rendering fails)."""
-    try:
-        people = example_people()
-        images = render_people(people, RENDER_SIZE)
-    except Exception:  # the tab still works without its preview
-        log.exception("could not render the DG-Net example people")
-        return []
+    """(picture, caption) of the example people."""
+    people = example_people()
+    images = render_people(people, RENDER_SIZE)
     pairs = zip(images, people, strict=True)
     return [(np.asarray(to_picture(img, 192)), p.label) for img, p in pairs]
 
@@ -595,22 +591,17 @@ def build() -> None:
             with gr.Row():
                 slots_s = [swap_form.add(f"structure_{k + 1}", elem_id=f"dg-s{k + 1}") for k in range(SLOTS)]
             swap_button = gr.Button("Swap", variant="primary", elem_id="dg-swap")
-            examples = gr.Examples(
-                examples=[row for _, row in SWAP_EXAMPLES], example_labels=[label for label, _ in SWAP_EXAMPLES],
-                inputs=slots_a + slots_s, cache_examples=False, label="Examples (click one: it swaps)",
-            )  # fmt: skip
+            examples = click_examples(SWAP_EXAMPLES, slots_a + slots_s, "swaps")
         with gr.Column(scale=2):
-            gr.Gallery(_preview(), label="The example people (test people of the re-ID set)", columns=4, height=300,
-                       format="png", object_fit="contain", allow_preview=True, elem_id="dg-people")  # fmt: skip
+            example_gallery(_preview, "the DG-Net example people", "The example people (test people of the re-ID set)",
+                            columns=4, height=300, allow_preview=True, elem_id="dg-people")  # fmt: skip
             with gr.Row():
                 swap_form.add("appearance_upload", height=160, elem_id="dg-upload-a")
                 swap_form.add("structure_upload", height=160, elem_id="dg-upload-s")
     with gr.Row(equal_height=False):
         # the pictures carry their own titles: the component labels would cover them
-        grid = gr.Image(label="DG-Net swap grid", show_label=False, type="numpy", format="png", interactive=False,
-                        elem_id="dg-grid")  # fmt: skip
-        truth = gr.Image(label="Ground truth (rendered)", show_label=False, type="numpy", format="png",
-                         interactive=False, elem_id="dg-truth")  # fmt: skip
+        grid = picture("DG-Net swap grid", "dg-grid", show_label=False)
+        truth = picture("Ground truth (rendered)", "dg-truth", show_label=False)
     swap_note = gr.Markdown(elem_id="dg-swap-note")
     swap_form.wire([swap_button.click, examples.load_input_event], swap, [grid, truth, swap_note],
                    api_name="dgnet_swap", what="swapping appearance and structure", concurrency_id="dgnet")  # fmt: skip
@@ -619,13 +610,11 @@ def build() -> None:
     interp_form.use("appearance_upload", swap_form.components["appearance_upload"])
     interp_form.use("structure_upload", swap_form.components["structure_upload"])
     with gr.Row():
-        interp_form.add("first", elem_id="dg-first")
-        interp_form.add("second", elem_id="dg-second")
-        interp_form.add("structure", elem_id="dg-structure")
-        interp_form.add("steps", elem_id="dg-steps")
+        interp_form.add_each(
+            ("first", "dg-first"), ("second", "dg-second"), ("structure", "dg-structure"), ("steps", "dg-steps")
+        )
         interp_button = gr.Button("Interpolate", elem_id="dg-interpolate")
-    strip = gr.Image(label="Appearance interpolation", show_label=False, type="numpy", format="png",
-                     interactive=False, elem_id="dg-strip")  # fmt: skip
+    strip = picture("Appearance interpolation", "dg-strip", show_label=False)
     interp_note = gr.Markdown(elem_id="dg-interp-note")
     interp_form.wire([interp_button.click], interpolate, [strip, interp_note], api_name="dgnet_interpolate",
                      what="interpolating appearance", concurrency_id="dgnet")  # fmt: skip
@@ -637,8 +626,7 @@ def build() -> None:
             retr_form.add("query", elem_id="dg-query")
             retr_form.add("query_upload", height=160, elem_id="dg-query-upload")
             retr_button = gr.Button("Retrieve", elem_id="dg-retrieve")
-            query_image = gr.Image(label="Query", type="numpy", format="png", interactive=False, height=260,
-                                   elem_id="dg-query-image")  # fmt: skip
+            query_image = picture("Query", "dg-query-image", height=260)
         with gr.Column(scale=4):
             results = gr.Gallery(label=f"Top {TOP_K} (green: same person, red: someone else)", columns=5,
                                  height=520, format="png", object_fit="contain", elem_id="dg-results")  # fmt: skip

@@ -21,7 +21,7 @@ from core.drgan import api
 from core.drgan.figures import how_it_works_diagram, omega_bars, pose_strip_figure, similarity_picture, to_unit
 from core.figures import BACKGROUND, to_picture
 from demos.gate import Choice, Form, Number, Upload
-from demos.layout import Diagram, how_it_works
+from demos.layout import Diagram, click_examples, example_gallery, how_it_works, picture
 from demos.models import ModelCache, checkpoint_path, env_names_file, load_cached, model_or_note
 
 log = logging.getLogger("disentangle.app")
@@ -289,11 +289,8 @@ EXAMPLES = [
 
 
 def _preview() -> list[tuple[np.ndarray, str]]:
-    try:
-        return [(np.asarray(to_picture(api.example_face(k).image, 110)), p) for k, p in enumerate(PEOPLE)]
-    except Exception:  # the tab works without its preview
-        log.exception("could not render the face example people")
-        return []
+    """(picture, caption) of the example people."""
+    return [(np.asarray(to_picture(api.example_face(k).image, 110)), p) for k, p in enumerate(PEOPLE)]
 
 
 def build() -> None:
@@ -301,8 +298,8 @@ def build() -> None:
     form = Form(*CHECKS)
     gr.Markdown(INTRO)
     how_it_works(HOW_IT_WORKS, [Diagram(how_it_works_diagram(), "DR-GAN at a glance", "dr-diagram")])
-    gr.Gallery(_preview(), label="The example people (held out from training)", columns=6, height=150,
-               format="png", object_fit="contain", elem_id="dr-people")  # fmt: skip
+    example_gallery(_preview, "the face example people", "The example people (held out from training)",
+                    columns=6, height=150, elem_id="dr-people")  # fmt: skip
     gr.Markdown("### One face, any yaw")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
@@ -312,20 +309,16 @@ def build() -> None:
             yaw = form.add("yaw", elem_id="dr-yaw")
             seed = form.add("seed", elem_id="dr-seed")
             run = gr.Button("Turn the face", variant="primary", elem_id="dr-run")
-            examples = gr.Examples(examples=[row for _, row in EXAMPLES], example_labels=[k for k, _ in EXAMPLES],
-                                   inputs=[person, input_yaw, yaw, seed], cache_examples=False,
-                                   label="Examples (click one: it runs)")  # fmt: skip
+            examples = click_examples(EXAMPLES, [person, input_yaw, yaw, seed])
         with gr.Column(scale=3):
             with gr.Row():
-                shown = gr.Image(label="Input (the crop the network sees)", type="numpy", format="png",
-                                 interactive=False, height=200, elem_id="dr-input")  # fmt: skip
-                turned = gr.Image(label="Turned", type="numpy", format="png", interactive=False, height=200,
-                                  elem_id="dr-turned")  # fmt: skip
-                matrix = gr.Image(label="Identity similarity: input vs outputs at -90, -45, 0, 45, 90°", type="numpy",
-                                  format="png", interactive=False, height=200, elem_id="dr-matrix")  # fmt: skip
+                shown = picture("Input (the crop the network sees)", "dr-input", height=200)
+                turned = picture("Turned", "dr-turned", height=200)
+                matrix = picture(
+                    "Identity similarity: input vs outputs at -90, -45, 0, 45, 90°", "dr-matrix", height=200
+                )
             note = gr.Markdown(elem_id="dr-note")
-    strip = gr.Image(label="All 13 poses (generated; the rendered truth under it)", type="numpy", format="png",
-                     interactive=False, elem_id="dr-strip")  # fmt: skip
+    strip = picture("All 13 poses (generated; the rendered truth under it)", "dr-strip")
     form.wire([run.click, examples.load_input_event], turn_face, [shown, turned, strip, matrix, note],
               api_name="drgan_turn", what="turning the face", concurrency_id="drgan")  # fmt: skip
 
@@ -333,9 +326,7 @@ def build() -> None:
     multi = Form(*MULTI_CHECKS)
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
-            multi.add("person", elem_id="dr-m-person")
-            multi.add("input_set", elem_id="dr-m-set")
-            multi.add("seed", elem_id="dr-m-seed")
+            multi.add_each(("person", "dr-m-person"), ("input_set", "dr-m-set"), ("seed", "dr-m-seed"))
             with gr.Accordion("Your photos (when 'your photos' is chosen)", open=False):
                 with gr.Row():
                     for k in range(1, 5):
@@ -343,12 +334,9 @@ def build() -> None:
             fuse_run = gr.Button("Fuse and turn", variant="primary", elem_id="dr-m-run")
         with gr.Column(scale=3):
             with gr.Row():
-                bars = gr.Image(label="Confidences ω of the inputs", type="numpy", format="png", interactive=False,
-                                height=240, elem_id="dr-m-bars")  # fmt: skip
-                m_matrix = gr.Image(label="Identity similarity: inputs vs the fused face", type="numpy", format="png",
-                                    interactive=False, height=240, elem_id="dr-m-matrix")  # fmt: skip
+                bars = picture("Confidences ω of the inputs", "dr-m-bars", height=240)
+                m_matrix = picture("Identity similarity: inputs vs the fused face", "dr-m-matrix", height=240)
             m_note = gr.Markdown(elem_id="dr-m-note")
-    m_strip = gr.Image(label="The fused face at all 13 poses", type="numpy", format="png", interactive=False,
-                       elem_id="dr-m-strip")  # fmt: skip
+    m_strip = picture("The fused face at all 13 poses", "dr-m-strip")
     multi.wire([fuse_run.click], fuse_faces, [bars, m_strip, m_matrix, m_note], api_name="drgan_fuse",
                what="fusing the faces", concurrency_id="drgan")  # fmt: skip

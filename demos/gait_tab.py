@@ -25,7 +25,7 @@ from core.gait.walkers import swap_truth, test_subjects
 from core.gaitapp import api, figures
 from core.synth.gait_set import GaitConfig
 from demos.gate import Choice, Files, Form
-from demos.layout import Diagram, how_it_works
+from demos.layout import Diagram, click_examples, how_it_works, picture
 from demos.models import ModelCache, checkpoint_path, load_cached, model_or_note
 
 log = logging.getLogger("disentangle.app")
@@ -282,20 +282,15 @@ def build() -> None:
             view = form.add("view", elem_id="gait-view")
             form.add("clip", height=120, elem_id="gait-clip")
             run = gr.Button("Analyse the walk", variant="primary", elem_id="gait-run")
-            examples = gr.Examples(examples=[row for _, row in EXAMPLES], example_labels=[k for k, _ in EXAMPLES],
-                                   inputs=[walker, condition, view], cache_examples=False,
-                                   label="Examples (click one: it runs)")  # fmt: skip
+            examples = click_examples(EXAMPLES, [walker, condition, view])
         with gr.Column(scale=1):
             walk = gr.Image(label="The walk (colour | silhouette)", type="filepath", interactive=False, height=260,
                             elem_id="gait-walk")  # fmt: skip
         with gr.Column(scale=2):
             note = gr.Markdown(elem_id="gait-note")
-            trajectory = gr.Image(label="GaitNet pose-feature trajectory", type="numpy", format="png",
-                                  interactive=False, height=300, elem_id="gait-trajectory")  # fmt: skip
-    maps = gr.Image(label="DyGait: which parts move", type="numpy", format="png", interactive=False,
-                    elem_id="gait-maps")  # fmt: skip
-    matches = gr.Image(label="Recognition: top-5 gallery walkers (green right, red wrong)", type="numpy",
-                       format="png", interactive=False, elem_id="gait-matches")  # fmt: skip
+            trajectory = picture("GaitNet pose-feature trajectory", "gait-trajectory", height=300)
+    maps = picture("DyGait: which parts move", "gait-maps")
+    matches = picture("Recognition: top-5 gallery walkers (green right, red wrong)", "gait-matches")
     form.wire([run.click, examples.load_input_event], analyse_walk, [walk, maps, trajectory, matches, note],
               api_name="gait_analyse", what="analysing the walk", concurrency_id="gait")  # fmt: skip
 
@@ -303,13 +298,14 @@ def build() -> None:
     swap_form = Form(*SWAP_CHECKS)
     with gr.Row(equal_height=False):
         with gr.Column(scale=1):
-            swap_form.add("pose_walker", elem_id="gait-pose-walker")
-            swap_form.add("appearance_walker", elem_id="gait-look-walker")
-            swap_form.add("view", elem_id="gait-swap-view")
+            swap_form.add_each(
+                ("pose_walker", "gait-pose-walker"),
+                ("appearance_walker", "gait-look-walker"),
+                ("view", "gait-swap-view"),
+            )
             swap_run = gr.Button("Swap appearance", variant="primary", elem_id="gait-swap-run")
             swap_note = gr.Markdown(elem_id="gait-swap-note")
         with gr.Column(scale=3):
-            strip = gr.Image(label="Inputs, GaitNet's swap and the rendered truth", type="numpy", format="png",
-                             interactive=False, elem_id="gait-swap")  # fmt: skip
+            strip = picture("Inputs, GaitNet's swap and the rendered truth", "gait-swap")
     swap_form.wire([swap_run.click], swap_walks, [strip, swap_note], api_name="gait_swap",
                    what="swapping appearance", concurrency_id="gait")  # fmt: skip

@@ -411,6 +411,10 @@ class Form:
         self.components[name] = comp = check.component(**kwargs)
         return comp
 
+    def add_each(self, *fields: tuple[str, str]) -> list[gr.components.Component]:
+        """:meth:`add` for each (name, elem_id), in order."""
+        return [self.add(name, elem_id=elem_id) for name, elem_id in fields]
+
     def use(self, name: str, component: gr.components.Component) -> gr.components.Component:
         """Use a component made elsewhere (shared with another form) for check ``name``."""
         self._check(name)

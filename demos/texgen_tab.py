@@ -23,7 +23,7 @@ from core.texgen import api
 from core.texgen.figures import how_it_works_diagram, loss_curve, orbit_picture, texture_picture
 from demos.files import OutputFolder
 from demos.gate import Choice, Form, Number, Upload, show_model3d
-from demos.layout import Diagram, how_it_works
+from demos.layout import Diagram, click_examples, example_gallery, how_it_works, picture
 from demos.models import ModelCache, ModelUnavailable, checkpoint_path, env_names_file, load_cached
 
 log = logging.getLogger("disentangle.app")
@@ -218,11 +218,8 @@ EXAMPLES = [
 
 
 def _preview() -> list[tuple[np.ndarray, str]]:
-    try:
-        return [(np.asarray(to_picture(api.example_picture(k).image[0], 192)), p) for k, p in enumerate(PEOPLE)]
-    except Exception:  # the tab works without its preview
-        log.exception("could not render the texture example people")
-        return []
+    """(picture, caption) of the example people."""
+    return [(np.asarray(to_picture(api.example_picture(k).image[0], 192)), p) for k, p in enumerate(PEOPLE)]
 
 
 def build() -> None:
@@ -243,21 +240,15 @@ def build() -> None:
             with gr.Row():
                 run = gr.Button("Make the texture", variant="primary", elem_id="tx-run")
                 stop = gr.Button("Stop", variant="stop", elem_id="tx-stop")
-            examples = gr.Examples(examples=[row for _, row in EXAMPLES], example_labels=[k for k, _ in EXAMPLES],
-                                   inputs=[person, method, loss, steps, init], cache_examples=False,
-                                   label="Examples (click one: it runs)")  # fmt: skip
+            examples = click_examples(EXAMPLES, [person, method, loss, steps, init])
         with gr.Column(scale=3):
-            gr.Gallery(_preview(), label="The example people", columns=8, height=220, format="png",
-                       object_fit="contain", elem_id="tx-people")  # fmt: skip
+            example_gallery(_preview, "the texture example people", "The example people",
+                            columns=8, height=220, elem_id="tx-people")  # fmt: skip
             with gr.Row(equal_height=False):
-                texture = gr.Image(label="Texture (UV map)", type="numpy", format="png", interactive=False,
-                                   height=256, elem_id="tx-texture")  # fmt: skip
-                curve = gr.Image(label="Loss curve (optimisation)", type="numpy", format="png", interactive=False,
-                                 height=256, elem_id="tx-curve")  # fmt: skip
-                fit = gr.Image(label="Body fitted to your photo", type="numpy", format="png", interactive=False,
-                               height=256, elem_id="tx-fit")  # fmt: skip
-    orbit = gr.Image(label="Orbit", show_label=False, type="numpy", format="png", interactive=False,
-                     elem_id="tx-orbit")  # fmt: skip
+                texture = picture("Texture (UV map)", "tx-texture", height=256)
+                curve = picture("Loss curve (optimisation)", "tx-curve", height=256)
+                fit = picture("Body fitted to your photo", "tx-fit", height=256)
+    orbit = picture("Orbit", "tx-orbit", show_label=False)
     with gr.Row(equal_height=False):
         viewer = gr.Model3D(label="3D body (drag to turn)", clear_color=(0.95, 0.95, 0.95, 1.0), height=420,
                             elem_id="tx-model3d")  # fmt: skip

@@ -91,15 +91,21 @@ def flag_cases(optional: bool) -> list[Case]:
     ]
 
 
+# values that are not a file, refused by every file input
+_NOT_A_FILE = (
+    Case("text", "abc", False),
+    Case("path-like text", "../../etc/passwd", False),
+    Case("absolute path text", "/etc/passwd", False),
+    Case("number", 5, False),
+    Case("boolean", True, False),
+)
+
+
 def upload_value_cases(optional: bool) -> list[Case]:
     """Non-file values sent for an image input."""
     return [
         Case("missing (None)", None, optional),
-        Case("text", "abc", False),
-        Case("path-like text", "../../etc/passwd", False),
-        Case("absolute path text", "/etc/passwd", False),
-        Case("number", 5, False),
-        Case("boolean", True, False),
+        *_NOT_A_FILE,
         Case("list", [1, 2], False),
     ]
 
@@ -185,11 +191,7 @@ def files_value_cases(optional: bool) -> list[Case]:
     return [
         Case("missing (None)", None, optional),
         Case("empty list", [], optional),
-        Case("text", "abc", False),
-        Case("path-like text", "../../etc/passwd", False),
-        Case("absolute path text", "/etc/passwd", False),
-        Case("number", 5, False),
-        Case("boolean", True, False),
+        *_NOT_A_FILE,
         Case("list of numbers", [1, 2], False),
     ]
 

@@ -82,6 +82,16 @@ def run_and_wait(page, button: str, pictures: dict[str, int], text: str) -> None
     page.get_by_text(text).first.wait_for(state="visible", timeout=10_000)
 
 
+def runs_in_browser(server, title: str, runs: list[tuple[str, dict[str, int], str]], screenshot) -> None:
+    """Open tab ``title``, do each :func:`run_and_wait` (button, pictures, text) in turn, save a full-page
+    screenshot, and check the server is still up."""
+    with tab_page(server.url, title) as page:
+        for button, pictures, text in runs:
+            run_and_wait(page, button, pictures, text)
+        page.screenshot(path=str(screenshot), full_page=True)
+    assert server.alive()
+
+
 def test_data_studio_api(app_url):
     from gradio_client import Client
 

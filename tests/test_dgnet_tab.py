@@ -304,15 +304,11 @@ def test_diagram():
 @pytest.mark.browser
 def test_dgnet_tab_in_a_real_browser_with_the_shipped_model(app_server, tmp_path):
     """The shipped DG-Net (manifest entry ``dgnet``): swap grid beside the truth, a strip, a retrieval."""
-    from tests.test_app import tab_page
+    from tests.test_app import run_and_wait, tab_page
 
     with tab_page(app_server.url, tab.TITLE) as page:
-        page.locator("#dg-swap").click()
-        grid = page.locator("#dg-grid img")
-        grid.wait_for(state="visible", timeout=90_000)
-        page.locator("#dg-truth img").wait_for(state="visible", timeout=30_000)
-        page.get_by_text("4 x 4 swaps").first.wait_for(state="visible", timeout=10_000)
-        size = grid.evaluate("(img) => [img.naturalHeight, img.naturalWidth]")
+        run_and_wait(page, "#dg-swap", {"#dg-grid": 90_000, "#dg-truth": 30_000}, "4 x 4 swaps")
+        size = page.locator("#dg-grid img").evaluate("(img) => [img.naturalHeight, img.naturalWidth]")
         page.locator("#dg-interpolate").click()
         page.locator("#dg-strip img").wait_for(state="visible", timeout=60_000)
         page.locator("#dg-retrieve").click()

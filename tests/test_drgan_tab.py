@@ -145,10 +145,8 @@ def test_a_photo_without_a_face_says_so(model_env, tmp_path):
 
 @pytest.mark.browser
 def test_drgan_tab_in_a_real_browser_with_the_shipped_model(app_server, tmp_path):
-    from tests.test_app import run_and_wait, tab_page
+    from tests.test_app import runs_in_browser
 
-    with tab_page(app_server.url, tab.TITLE) as page:
-        run_and_wait(page, "#dr-run", {"#dr-turned": 60_000, "#dr-strip": 30_000}, "Turned to +45°")
-        run_and_wait(page, "#dr-m-run", {"#dr-m-bars": 60_000}, "Fused 4 faces")
-        page.screenshot(path=str(tmp_path / "drgan_tab.png"), full_page=True)
-    assert app_server.alive()
+    runs = [("#dr-run", {"#dr-turned": 60_000, "#dr-strip": 30_000}, "Turned to +45°"),
+            ("#dr-m-run", {"#dr-m-bars": 60_000}, "Fused 4 faces")]  # fmt: skip
+    runs_in_browser(app_server, tab.TITLE, runs, tmp_path / "drgan_tab.png")

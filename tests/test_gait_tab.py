@@ -115,10 +115,8 @@ def test_bad_inputs_are_refused_with_what_to_do(model_env, tmp_path):
 
 @pytest.mark.browser
 def test_gait_tab_in_a_real_browser_with_the_shipped_models(app_server, tmp_path):
-    from tests.test_app import run_and_wait, tab_page
+    from tests.test_app import runs_in_browser
 
-    with tab_page(app_server.url, tab.TITLE) as page:
-        run_and_wait(page, "#gait-run", {"#gait-maps": 90_000, "#gait-matches": 30_000}, "Rank-1:")
-        run_and_wait(page, "#gait-swap-run", {"#gait-swap": 90_000}, "Mean absolute error")
-        page.screenshot(path=str(tmp_path / "gait_tab.png"), full_page=True)
-    assert app_server.alive()
+    runs = [("#gait-run", {"#gait-maps": 90_000, "#gait-matches": 30_000}, "Rank-1:"),
+            ("#gait-swap-run", {"#gait-swap": 90_000}, "Mean absolute error")]  # fmt: skip
+    runs_in_browser(app_server, tab.TITLE, runs, tmp_path / "gait_tab.png")

@@ -120,20 +120,16 @@ def test_a_photo_without_a_person(model_env, tmp_path):
 
 @pytest.mark.browser
 def test_texgen_tab_in_a_real_browser_with_the_shipped_model(app_server, tmp_path):
-    from tests.test_app import _wait_for_drawing, tab_page
+    from tests.test_app import _wait_for_drawing, run_and_wait, tab_page
 
     with tab_page(app_server.url, tab.TITLE) as page:
-        page.locator("#tx-run").click()
-        orbit = page.locator("#tx-orbit img")
-        orbit.wait_for(state="visible", timeout=90_000)
-        page.locator("#tx-texture img").wait_for(state="visible", timeout=30_000)
-        page.get_by_text("U-Net:").first.wait_for(state="visible", timeout=10_000)
+        run_and_wait(page, "#tx-run", {"#tx-orbit": 90_000, "#tx-texture": 30_000}, "U-Net:")
         # the 3D viewer draws the textured body (it stayed blank when a generator filled it)
         page.locator("#tx-model3d canvas").wait_for(state="attached", timeout=30_000)
         drawn = _wait_for_drawing(page.locator("#tx-model3d"), tmp_path / "viewer.png")
         assert drawn > 0.02, "the 3D viewer shows no textured body"
         page.screenshot(path=str(tmp_path / "texgen_tab.png"), full_page=True)
-        size = orbit.evaluate("(img) => [img.naturalHeight, img.naturalWidth]")
+        size = page.locator("#tx-orbit img").evaluate("(img) => [img.naturalHeight, img.naturalWidth]")
     assert size[0] > 2 * 192
     assert "Traceback" not in app_server.log_text()
 

@@ -18,7 +18,7 @@ from core.reid.backbone import ReidBaseline
 from core.reid.data import PairBatch
 from core.train import setup_runtime
 
-__all__ = ["GRID_TARGET_S", "bench_grid", "bench_train_step", "format_rows"]
+__all__ = ["GRID_TARGET_S", "bench_dgnet", "bench_grid", "bench_train_step", "format_rows"]
 
 GRID_TARGET_S = 1.0
 
@@ -30,6 +30,11 @@ def bench_grid(model: DGNet, size: int = 4, repeats: int = 3) -> dict:
     apps, structs = torch.rand(size, 3, h, w, generator=gen), torch.rand(size, 3, h, w, generator=gen)
     seconds = best_of(lambda: swap_grid(model, apps, structs), repeats)
     return {"what": f"{size}x{size} swap grid ({h}x{w})", "seconds": seconds, "target": GRID_TARGET_S}
+
+
+def bench_dgnet(model: DGNet, repeats: int = 3) -> list[dict]:
+    """The inference rows of ``python -m core bench dgnet``: the 4x4 swap grid."""
+    return [bench_grid(model, repeats=repeats)]
 
 
 def bench_train_step(preset: str, num_classes: int = 150, repeats: int = 2, bf16: bool = True) -> dict:

@@ -6,15 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from core.cli_helpers import (
-    CliError,
-    add_run_arguments,
-    data_root,
-    read_rgb,
-    report_training,
-    retrieval_note,
-    train_progress,
-)
+from core import cli_helpers as helpers
+from core.cli_helpers import CliError
 from core.registry import Command, Method, register_method
 
 
@@ -50,12 +43,12 @@ def _cmd_train_dgnet(args: argparse.Namespace) -> int:
         teacher = Path(args.teacher)
         if not teacher.is_file():
             raise CliError(f"no teacher at {teacher}: train one with python -m core train reid --data DIR")
-    config = _dgnet_overrides(data_root(args.data), args.preset, args.set) if args.set else None
-    result = train_dgnet(data_root(args.data), args.out, config, teacher_path=teacher, preset=args.preset,
+    config = _dgnet_overrides(helpers.data_root(args.data), args.preset, args.set) if args.set else None
+    result = train_dgnet(helpers.data_root(args.data), args.out, config, teacher_path=teacher, preset=args.preset,
                          resume=args.resume, device=args.device, bf16=not args.no_bf16, max_iter=args.iterations,
-                         progress=train_progress("DG-Net"), warm_start=args.warm_start,
+                         progress=helpers.train_progress("DG-Net"), warm_start=args.warm_start,
                          init_from=args.init_from, pairs=args.pairs)  # fmt: skip
-    return report_training("DG-Net", result, retrieval_note(result["metrics"]), count="iterations")
+    return helpers.report_training("DG-Net", result, helpers.retrieval_note(result["metrics"]), count="iterations")
 
 
 def _load_dgnet(checkpoint: str, official: str | None = None):
@@ -87,7 +80,7 @@ def _cmd_swap(args: argparse.Namespace) -> int:
     from core.dgnet import api
 
     model = _load_dgnet(args.checkpoint, args.official)
-    out = api.swap(model, read_rgb(args.appearance), read_rgb(args.structure))[0]
+    out = api.swap(model, helpers.read_rgb(args.appearance), helpers.read_rgb(args.structure))[0]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray((out.permute(1, 2, 0).numpy() * 255).round().astype("uint8")).save(args.out)
     print(f"wrote {args.out}: the person of {args.structure} wearing the clothes of {args.appearance}")
@@ -108,30 +101,8 @@ def _cmd_eval_dgnet(args: argparse.Namespace) -> int:
     pairs = Path(args.pairs)
     if not (pairs / "pairs.csv").exists():
         raise CliError(f"no swap pairs at {pairs}: python -m core synth pairs --out {pairs}")
-    report = evaluate_dgnet(model, teacher, data_root(args.data), pairs)
-    text = format_report(report)
-    print(text)
-    if args.out:
-        import json
-
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
-        print(f"wrote {args.out}")
-    return 0
-
-
-def _cmd_bench_dgnet(args: argparse.Namespace) -> int:
-    from core.dgnet import bench
-
-    rows = []
-    try:
-        rows.append(bench.bench_grid(_load_dgnet(args.checkpoint)))
-    except (OSError, ValueError, RuntimeError) as err:  # no shipped model yet: say so, bench the rest
-        print(f"(no swap-grid row: {err})")
-    for preset in args.presets:
-        rows.append(bench.bench_train_step(preset, repeats=args.repeats))
-    print(bench.format_rows(rows))
-    return 0
+    report = evaluate_dgnet(model, teacher, helpers.data_root(args.data), pairs)
+    return helpers.report_eval(format_report(report), report, args.out)
 
 
 def _named_run(value: str) -> tuple[str, Path]:
@@ -150,22 +121,18 @@ def _cmd_ship_dgnet(args: argparse.Namespace) -> int:
         if not (Path(run) / "final.pt").exists() and not (run == args.teacher_run and Path(run).is_file()):
             raise CliError(f"no final.pt in {run}: finish its training first (python -m core train ... --resume)")
     try:
-        report = ship_dgnet(Path(args.teacher_run), Path(args.run), data_root(args.data), Path(args.pairs),
+        report = ship_dgnet(Path(args.teacher_run), Path(args.run), helpers.data_root(args.data), Path(args.pairs),
                             earlier_runs=tuple(Path(r) for r in args.earlier_run),
                             continues_shipped=args.continues_shipped, stage_name=args.stage,
                             stages_before=tuple(_named_run(v) for v in args.stage_before))  # fmt: skip
     except ValueError as err:
         raise CliError(str(err)) from None
-    print(format_report(report))
-    print("wrote checkpoints/dgnet/ and the manifest entries 'dgnet' and 'dgnet-teacher'")
-    return 0
+    return helpers.report_ship(format_report(report), "'dgnet' and 'dgnet-teacher' (checkpoints/dgnet/)")
 
 
 def _bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", default="dgnet", help="registered name or a .pt file")
-    parser.add_argument("--presets", nargs="*", default=["small", "small-sharp", "paper"],
-                          help="training presets to time")  # fmt: skip
-    parser.add_argument("--repeats", type=int, default=2)
+    helpers.add_bench_arguments(parser, ["small", "small-sharp", "paper"], 2)
 
 
 def _train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -181,7 +148,7 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                       help="change one field of the preset's config, e.g. loss.colour_w=10; repeatable")  # fmt: skip
     parser.set_defaults(out_default="runs/dgnet")
-    add_run_arguments(parser)
+    helpers.add_run_arguments(parser)
 
 
 def _eval_arguments(parser: argparse.ArgumentParser) -> None:
@@ -219,18 +186,13 @@ def _ship_arguments(parser: argparse.ArgumentParser) -> None:
                          "--init-from the one before); repeat, oldest first")  # fmt: skip
 
 
-METHOD = register_method(
-    Method(
-        "dgnet",
-        "DG-Net (CVPR 2019): swap appearance and structure codes between people; retrieve a person across cameras",
-        train=Command(
-            "DG-Net (needs a trained teacher: python -m core train reid)", _cmd_train_dgnet, _train_arguments
-        ),
-        eval=Command("DG-Net: retrieval vs the teacher, swaps vs the rendered truth", _cmd_eval_dgnet, _eval_arguments),
-        bench=Command(
-            "DG-Net: 4x4 swap grid (shipped model), one training iteration", _cmd_bench_dgnet, _bench_arguments
-        ),
-        ship=Command("DG-Net and its teacher -> checkpoints/dgnet/", _cmd_ship_dgnet, _ship_arguments),
-        commands=[Command("DG-Net: the person of B wearing the clothes of A", _cmd_swap, _swap_arguments, name="swap")],
-    )
-)
+METHOD = register_method(Method(
+    "dgnet",
+    "DG-Net (CVPR 2019): swap appearance and structure codes between people; retrieve a person across cameras",
+    train=Command("DG-Net (needs a trained teacher: python -m core train reid)", _cmd_train_dgnet, _train_arguments),
+    eval=Command("DG-Net: retrieval vs the teacher, swaps vs the rendered truth", _cmd_eval_dgnet, _eval_arguments),
+    bench=helpers.bench_command("DG-Net: 4x4 swap grid (shipped model), one training iteration", "core.dgnet.bench",
+                                "bench_dgnet", lambda a: _load_dgnet(a.checkpoint), _bench_arguments),
+    ship=Command("DG-Net and its teacher -> checkpoints/dgnet/", _cmd_ship_dgnet, _ship_arguments),
+    commands=[Command("DG-Net: the person of B wearing the clothes of A", _cmd_swap, _swap_arguments, name="swap")],
+))  # fmt: skip

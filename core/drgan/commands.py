@@ -6,16 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from core.cli_helpers import (
-    CliError,
-    add_run_arguments,
-    bench_method,
-    positive,
-    read_rgb,
-    report_training,
-    require_finished,
-    train_progress,
-)
+from core import cli_helpers as helpers
+from core.cli_helpers import CliError
 from core.registry import Command, Method, register_method
 
 
@@ -35,7 +27,7 @@ def _cmd_train_drgan(args: argparse.Namespace) -> int:
 
     cfg = DRGANConfig.from_preset(args.preset, multi=args.multi)
     if args.steps is not None:
-        cfg = replace(cfg, steps=positive("steps", args.steps))
+        cfg = replace(cfg, steps=helpers.positive("steps", args.steps))
     warm = args.warm_start
     if warm is None and args.multi and not args.resume:
         warm = "runs/drgan/final.pt"
@@ -44,9 +36,9 @@ def _cmd_train_drgan(args: argparse.Namespace) -> int:
                        "(python -m core train drgan), or pass --warm-start ''")  # fmt: skip
     out = args.out if args.out != "runs/drgan" or not args.multi else "runs/drgan-multi"
     result = train_drgan(_face_root(args.data), out, cfg, resume=args.resume, device=args.device,
-                         progress=train_progress("DR-GAN" + (" multi" if args.multi else "")),
+                         progress=helpers.train_progress("DR-GAN" + (" multi" if args.multi else "")),
                          warm_start=warm or None)  # fmt: skip
-    return report_training("DR-GAN", result)
+    return helpers.report_training("DR-GAN", result)
 
 
 def _drgan_model(checkpoint: str, multi: str | None):
@@ -63,14 +55,13 @@ def _drgan_model(checkpoint: str, multi: str | None):
 def _cmd_train_drgan_judge(args: argparse.Namespace) -> int:
     from core.drgan.judge import train_judge
 
-    result = train_judge(_face_root(args.data), Path(args.out) / "final.pt", progress=train_progress("judge"))
+    result = train_judge(_face_root(args.data), Path(args.out) / "final.pt", progress=helpers.train_progress("judge"))
     print(f"judge: {result['seconds'] / 60:.1f} min; yaw-bin accuracy on held-out faces "
           f"{100 * result['test_pose_accuracy']:.1f}% -> {result['path']}")  # fmt: skip
     return 0
 
 
 def _cmd_eval_drgan(args: argparse.Namespace) -> int:
-    import json
 
     from core.checkpoints import resolve
     from core.drgan.evaluate import evaluate_drgan, format_report
@@ -80,12 +71,7 @@ def _cmd_eval_drgan(args: argparse.Namespace) -> int:
     judge, jcfg = load_judge(Path(args.judge) if args.judge.endswith(".pt") else resolve(args.judge))
     report = evaluate_drgan(model.single, judge, jcfg.image_size, _face_root(args.data), multi_model=model.multi,
                             progress=lambda text: print(f"  {text}", flush=True))  # fmt: skip
-    print(format_report(report))
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
-        print(f"wrote {args.out}")
-    return 0
+    return helpers.report_eval(format_report(report), report, args.out)
 
 
 def _load_face_picture(path: str, model, align: str):
@@ -93,7 +79,7 @@ def _load_face_picture(path: str, model, align: str):
     taken as it is; prints the notes."""
     from core.drgan import api
 
-    image = read_rgb(path)[0]
+    image = helpers.read_rgb(path)[0]
     if align != "none":
         from core.drgan.align import FaceNotFound, PhotoExtraMissing, align_face
 
@@ -143,33 +129,22 @@ def _cmd_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_bench_drgan(args: argparse.Namespace) -> int:
-    from core.drgan import bench
-
-    return bench_method(
-        args, bench.bench_drgan, lambda: _drgan_model(args.checkpoint, args.multi), bench.bench_train_step
-    )
-
-
 def _cmd_ship_drgan(args: argparse.Namespace) -> int:
     from core.drgan.evaluate import format_report
     from core.drgan.ship import ship_drgan
 
-    require_finished((args.run, args.multi_run), "python -m core train drgan ... --resume")
+    helpers.require_finished((args.run, args.multi_run), "python -m core train drgan ... --resume")
     if not Path(args.judge).is_file():
         raise CliError(f"no judge at {args.judge}: python -m core train drgan-judge")
     report = ship_drgan(Path(args.run), Path(args.multi_run), Path(args.judge), _face_root(args.data),
                         progress=lambda text: print(f"  {text}", flush=True))  # fmt: skip
-    print(format_report(report))
-    print("wrote checkpoints/drgan/ and the manifest entries 'drgan', 'drgan-multi' and 'drgan-judge'")
-    return 0
+    return helpers.report_ship(format_report(report), "'drgan', 'drgan-multi' and 'drgan-judge' (checkpoints/drgan/)")
 
 
 def _bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", default="drgan", help="registered name or a .pt file")
     parser.add_argument("--multi", default="drgan-multi", help="registered name or a .pt file ('' for none)")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--presets", nargs="*", default=["small", "paper"], help="training presets to time")
+    helpers.add_bench_arguments(parser, ["small", "paper"], 5)
 
 
 def _train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -178,7 +153,7 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=None, help="override the preset's steps")
     parser.add_argument("--data", default="data/face", help="face folder with labels.csv (default data/face)")
     parser.set_defaults(out_default="runs/drgan", preset_default="small")
-    add_run_arguments(parser, data=False)
+    helpers.add_run_arguments(parser, data=False)
 
 
 def _judge_arguments(parser: argparse.ArgumentParser) -> None:
@@ -234,8 +209,12 @@ METHOD = register_method(
         eval=Command(
             "DR-GAN: recognition per yaw, rotations vs the rendered truth, fusion", _cmd_eval_drgan, _eval_arguments
         ),
-        bench=Command(
-            "DR-GAN: the 13-pose strip (target 0.5 s), fusion, training steps", _cmd_bench_drgan, _bench_arguments
+        bench=helpers.bench_command(
+            "DR-GAN: the 13-pose strip (target 0.5 s), fusion, training steps",
+            "core.drgan.bench",
+            "bench_drgan",
+            lambda a: _drgan_model(a.checkpoint, a.multi),
+            _bench_arguments,
         ),
         ship=Command(
             "the single- and multi-image DR-GAN and the judge -> checkpoints/drgan/", _cmd_ship_drgan, _ship_arguments

@@ -12,7 +12,7 @@ both losses: 2(n + 1) generator terms per person. It starts from a trained singl
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import torch
@@ -24,7 +24,7 @@ from core.drgan.data import FaceBatch, FaceSet, load_face_set
 from core.drgan.figures import pose_strip_figure
 from core.drgan.losses import accuracy, discriminator_loss, generator_loss
 from core.drgan.model import DRGAN
-from core.engine import StateParts, Task, TaskArgument, train_function
+from core.engine import RunOptions, StateParts, Task, fit
 from core.train import Runtime, autocast, wrap_ddp
 
 __all__ = ["DRGANTask", "DRGANTrainer", "load_drgan", "train_drgan"]
@@ -131,15 +131,21 @@ def _save_samples(model: DRGAN, data: FaceSet, cfg: DRGANConfig, path: Path, peo
     pose_strip_figure(x, strips, truth, path)
 
 
-train_drgan = train_function(
-    "train_drgan",
-    lambda data, run_dir, cfg, warm_start: DRGANTask(data, run_dir, cfg, warm_start),
-    DRGANConfig,
+def train_drgan(
+    data: str | Path,
+    run_dir: str | Path,
+    cfg: DRGANConfig,
+    warm_start: str | Path | None = None,
+    **run: Unpack[RunOptions],
+) -> dict[str, Any]:
     """Train on ``data``'s training identities; write ``run_dir/final.pt`` ({"config", "model", "num_ids",
     "steps", "seconds"}). ``max_steps`` stops early with a checkpoint (resume continues). ``warm_start``:
-    a trained model's final.pt whose networks start this run (a single-image model for ``--multi``).""",
-    optional=(TaskArgument("warm_start", "str | Path | None", None),),
-)
+    a trained model's final.pt whose networks start this run (a single-image model for ``--multi``).
+    Returns {"steps", "seconds", "path"}."""
+    task = DRGANTask(Path(data), Path(run_dir), cfg, warm_start)
+    out = fit(task, run_dir, **run)
+    out.pop("final")
+    return out
 
 
 class DRGANTask(Task):

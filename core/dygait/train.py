@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import torch
@@ -31,7 +31,7 @@ from torch import Tensor
 from core.dygait.config import DyGaitConfig
 from core.dygait.losses import cross_entropy_parts, triplet_loss
 from core.dygait.model import DyGait
-from core.engine import StateParts, Task, train_function
+from core.engine import RunOptions, StateParts, Task, fit
 from core.gait.data import GaitSet, load_gait_set, sil_to_tensor, split_validation
 from core.gait.evaluate import evaluate_features
 from core.train import Runtime, autocast, wrap_ddp
@@ -129,19 +129,18 @@ def score_validation(model: DyGait, data: GaitSet, device: torch.device | str, m
     return scores
 
 
-train_dygait = train_function(
-    "train_dygait",
-    lambda data, run_dir, cfg: DyGaitTask(data, cfg),
-    DyGaitConfig,
+def train_dygait(data: str | Path, run_dir: str | Path, cfg: DyGaitConfig, **run: Unpack[RunOptions]) -> dict[str, Any]:
     """Train on ``data``'s training split minus the validation subjects; write ``run_dir/final.pt``.
 
     final.pt = {"config", "model" (the best-on-validation weights), "num_classes", "steps", "seconds",
     "best_step", "validation": {"NM", "BG", "CL", "mean", "subjects"}}; also ``log.jsonl`` (MetricLog),
     ``last.pt`` (Checkpointer, for ``resume``) and ``curves.png``. ``max_steps`` stops early with a
     checkpoint (resume continues). Returns {"steps", "seconds", "path", "best_validation"}.
-    """,
-    finish=lambda task, out, final: {**out, "best_validation": task.best["validation"]},
-)
+    """
+    task = DyGaitTask(Path(data), cfg)
+    out = fit(task, run_dir, **run)
+    out.pop("final")
+    return {**out, "best_validation": task.best["validation"]}
 
 
 def _load_splits(data: Path, cfg: DyGaitConfig) -> tuple[GaitSet, GaitSet]:

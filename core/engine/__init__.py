@@ -18,17 +18,16 @@ curves. Loss terms can be gathered in a :class:`LossTerms` (name -> (weight, ter
     fit(MyTask(cfg, data), "runs/my-run", resume=True)
 """
 
-from core.engine.entry import TaskArgument, train_function
-from core.engine.fit import checkpoint_step, fit, trainer_state
+from core.engine.fit import Progress, RunOptions, checkpoint_step, fit, trainer_state
 from core.engine.task import LossTerms, StateParts, Task
 
 __all__ = [
     "LossTerms",
     "StateParts",
     "Task",
-    "TaskArgument",
+    "Progress",
+    "RunOptions",
     "checkpoint_step",
     "fit",
-    "train_function",
     "trainer_state",
 ]

@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import torch
@@ -32,9 +32,21 @@ from core.train import (
     set_rng_state,
 )  # fmt: skip
 
-__all__ = ["ENGINE_KEYS", "Progress", "checkpoint_step", "fit", "trainer_state"]
+__all__ = ["ENGINE_KEYS", "Progress", "RunOptions", "checkpoint_step", "fit", "trainer_state"]
 
 Progress = Callable[[int, int, dict[str, float]], None]
+
+
+class RunOptions(TypedDict, total=False):
+    """How one training call runs, the options of :func:`fit` that every ``train_<method>(..., **run)`` passes on:
+    ``resume`` (continue from ``last.pt``), ``device`` ("auto", "cpu" or "cuda"), ``progress(step, total, row)``
+    and ``max_steps`` (stop early with a checkpoint)."""
+
+    resume: bool
+    device: str
+    progress: Progress | None
+    max_steps: int | None
+
 
 # what the engine writes in last.pt besides the task's state ("iteration": DG-Net's checkpoints before the engine)
 ENGINE_KEYS = ("config", "trainer", "step", "iteration", "rng", "seconds")

@@ -27,23 +27,19 @@ def bench_gait(models: api.GaitModels, repeats: int = 5) -> list[dict]:
     """Rows for :func:`core.benchmark.format_rows`."""
     walk = _walk()
     clip = api.GaitClip(walk.sil[:FRAMES], walk.rgb[:FRAMES], [])
-    rows = []
+    timed = []  # (what, target seconds or None, the call timed)
     if models.gaitnet is not None:
-        one = api.GaitModels(gaitnet=models.gaitnet, gaitnet_cfg=models.gaitnet_cfg)
-        rows += [
-            {"what": "GaitNet: recognise one 30-frame walk (encode + LSTM feature)", "target": 1.0,
-             "seconds": best_of(lambda: api.embed(one, clip), repeats)},
-            {"what": "GaitNet: appearance swap of a 30-frame walk",
-             "seconds": best_of(lambda: api.swap(models, clip, clip), repeats)},
-        ]  # fmt: skip
+        net = api.GaitModels(gaitnet=models.gaitnet, gaitnet_cfg=models.gaitnet_cfg)
+        timed += [("GaitNet: recognise one 30-frame walk (encode + LSTM feature)", 1.0, lambda: api.embed(net, clip)),
+                  ("GaitNet: appearance swap of a 30-frame walk", None,
+                   lambda: api.swap(models, clip, clip))]  # fmt: skip
     if models.dygait is not None:
-        one = api.GaitModels(dygait=models.dygait, dygait_cfg=models.dygait_cfg)
-        rows += [
-            {"what": "DyGait: recognise one 30-frame walk (the (C, P) feature)", "target": 1.0,
-             "seconds": best_of(lambda: api.embed(one, clip), repeats)},
-            {"what": "DyGait: dynamic and static maps of a 30-frame walk",
-             "seconds": best_of(lambda: api.dynamic_maps(models, clip), repeats)},
-        ]  # fmt: skip
+        dy = api.GaitModels(dygait=models.dygait, dygait_cfg=models.dygait_cfg)
+        timed += [("DyGait: recognise one 30-frame walk (the (C, P) feature)", 1.0, lambda: api.embed(dy, clip)),
+                  ("DyGait: dynamic and static maps of a 30-frame walk", None,
+                   lambda: api.dynamic_maps(models, clip))]  # fmt: skip
+    rows = [{"what": what, "seconds": best_of(call, repeats), **({"target": target} if target else {})}
+            for what, target, call in timed]  # fmt: skip
     try:
         gallery = api.load_gallery()
     except FileNotFoundError:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from core.cli_helpers import CliError, bench_method, positive, report_training, require_finished, train_progress
+from core import cli_helpers as helpers
+from core.cli_helpers import CliError
 from core.registry import Command, Method, register_method
 
 
@@ -30,7 +31,7 @@ def _gait_config(model: str, preset: str, steps: int | None):
     else:
         from core.dygait.config import DyGaitConfig as Config
     cfg = Config.from_preset(preset)
-    return cfg if steps is None else replace(cfg, steps=positive("steps", steps))
+    return cfg if steps is None else replace(cfg, steps=helpers.positive("steps", steps))
 
 
 def _cmd_train_gait(args: argparse.Namespace) -> int:
@@ -41,9 +42,9 @@ def _cmd_train_gait(args: argparse.Namespace) -> int:
         from core.dygait.train import train_dygait as train
     name = {"gaitnet": "GaitNet", "dygait": "DyGait"}[args.model]
     result = train(_gait_root(args.data), args.out, cfg, resume=args.resume, device=args.device,
-                   progress=train_progress(name), max_steps=args.max_steps)  # fmt: skip
+                   progress=helpers.train_progress(name), max_steps=args.max_steps)  # fmt: skip
     best = result.get("best_validation")
-    return report_training(
+    return helpers.report_training(
         name, result, f"; best validation Rank-1 {100 * best:.1f}%" if isinstance(best, float) else ""
     )
 
@@ -55,7 +56,6 @@ def _gait_models(gaitnet: str | None, dygait: str | None):
 
 
 def _cmd_eval_gait(args: argparse.Namespace) -> int:
-    import json
 
     from core.gait.evaluate import format_table
     from core.gaitapp import api
@@ -65,12 +65,7 @@ def _cmd_eval_gait(args: argparse.Namespace) -> int:
     results = api.evaluate_models(models, _gait_root(args.data), split=args.split,
                                   progress=lambda text: print(f"  {text}", flush=True))  # fmt: skip
     print(f"CASIA-B protocol on the {args.split} subjects, Rank-1 (%), identical views excluded:\n")
-    print(format_table(results, per_view=args.per_view))
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(api.results_json(results), indent=1) + "\n")
-        print(f"wrote {args.out}")
-    return 0
+    return helpers.report_eval(format_table(results, per_view=args.per_view), api.results_json(results), args.out)
 
 
 def _cmd_gait(args: argparse.Namespace) -> int:
@@ -96,24 +91,14 @@ def _cmd_gait(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_bench_gait(args: argparse.Namespace) -> int:
-    from core.gaitapp import bench
-
-    return bench_method(
-        args, bench.bench_gait, lambda: _gait_models(args.gaitnet, args.dygait), bench.bench_train_steps
-    )
-
-
 def _cmd_ship_gait(args: argparse.Namespace) -> int:
     from core.gait.evaluate import format_table
     from core.gaitapp.ship import ship_gait
 
-    require_finished((args.gaitnet_run, args.dygait_run), "python -m core train ... --resume")
+    helpers.require_finished((args.gaitnet_run, args.dygait_run), "python -m core train ... --resume")
     results = ship_gait(Path(args.gaitnet_run), Path(args.dygait_run), _gait_root(args.data),
                         progress=lambda text: print(f"  {text}", flush=True))  # fmt: skip
-    print(format_table(results))
-    print("wrote checkpoints/gait/ and the manifest entries 'gaitnet' and 'dygait'")
-    return 0
+    return helpers.report_ship(format_table(results), "'gaitnet' and 'dygait' (checkpoints/gait/)")
 
 
 def _train_arguments(model: str):
@@ -145,8 +130,7 @@ def _eval_arguments(model: str):
 def _bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gaitnet", default="gaitnet", help="registered name or a .pt file ('' for none)")
     parser.add_argument("--dygait", default="dygait", help="registered name or a .pt file ('' for none)")
-    parser.add_argument("--presets", nargs="+", default=["small", "paper"])
-    parser.add_argument("--repeats", type=int, default=5)
+    helpers.add_bench_arguments(parser, ["small", "paper"], 5)
 
 
 def _gait_arguments(parser: argparse.ArgumentParser) -> None:
@@ -190,10 +174,13 @@ METHOD = register_method(
             )
             for model in ("gaitnet", "dygait")
         ),
-        bench=Command(
+        bench=helpers.bench_command(
             "gait: recognising one 30-frame walk per model (target 1 s), training steps",
-            _cmd_bench_gait,
+            "core.gaitapp.bench",
+            "bench_gait",
+            lambda a: _gait_models(a.gaitnet, a.dygait),
             _bench_arguments,
+            "bench_train_steps",
         ),
         ship=Command("GaitNet, DyGait and the app's gallery -> checkpoints/gait/", _cmd_ship_gait, _ship_arguments),
         commands=[

@@ -20,12 +20,12 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import torch
 
-from core.engine import LossTerms, StateParts, Task, train_function
+from core.engine import LossTerms, RunOptions, StateParts, Task, fit
 from core.gait.data import GaitSet, clip_indices, load_gait_set, rgb_to_tensor, split_validation
 from core.gait.evaluate import GROUPS, evaluate_features
 from core.gaitnet.api import embed_many, reconstruct, swap
@@ -188,19 +188,20 @@ def save_samples(model: GaitNet, data: GaitSet, path: Path, frames: int = 6) -> 
     return path
 
 
-train_gaitnet = train_function(
-    "train_gaitnet",
-    lambda data, run_dir, cfg: GaitNetTask(data, run_dir, cfg),
-    GaitNetConfig,
+def train_gaitnet(
+    data: str | Path, run_dir: str | Path, cfg: GaitNetConfig, **run: Unpack[RunOptions]
+) -> dict[str, Any]:
     """Train on ``data``'s train split minus its last ``cfg.validation_subjects`` subjects.
 
     Writes ``run_dir/last.pt`` (resume), ``log.jsonl``, ``curves.png``, ``images/`` and, once all
     ``cfg.steps`` are done, ``final.pt`` = {"config", "model" (the best weights on validation),
     "num_classes", "steps", "seconds", "best_step", "validation"}. ``max_steps`` stops early with a
     checkpoint (``resume`` continues). Returns {"steps", "seconds", "path", "best_validation"}.
-    """,
-    finish=lambda task, out, final: {**out, "best_validation": task.best["validation"]},
-)
+    """
+    task = GaitNetTask(Path(data), Path(run_dir), cfg)
+    out = fit(task, run_dir, **run)
+    out.pop("final")
+    return {**out, "best_validation": task.best["validation"]}
 
 
 class GaitNetTask(Task):

@@ -156,14 +156,7 @@ def _market_query(matches: np.ndarray, max_rank: int) -> tuple[np.ndarray, float
     return cmc, float(precision_at_hits.mean())
 
 
-def market_rank(
-    distmat: Any,
-    q_pids: Any,
-    g_pids: Any,
-    q_camids: Any,
-    g_camids: Any,
-    max_rank: int = 50,
-) -> RankResult:
+def market_rank(distmat: Any, q_pids: Any, g_pids: Any, q_camids: Any, g_camids: Any, max_rank: int = 50) -> RankResult:
     """CMC and mAP with torchreid's ``eval_market1501`` rules.
 
     Args:
@@ -218,14 +211,7 @@ def _dgnet_ap(good_rows: np.ndarray) -> float:
     return float(np.mean((before + precision) / 2.0))
 
 
-def dgnet_rank(
-    score: Any,
-    q_pids: Any,
-    g_pids: Any,
-    q_camids: Any,
-    g_camids: Any,
-    max_rank: int = 50,
-) -> RankResult:
+def dgnet_rank(score: Any, q_pids: Any, g_pids: Any, q_camids: Any, g_camids: Any, max_rank: int = 50) -> RankResult:
     """CMC and mAP with DG-Net's ``reid_eval/evaluate_gpu.py`` rules.
 
     Args:

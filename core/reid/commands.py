@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from core.cli_helpers import add_run_arguments, data_root, positive, report_training, retrieval_note, train_progress
+from core import cli_helpers as helpers
 from core.registry import Command, Method, register_method
 
 
@@ -16,18 +16,18 @@ def _cmd_train_reid(args: argparse.Namespace) -> int:
 
     cfg = BaselineConfig.from_preset(args.preset)
     if args.steps is not None:
-        cfg = replace(cfg, steps=positive("steps", args.steps))
+        cfg = replace(cfg, steps=helpers.positive("steps", args.steps))
     name = "PCB" if cfg.head == "pcb" else "re-ID baseline"
-    result = train_baseline(data_root(args.data), args.out, cfg, resume=args.resume, device=args.device,
-                            progress=train_progress(name))  # fmt: skip
-    return report_training(name, result, retrieval_note(result.get("metrics")))
+    result = train_baseline(helpers.data_root(args.data), args.out, cfg, resume=args.resume, device=args.device,
+                            progress=helpers.train_progress(name))  # fmt: skip
+    return helpers.report_training(name, result, helpers.retrieval_note(result.get("metrics")))
 
 
 def _train_arguments(model: str, preset: str):
     def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--steps", type=int, default=None, help="override the preset's steps")
         parser.set_defaults(out_default=f"runs/{model}", preset_default=preset)
-        add_run_arguments(parser)
+        helpers.add_run_arguments(parser)
 
     return add_arguments
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from core.checkpoints import ModelRecipe, from_pretrained
 from core.config import ConfigMixin, preset
 from core.data.market import load_market
-from core.engine import StateParts, Task, train_function
+from core.engine import RunOptions, StateParts, Task, fit
 from core.reid.backbone import ReidBaseline
 from core.reid.data import PairBatch, ReidTrainSet, random_erasing
 from core.reid.pcb import PCB
@@ -182,10 +182,9 @@ class ReidTask(StateParts, Task):
                 "num_classes": self.train.num_classes, "steps": step, "seconds": seconds}  # fmt: skip
 
 
-train_baseline = train_function(
-    "train_baseline",
-    lambda data, run_dir, cfg: ReidTask(data, cfg),
-    BaselineConfig,
+def train_baseline(
+    data: str | Path, run_dir: str | Path, cfg: BaselineConfig, **run: Unpack[RunOptions]
+) -> dict[str, Any]:
     """Train on ``data``'s bounding_box_train; score query vs gallery; write ``run_dir/final.pt``
     ({"config", "model", "metrics", "num_classes", "steps", "seconds"}).
 
@@ -194,9 +193,10 @@ train_baseline = train_function(
 
     Returns {"metrics": {"rank1", "mAP", ...} (once all steps are done), "steps", "seconds", "path"}.
     ``progress(step, total, losses)`` is called on rank 0 after each logged step.
-    """,
-    finish=lambda task, out, final: {**out, **({"metrics": final["metrics"]} if final else {})},
-)
+    """
+    out = fit(ReidTask(Path(data), cfg), run_dir, **run)
+    final = out.pop("final")
+    return {**out, **({"metrics": final["metrics"]} if final else {})}
 
 
 RECIPE = ModelRecipe(BaselineConfig, build_model, "a re-ID model (python -m core train reid|pcb writes final.pt)",

@@ -4,7 +4,7 @@ keypoint pairing and projection, the candidate cameras, the pose prior and the P
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import torch
@@ -32,12 +32,12 @@ PRIOR_STIFFNESS: dict[str, float] = {
 HINGE_TWIST = 20.0  # knees bend about x and elbows about y only; other axes cost this much more
 
 
-@dataclass(frozen=True)
-class BodyFit:
-    """A body and camera fitted to a photo: the fields of :class:`core.data.annotations.Annotation`
-    (float32 arrays betas (10,), body_pose (69,), global_orient (3,), transl (3,) = 0, PyTorch3D
-    camera R (3, 3) and T (3,) world -> view with row vectors, fov in degrees over the shorter image
-    side, image_size (H, W)), plus how well it fits.
+@dataclass(frozen=True, kw_only=True)
+class BodyFit(Annotation):
+    """A body and camera fitted to a photo: an :class:`core.data.annotations.Annotation` (float32 arrays
+    betas (10,), body_pose (69,), global_orient (3,), transl (3,) = 0, PyTorch3D camera R (3, 3) and T (3,)
+    world -> view with row vectors, fov in degrees over the shorter image side, image_size (H, W); a
+    photo's pixels are square, so aspect_ratio 1), plus how well it fits.
 
     keypoint_error: mean pixel distance between the seen keypoints and the fitted body's.
     mask_iou: IoU of the fitted body's silhouette and the person mask (> 0.5).
@@ -47,14 +47,6 @@ class BodyFit:
     body puts the mapped keypoints (NaN for unmapped ones).
     """
 
-    betas: np.ndarray
-    body_pose: np.ndarray
-    global_orient: np.ndarray
-    transl: np.ndarray
-    R: np.ndarray
-    T: np.ndarray
-    fov: float
-    image_size: tuple[int, int]
     keypoint_error: float
     mask_iou: float
     mask_coverage: float
@@ -62,16 +54,12 @@ class BodyFit:
     keypoints: np.ndarray
     visibility: np.ndarray
     projected: np.ndarray
-    aspect_ratio: float = 1.0  # PyTorch3D's pixel aspect: a photo's pixels are square
     seconds: float = 0.0
     losses: dict[str, float] = field(default_factory=dict)
 
-    def annotation(self):
-        """The fit as an :class:`core.data.annotations.Annotation` (box zoom 1, no shift)."""
-        return Annotation(
-            betas=self.betas, body_pose=self.body_pose, global_orient=self.global_orient, transl=self.transl,
-            R=self.R, T=self.T, fov=float(self.fov), image_size=self.image_size, aspect_ratio=self.aspect_ratio,
-        )  # fmt: skip
+    def annotation(self) -> Annotation:
+        """The fit as a plain :class:`core.data.annotations.Annotation` (the body and camera alone)."""
+        return Annotation(**{f.name: getattr(self, f.name) for f in fields(Annotation)})
 
     def cameras(self, device: str | torch.device = "cpu"):
         """The fitted PyTorch3D camera (FoVPerspectiveCameras, batch 1), as core.render makes them."""

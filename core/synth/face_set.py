@@ -15,19 +15,10 @@ import torch
 from core.body import a_pose
 from core.body.skeleton import LANDMARK_NAMES
 from core.data.face import YAW_BINS
+from core.synth import writer
 from core.synth.engine import STAND_ARM_ANGLE, shared_renderer
 from core.synth.identity import Identity, sample_identity
 from core.synth.nuisance import BACKGROUNDS, Nuisance
-from core.synth.writer import (
-    annotation_row,
-    claim_folder,
-    factor_row,
-    identity_seed,
-    merge_annotations,
-    run_tasks,
-    save_image,
-    write_meta,
-)
 
 
 @dataclass(frozen=True)
@@ -75,7 +66,7 @@ def render_faces(identities: list[Identity], nuisances: list[Nuisance], size: in
 
 def _face_task(args) -> list[dict]:
     out, cfg, person = args
-    ident = sample_identity(identity_seed(cfg.seed, person))
+    ident = sample_identity(writer.identity_seed(cfg.seed, person))
     jobs = []
     for b, yaw in enumerate(YAW_BINS):
         for ill in range(cfg.illuminations):
@@ -87,9 +78,9 @@ def _face_task(args) -> list[dict]:
     if todo:
         pic = render_faces([ident] * len(todo), [j[1] for j in todo], cfg.stored_size)
         for job, img, params in zip(todo, pic.image, pic.params, strict=True):
-            save_image(out / job[0], img)
-            notes.append(annotation_row(job[0], params))
-    rows = [factor_row(f, ident, n, id=person, yaw_bin=b, yaw=y, illumination=f"l{i}") for f, n, b, y, i in jobs]
+            writer.save_image(out / job[0], img)
+            notes.append(writer.annotation_row(job[0], params))
+    rows = [writer.factor_row(f, ident, n, id=person, yaw_bin=b, yaw=y, illumination=f"l{i}") for f, n, b, y, i in jobs]
     return rows, notes
 
 
@@ -97,20 +88,20 @@ def write_face(out: Path, cfg: FaceConfig, workers: int = 1, progress=None) -> d
     """Face set: ids x 13 yaw bins x illuminations, 110x110 PNGs and labels.csv."""
     if not 0.0 < cfg.test_fraction < 1.0 or cfg.ids < 2:
         raise ValueError("a face set needs at least 2 ids and a test fraction within (0, 1)")
-    claim_folder(out, "face", cfg)
+    writer.claim_folder(out, "face", cfg)
     tasks = [(out, cfg, p) for p in range(1, cfg.ids + 1)]
-    results = run_tasks(_face_task, tasks, workers, progress)
+    results = writer.run_tasks(_face_task, tasks, workers, progress)
     factors = [row for rows, _ in results for row in rows]
-    merge_annotations(out / "annotations.jsonl", {n["file"]: n for _, notes in results for n in notes})
+    writer.merge_annotations(out / "annotations.jsonl", {n["file"]: n for _, notes in results for n in notes})
     n_test = max(1, round(cfg.ids * cfg.test_fraction))
     split = {"train": [f"{p:04d}" for p in range(1, cfg.ids - n_test + 1)],
              "test": [f"{p:04d}" for p in range(cfg.ids - n_test + 1, cfg.ids + 1)]}  # fmt: skip
     (out / "split.json").write_text(json.dumps(split, indent=1) + "\n")
     with open(out / "labels.csv", "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["file", "id", "yaw_bin", "yaw", "illumination"])
+        table = csv.writer(fh)
+        table.writerow(["file", "id", "yaw_bin", "yaw", "illumination"])
         for r in factors:
-            writer.writerow([r["file"], r["id"], r["yaw_bin"], r["yaw"], r["illumination"]])
+            table.writerow([r["file"], r["id"], r["yaw_bin"], r["yaw"], r["illumination"]])
     counts = {"images": len(factors), "ids": cfg.ids}
-    write_meta(out, "face", cfg, counts, factors)
+    writer.write_meta(out, "face", cfg, counts, factors)
     return counts

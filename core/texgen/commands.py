@@ -6,17 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from core.cli_helpers import (
-    CliError,
-    add_run_arguments,
-    bench_method,
-    data_root,
-    positive,
-    read_rgb,
-    report_training,
-    require_finished,
-    train_progress,
-)
+from core import cli_helpers as helpers
+from core.cli_helpers import CliError
 from core.registry import Command, Method, register_method
 
 
@@ -40,28 +31,22 @@ def _cmd_train_texgen(args: argparse.Namespace) -> int:
         raise CliError(f"no PCB at {pcb}: train one with python -m core train pcb --data DIR")
     cfg = TexGenConfig.from_preset(args.preset)
     if args.steps is not None:
-        cfg = replace(cfg, steps=positive("steps", args.steps))
-    result = train_texgen(data_root(args.data), args.out, cfg, pcb, resume=args.resume, device=args.device,
-                          progress=train_progress("texture U-Net"))  # fmt: skip
-    return report_training("texture U-Net", result)
+        cfg = replace(cfg, steps=helpers.positive("steps", args.steps))
+    result = train_texgen(helpers.data_root(args.data), args.out, cfg, pcb, resume=args.resume, device=args.device,
+                          progress=helpers.train_progress("texture U-Net"))  # fmt: skip
+    return helpers.report_training("texture U-Net", result)
 
 
 def _cmd_eval_texgen(args: argparse.Namespace) -> int:
-    import json
 
     from core.texgen.evaluate import TexGenEvalConfig, evaluate_texgen, format_report
 
     model = _texgen_model(args.checkpoint, args.pcb)
-    cfg = TexGenEvalConfig(people=positive("people", args.people), steps=positive("steps", args.steps))
-    report = evaluate_texgen(model, data_root(args.data), cfg,
+    cfg = TexGenEvalConfig(people=helpers.positive("people", args.people), steps=helpers.positive("steps", args.steps))
+    report = evaluate_texgen(model, helpers.data_root(args.data), cfg,
                              progress=lambda i, n: print(f"  person {i}/{n}", end="\r", flush=True))  # fmt: skip
     print()
-    print(format_report(report))
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
-        print(f"wrote {args.out}")
-    return 0
+    return helpers.report_eval(format_report(report), report, args.out)
 
 
 def _annotation_for(path: Path):
@@ -105,7 +90,7 @@ def _cmd_texture(args: argparse.Namespace) -> int:
     from core.texgen import api
 
     model = _texgen_model(args.checkpoint, args.pcb)
-    image = read_rgb(args.image)
+    image = helpers.read_rgb(args.image)
     note = _annotation_for(Path(args.image))
     source = "the synthetic set's annotation"
     if note is None:
@@ -115,7 +100,7 @@ def _cmd_texture(args: argparse.Namespace) -> int:
         texture = api.texture_unet(model, image, note)
     else:
         last = None
-        for report in api.optimize(model, image, note, loss=args.loss, steps=positive("steps", args.steps)):
+        for report in api.optimize(model, image, note, loss=args.loss, steps=helpers.positive("steps", args.steps)):
             print(f"  step {report.step}/{args.steps}: " + ", ".join(f"{k} {v:.4g}" for k, v in report.losses.items()),
                   end="\r", flush=True)  # fmt: skip
             last = report
@@ -131,41 +116,31 @@ def _cmd_texture(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_bench_texgen(args: argparse.Namespace) -> int:
-    from core.texgen import bench
-
-    return bench_method(
-        args, bench.bench_texgen, lambda: _texgen_model(args.checkpoint, args.pcb), bench.bench_train_step
-    )
-
-
 def _cmd_ship_texgen(args: argparse.Namespace) -> int:
     from core.texgen.evaluate import TexGenEvalConfig, format_report
     from core.texgen.ship import ship_texgen
 
     pcb_run = Path(args.pcb_run) if args.pcb_run else None
-    require_finished([run for run in (pcb_run, args.run) if run is not None], "python -m core train ... --resume")
-    cfg = TexGenEvalConfig(people=positive("people", args.people), steps=positive("steps", args.steps))
-    report = ship_texgen(pcb_run, Path(args.run), data_root(args.data), cfg,
+    runs = [run for run in (pcb_run, args.run) if run is not None]
+    helpers.require_finished(runs, "python -m core train ... --resume")
+    cfg = TexGenEvalConfig(people=helpers.positive("people", args.people), steps=helpers.positive("steps", args.steps))
+    report = ship_texgen(pcb_run, Path(args.run), helpers.data_root(args.data), cfg,
                          progress=lambda i, n: print(f"  person {i}/{n}", end="\r", flush=True))  # fmt: skip
     print()
-    print(format_report(report))
-    print("wrote checkpoints/texgen/ and the manifest entries 'texgen' and 'texgen-pcb'")
-    return 0
+    return helpers.report_ship(format_report(report), "'texgen' and 'texgen-pcb' (checkpoints/texgen/)")
 
 
 def _bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", default="texgen", help="registered name or a .pt file")
     parser.add_argument("--pcb", default="texgen-pcb", help="registered name or a .pt file")
-    parser.add_argument("--presets", nargs="*", default=["small"], help="training presets to time")
-    parser.add_argument("--repeats", type=int, default=3)
+    helpers.add_bench_arguments(parser, ["small"], 3)
 
 
 def _train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pcb", default="runs/pcb/final.pt", help="the PCB whose features are the re-ID loss")
     parser.add_argument("--steps", type=int, default=None, help="override the preset's steps")
     parser.set_defaults(out_default="runs/texgen", preset_default="small")
-    add_run_arguments(parser)
+    helpers.add_run_arguments(parser)
 
 
 def _eval_arguments(parser: argparse.ArgumentParser) -> None:
@@ -197,25 +172,16 @@ def _ship_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=100, help="optimisation steps per person and loss")
 
 
-METHOD = register_method(
-    Method(
-        "texgen",
-        "Re-ID supervised texture generation (CVPR 2019): a full-body texture on a 3D body from one image",
-        train=Command(
-            "the texture U-Net (needs a trained PCB: python -m core train pcb)", _cmd_train_texgen, _train_arguments
-        ),
-        eval=Command("textures: input view vs the photo, unseen views vs the truth", _cmd_eval_texgen, _eval_arguments),
-        bench=Command(
-            "texture: U-Net, optimisation steps (cached vs fresh raster), orbit", _cmd_bench_texgen, _bench_arguments
-        ),
-        ship=Command("the texture U-Net and its PCB -> checkpoints/texgen/", _cmd_ship_texgen, _ship_arguments),
-        commands=[
-            Command(
-                "re-ID supervised texture of the body in a person photo",
-                _cmd_texture,
-                _texture_arguments,
-                name="texture",
-            )
-        ],
-    )
-)
+METHOD = register_method(Method(
+    "texgen",
+    "Re-ID supervised texture generation (CVPR 2019): a full-body texture on a 3D body from one image",
+    train=Command("the texture U-Net (needs a trained PCB: python -m core train pcb)", _cmd_train_texgen,
+                  _train_arguments),
+    eval=Command("textures: input view vs the photo, unseen views vs the truth", _cmd_eval_texgen, _eval_arguments),
+    bench=helpers.bench_command("texture: U-Net, optimisation steps (cached vs fresh raster), orbit",
+                                "core.texgen.bench", "bench_texgen", lambda a: _texgen_model(a.checkpoint, a.pcb),
+                                _bench_arguments),
+    ship=Command("the texture U-Net and its PCB -> checkpoints/texgen/", _cmd_ship_texgen, _ship_arguments),
+    commands=[Command("re-ID supervised texture of the body in a person photo", _cmd_texture, _texture_arguments,
+                      name="texture")],
+))  # fmt: skip

@@ -39,6 +39,10 @@ class TexGenConfig(ConfigMixin):
     # the texture, and the output a correction of the projection)
     unet_input: str = "image"
     l1_weight: float = 0.0  # masked L1 of both renders (own view, another image's view) against their photos
+    # L1 of the texture against the person's true painted texture on the body's texels: only a synthetic set
+    # has it (the paper has no ground truth); it supervises the texels no photo shows without the photos'
+    # skirts, hair, bags and edge background, which are not part of the body's texture
+    truth_weight: float = 0.0
     lr: float = 1e-4
     weight_decay: float = 1e-5
     people_per_batch: int = 4
@@ -70,6 +74,13 @@ class TexGenConfig(ConfigMixin):
         teaches the texels the input photo does not show)."""
         return replace(cls.small(), unet_input="projection", l1_weight=10.0)
 
+    @preset("small-truth")
+    @classmethod
+    def small_truth(cls) -> TexGenConfig:
+        """:meth:`small_uv` plus the true texture as a target (``truth_weight`` 30, issue 23): the photos'
+        L1 pulled the unseen texels towards clothes and background the body's texture does not have."""
+        return replace(cls.small_uv(), truth_weight=30.0)
+
     @preset("tiny")
     @classmethod
     def tiny(cls) -> TexGenConfig:
@@ -81,5 +92,5 @@ class TexGenConfig(ConfigMixin):
     def validate(self) -> None:
         if self.unet_input not in UNET_INPUTS:
             raise ValueError(f"unet_input={self.unet_input!r}; choose one of {UNET_INPUTS}")
-        if self.l1_weight < 0:
-            raise ValueError(f"l1_weight must be >= 0, got {self.l1_weight}")
+        if self.l1_weight < 0 or self.truth_weight < 0:
+            raise ValueError(f"l1_weight and truth_weight must be >= 0, got {self.l1_weight}, {self.truth_weight}")

@@ -27,7 +27,7 @@ from core.synth.engine import coat_of, shared_renderer
 from core.synth.identity import sample_identity
 from core.synth.nuisance import BACKGROUNDS, Nuisance, make_background
 
-__all__ = ["PersonImages", "TexGenBatch", "background_bank", "load_person_images", "person_texture"]
+__all__ = ["PersonImages", "TexGenBatch", "background_bank", "load_person_images", "person_texture", "true_textures"]
 
 
 @dataclass
@@ -57,12 +57,14 @@ class PersonImages:
 @dataclass
 class TexGenBatch:
     """P people x K images: images (B, 3, H, W) in [0, 1]; raster of each; ``other[b]`` = index of
-    another image of the same person in the batch (itself when the person has one image)."""
+    another image of the same person in the batch (itself when the person has one image); ``index`` (B,) the
+    images' rows in the :class:`PersonImages`."""
 
     images: Tensor
     raster: UVRaster
     other: Tensor
     pids: Tensor
+    index: Tensor
 
 
 def _factors(root: Path) -> dict[str, dict]:
@@ -151,7 +153,7 @@ def sample_batch(data: PersonImages, people: int, per_person: int, rng: np.rando
     idx = torch.tensor(index)
     return TexGenBatch(
         images=data.images[idx].float() / 255.0, raster=data.raster[idx.tolist()].float(),
-        other=torch.tensor(other), pids=torch.from_numpy(data.pids[index]),
+        other=torch.tensor(other), pids=torch.from_numpy(data.pids[index]), index=idx,
     )  # fmt: skip
 
 
@@ -168,6 +170,25 @@ def person_texture(identity_seed: int, nuisance: dict | None = None, size: int |
     if size is not None and size != texture.shape[-1]:
         texture = F.interpolate(texture[None], size=(size, size), mode="area")[0]
     return texture
+
+
+def true_textures(data: PersonImages, size: int, cache: Path | None = None) -> Tensor:
+    """(N, 3, S, S) uint8: every image's true texture (the person with the coat the picture shows), each
+    distinct (person, coat) painted once; ``cache`` keeps them between runs."""
+    if cache is not None and cache.exists():
+        return torch.load(cache, weights_only=True)
+    # only the coat of a picture's nuisances changes the texture
+    keys = [(seed, bool(n.get("coat")), int(n.get("coat_seed", 0)))
+            for seed, n in zip(data.identity_seeds, data.nuisances, strict=True)]  # fmt: skip
+    painted: dict[tuple[int, bool, int], Tensor] = {}
+    for key, n in zip(keys, data.nuisances, strict=True):
+        if key not in painted:
+            painted[key] = (person_texture(key[0], n, size) * 255).round().to(torch.uint8)
+    out = torch.stack([painted[k] for k in keys])
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(out, cache)
+    return out
 
 
 def background_bank(count: int, size: tuple[int, int], seed: int = 0) -> Tensor:

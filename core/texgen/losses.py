@@ -8,6 +8,7 @@
   supervise, the texture is pulled towards a randomly drawn real texture (SURREAL's in the paper,
   our painted training people's here).
 * :func:`masked_l1` -- the pixel loss of the paper's ablation, on the body's pixels only.
+* :func:`texel_l1` -- a departure: L1 to the true texture on the body's texels (synthetic people only).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from core.body.skeleton import JOINT_NAMES
 from core.reid.pcb import PCB
 from core.reid.retrieval import imagenet_normalise
 
-__all__ = ["ReidFeatureLoss", "masked_l1", "masked_mse", "skin_uv_mask"]
+__all__ = ["ReidFeatureLoss", "masked_l1", "masked_mse", "skin_uv_mask", "texel_l1", "valid_texels"]
 
 
 class ReidFeatureLoss(nn.Module):
@@ -72,6 +73,18 @@ def masked_mse(texture: Tensor, prior: Tensor, uv_mask: Tensor) -> Tensor:
     """Mean squared difference inside a UV region: textures (B, 3, S, S), uv_mask (S, S) -> (B,)."""
     m = uv_mask.to(texture.dtype)[None, None]
     return (((texture - prior) ** 2) * m).sum((1, 2, 3)) / (3 * m.sum()).clamp_min(1.0)
+
+
+def texel_l1(texture: Tensor, truth: Tensor, uv_mask: Tensor) -> Tensor:
+    """Mean absolute difference inside a UV region: textures (B, 3, S, S), uv_mask (S, S) -> (B,)."""
+    m = uv_mask.to(texture.dtype)[None, None]
+    return ((texture - truth).abs() * m).sum((1, 2, 3)) / (3 * m.sum()).clamp_min(1.0)
+
+
+def valid_texels(atlas, size: int) -> Tensor:
+    """(size, size) bool: the texels some face of the body maps to (``atlas.valid`` resampled)."""
+    mask = torch.from_numpy(np.asarray(atlas.valid, dtype=np.float32))[None, None]
+    return F.interpolate(mask, size=(size, size), mode="area")[0, 0] > 0.5
 
 
 def skin_uv_mask(atlas, size: int) -> Tensor:

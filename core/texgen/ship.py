@@ -54,7 +54,7 @@ def ship_texgen(
     if pcb_run is not None:
         ship_entry("texgen-pcb", "reid-pcb", pcb_file, pcb_state, data_info, pcb_state["metrics"], manifest, prows)
     ship_entry("texgen", "texgen", unet_file, unet_state, data_info, report["methods"], manifest, rows)
-    curves(rows, ("loss", "reid", "reid_other", "face", "l1", "l1_other"), out_dir / "unet_curves.png",
+    curves(rows, ("loss", "reid", "reid_other", "face", "l1", "l1_other", "truth"), out_dir / "unet_curves.png",
            "Texture U-Net training (small preset)")  # fmt: skip
     curves(prows, ("loss", "accuracy", "lr"), out_dir / "pcb_curves.png", "PCB (re-ID loss network)")
     write_report(out_dir, report, format_report(report) + "\n")

@@ -12,21 +12,28 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from core.checkpoints import ModelRecipe, from_pretrained, sha256_of
-from core.engine import LossTerms, StateParts, Task, TaskArgument, train_function
+from core.engine import LossTerms, RunOptions, StateParts, Task, fit
 from core.reid.pcb import PCB
 from core.reid.train import load_baseline
 from core.render.uv import UVRaster, composite, shade
 from core.synth.engine import shared_renderer
 from core.texgen.config import TexGenConfig
-from core.texgen.data import PersonImages, background_bank, load_person_images, person_texture, sample_batch
-from core.texgen.losses import ReidFeatureLoss, masked_l1, masked_mse, skin_uv_mask
+from core.texgen.data import (
+    PersonImages,
+    background_bank,
+    load_person_images,
+    person_texture,
+    sample_batch,
+    true_textures,
+)
+from core.texgen.losses import ReidFeatureLoss, masked_l1, masked_mse, skin_uv_mask, texel_l1, valid_texels
 from core.texgen.model import TextureUNet
 from core.texgen.optimize import mirror_texel_index, projection_maps
 from core.train import Runtime, autocast, barrier, wrap_ddp
@@ -49,11 +56,16 @@ class TexGenTrainer(StateParts):
 
     def __init__(self, cfg: TexGenConfig, pcb: PCB, priors: Tensor, backgrounds: Tensor, skin_mask: Tensor,
                  device: torch.device, runtime: Runtime | None = None,
-                 mirror: tuple[Tensor, Tensor] | None = None) -> None:  # fmt: skip
+                 mirror: tuple[Tensor, Tensor] | None = None, truths: Tensor | None = None,
+                 texel_mask: Tensor | None = None) -> None:  # fmt: skip
         if cfg.unet_input == "projection" and mirror is None:
             raise ValueError("unet_input 'projection' needs the mirror texel index (optimize.mirror_texel_index)")
+        if cfg.truth_weight > 0 and (truths is None or texel_mask is None):
+            raise ValueError("truth_weight > 0 needs the true textures (data.true_textures) and the body's texel mask")
         self.cfg = cfg
         self.mirror = mirror
+        self.truths = truths  # (N, 3, S, S) uint8, every training image's true texture
+        self.texel_mask = texel_mask.to(device) if texel_mask is not None else None  # (S, S) bool
         self.device = device
         self.model = TextureUNet.from_config(cfg).to(device).to(memory_format=torch.channels_last)
         self.net = wrap_ddp(self.model, runtime) if runtime is not None else self.model
@@ -97,6 +109,9 @@ class TexGenTrainer(StateParts):
         terms.add("l1", masked_l1(own, images, raster.mask), cfg.l1_weight)
         terms.add("l1_other", masked_l1(renders[b:], images[other], other_raster.mask),
                   cfg.l1_weight * cfg.other_view_weight)  # fmt: skip
+        if cfg.truth_weight > 0:  # a departure: the synthetic set's ground truth
+            truth = self.truths[batch.index].to(dev).float() / 255.0
+            terms.add("truth", texel_l1(texture, truth, self.texel_mask), cfg.truth_weight)
         loss = terms.total()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -165,10 +180,17 @@ class TexGenTask(Task):
         if not runtime.is_main:
             self.train = load_person_images(self.data, "train", (cfg.height, cfg.width), cache_dir=cache)
         atlas = shared_renderer().atlas
+        truths = None
+        if cfg.truth_weight > 0:
+            if runtime.is_main:
+                truths = true_textures(self.train, cfg.texture_size, cache / f"truth_{cfg.texture_size}.pt")
+            barrier(runtime)
+            if not runtime.is_main:
+                truths = true_textures(self.train, cfg.texture_size, cache / f"truth_{cfg.texture_size}.pt")
         self.trainer = TexGenTrainer(
             cfg, load_pcb(self.pcb_path, runtime.device), prior_textures(self.train, cfg.texture_size, seed=cfg.seed),
             background_bank(64, (cfg.height, cfg.width)), skin_uv_mask(atlas, cfg.texture_size), runtime.device,
-            runtime, mirror_texel_index(atlas, cfg.texture_size),
+            runtime, mirror_texel_index(atlas, cfg.texture_size), truths, valid_texels(atlas, cfg.texture_size),
         )  # fmt: skip
 
     def config_dict(self) -> dict[str, Any]:
@@ -189,14 +211,16 @@ class TexGenTask(Task):
                 "seconds": seconds, "pcb_sha256": sha256_of(self.pcb_path)}  # fmt: skip
 
 
-train_texgen = train_function(
-    "train_texgen",
-    lambda data, run_dir, cfg, pcb_path: TexGenTask(data, cfg, Path(pcb_path), run_dir),
-    TexGenConfig,
+def train_texgen(
+    data: str | Path, run_dir: str | Path, cfg: TexGenConfig, pcb_path: str | Path, **run: Unpack[RunOptions]
+) -> dict[str, Any]:
     """Train on ``data``'s training people; write ``run_dir/final.pt`` ({"config", "model", "steps",
-    "seconds", "pcb_sha256"}). ``max_steps`` stops early with a checkpoint (resume continues).""",
-    required=(TaskArgument("pcb_path", "str | Path"),),
-)
+    "seconds", "pcb_sha256"}). ``max_steps`` stops early with a checkpoint (resume continues).
+    Returns {"steps", "seconds", "path"}."""
+    task = TexGenTask(Path(data), cfg, Path(pcb_path), Path(run_dir))
+    out = fit(task, run_dir, **run)
+    out.pop("final")
+    return out
 
 
 RECIPE = ModelRecipe(TexGenConfig, TextureUNet.from_config, "a texture U-Net (python -m core train texgen writes one)")
