@@ -165,7 +165,7 @@ def test_face_masks_match_the_stored_faces(faces):
 
 
 def test_judge_and_evaluation_report(faces, tmp_path):
-    from core.drgan.evaluate import DRGANEvalConfig, evaluate_drgan, format_report
+    from core.drgan.evaluate import AVERAGE, DRGANEvalConfig, evaluate_drgan, format_report
     from core.drgan.judge import JudgeConfig, load_judge, train_judge
 
     jcfg = JudgeConfig(image_size=32, load_size=36, widths=(8, 16, 32, 32), steps=300, batch_size=16, lr=3e-3,
@@ -186,10 +186,12 @@ def test_judge_and_evaluation_report(faces, tmp_path):
         "DR-GAN",
         "input (baseline)",
         "mirrored input (baseline)",
+        AVERAGE,
         "another person's true face (reference)",
     }
     for scores in rot.values():
         assert -1 <= scores["ssim"] <= 1 and 0 <= scores["pose_acc"] <= 1 and 0 <= scores["face_l1"] <= 1
+        assert 0 <= scores["judge_id"] <= 1
     # the input never is at the target yaw (the same yaw is excluded), so the judge cannot call it right
     # more often than it confuses neighbouring bins; a true face of another person at the target yaw is
     # at the right yaw
@@ -199,7 +201,7 @@ def test_judge_and_evaluation_report(faces, tmp_path):
     assert rot["input (baseline)"]["pose_acc"] < rot["another person's true face (reference)"]["pose_acc"]
     assert set(report["multi_image"]["by_count"]) == {"1", "2"}
     text = format_report(report)
-    assert "Rank-1" in text and "mirrored input (baseline)" in text
+    assert "Rank-1" in text and "mirrored input (baseline)" in text and "identified by the judge (of 2)" in text
 
 
 def test_scores_of_the_truth_against_itself_are_perfect():
@@ -214,12 +216,17 @@ def test_scores_of_the_truth_against_itself_are_perfect():
     mask[..., 8:24, 8:24] = 1
     with torch.no_grad():
         embed = judge.embed(truth)
-        own = _scores(truth, truth, mask, torch.zeros(4, dtype=torch.long), judge, 32, embed)
+        # four "people", each seen once: the judge finds each true face among all four
+        people = embed[:, None].expand(-1, 4, -1)
+        own = _scores(truth, truth, mask, torch.zeros(4, dtype=torch.long), judge, 32, embed, people, 0)
+        found = [_scores(truth[p : p + 1].expand(4, -1, -1, -1), truth, mask, torch.zeros(4, dtype=torch.long), judge,
+                         32, embed, people, p)["judge_id"] for p in range(4)]  # fmt: skip
         other = _scores(truth.roll(1, 0), truth, mask, torch.zeros(4, dtype=torch.long), judge, 32, embed)
     assert torch.allclose(own["ssim"], torch.ones(4), atol=1e-5) and torch.allclose(
         own["face_ssim"], torch.ones(4), atol=1e-5
     )
     assert own["face_l1"].abs().max() < 1e-6 and torch.allclose(own["identity_sim"], torch.ones(4), atol=1e-5)
+    assert all(f.sum() == 4 for f in found)  # a face is always nearest to itself
     assert (other["face_ssim"] < 0.9).all() and (other["face_l1"] > 0.1).all()
     # outside the mask nothing counts: changing the background leaves the face scores alone
     moved = truth * mask + (1 - mask) * truth.roll(1, 0)

@@ -136,6 +136,16 @@ def test_optimisation_lowers_its_loss_and_checks_its_arguments(picture):
     reid = ReidFeatureLoss(PCB(5, "resnet18", part_dim=16), (128, 64))
     both = list(optimize_texture(picture.image, raster, loss="both", steps=3, reid_loss=reid, texture_size=32))
     assert set(both[-1].losses) == {"l1", "reid"}
+    # texels the photo does not show get no gradient from the photo alone; the re-ID loss on the body
+    # turned to the back reaches them
+    back = api.raster_for(orbit_annotation(picture.annotation, 180.0))
+    grey = torch.full((1, 3, 32, 32), 0.5)
+    alone = list(optimize_texture(picture.image, raster, loss="reid", steps=2, reid_loss=reid, texture_size=32))
+    turned = list(optimize_texture(picture.image, raster, loss="reid", steps=2, reid_loss=reid, texture_size=32,
+                                   other_views=back))  # fmt: skip
+    moved_alone = (alone[-1].texture - grey).abs().amax(1)
+    moved_turned = (turned[-1].texture - grey).abs().amax(1)
+    assert ((moved_turned > 1e-4) & (moved_alone < 1e-6)).sum() > 50
     with pytest.raises(ValueError, match="needs a PCB"):
         next(optimize_texture(picture.image, raster, loss="reid"))
     with pytest.raises(ValueError, match="loss must be"):
@@ -185,7 +195,8 @@ def test_texgen_trains_resumes_and_evaluates(tiny_run):
     assert report["people"] == 2 and len(report["views"]) == 7
     methods = report["methods"]
     assert set(methods) == {"U-Net", "optimise (reid) from the U-Net", "optimise (l1) from the U-Net",
-                            "optimise (both) from the U-Net", "projection, mirror fill (baseline)",
+                            "optimise (both) from the U-Net", "optimise (reid, 4 views) from the U-Net",
+                            "projection, mirror fill (baseline)",
                             "projection, no mirror", "flat mean body colour (no model)",
                             "true texture at the texture size (oracle)"}  # fmt: skip
     for scores in methods.values():

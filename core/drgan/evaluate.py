@@ -7,8 +7,11 @@
   SSIM over the image and over the face (both outside the true face's mask set to grey; the
   backgrounds are drawn per image, so no method can know the target's), L1 on the face, the pose
   accuracy of the synthesis by the independent judge (:mod:`core.drgan.judge`), and the identity
-  similarity (the judge's features, cosine) of synthesis and true face. Baselines: return the input;
-  return the mirrored input. Reference: the true face of another person at the same yaw.
+  similarity (the judge's features, cosine) of synthesis and true face, and identification: does the judge
+  pick the right person among every test person's true face at the target yaw (the cosine alone hides
+  this: another person already scores high). Baselines: return the input; return the mirrored input; the
+  average training face at the target yaw (pose right, no identity: what a metric that needs no identity
+  rewards). Reference: the true face of another person at the same yaw.
 * Multi-image gain: 1, 2 and 4 random faces of a person fused (omega-weighted), scored for recognition
   and for rotation as above.
 """
@@ -36,6 +39,7 @@ from core.synth.nuisance import Nuisance
 __all__ = ["DRGANEvalConfig", "evaluate_drgan", "face_masks", "format_report"]
 
 FRONTAL = YAW_BINS.index(0)
+AVERAGE = "average training face at the target yaw (no identity)"
 
 
 @dataclass(frozen=True)
@@ -87,8 +91,11 @@ def _judge_input(x: Tensor, size: int) -> Tensor:
 
 
 def _scores(images: Tensor, truth: Tensor, mask: Tensor, targets: Tensor, judge: FaceJudge, judge_size: int,
-            truth_embed: Tensor) -> dict[str, Tensor]:  # fmt: skip
-    """Per-image scores of images (B, 3, S, S) against truth (B, 3, S, S) in [-1, 1]; mask (B, 1, S, S)."""
+            truth_embed: Tensor, people_embed: Tensor | None = None, person: int = 0) -> dict[str, Tensor]:  # fmt: skip
+    """Per-image scores of images (B, 3, S, S) against truth (B, 3, S, S) in [-1, 1]; mask (B, 1, S, S).
+
+    With ``people_embed`` (P, B, D), every test person's true face at each image's target yaw in the judge's
+    features, also ``judge_id``: 1 where the judge's nearest of the P people is ``person``."""
     a, b = _unit(images), _unit(truth)
     grey = torch.full_like(a, 0.5)
     face_a, face_b = a * mask + grey * (1 - mask), b * mask + grey * (1 - mask)
@@ -97,13 +104,24 @@ def _scores(images: Tensor, truth: Tensor, mask: Tensor, targets: Tensor, judge:
         pose = judge.predict_pose(jx)
         embed = judge.embed(jx)
     l1 = ((a - b).abs() * mask).sum((1, 2, 3)) / (3 * mask.sum((1, 2, 3)).clamp_min(1))
-    return {
+    out = {
         "ssim": _ssim(a, b),
         "face_ssim": _ssim(face_a, face_b),
         "face_l1": l1,
         "pose_acc": (pose == targets).float(),
         "identity_sim": (embed * truth_embed).sum(1),
     }
+    if people_embed is not None:
+        out["judge_id"] = (torch.einsum("bd,pbd->bp", embed, people_embed).argmax(1) == person).float()
+    return out
+
+
+def _average_faces(root: str | Path, load_size: int, size: int, light: int, n_poses: int) -> Tensor:
+    """(N^p, 3, S, S) in [-1, 1]: the mean training face at each yaw bin in one light (a face with no identity)."""
+    train = load_face_set(root, "train", load_size)
+    rows = [[train.row(p, b, light) for p in range(train.num_ids) if (p, b, light) in train.index]
+            for b in range(n_poses)]  # fmt: skip
+    return torch.stack([train.crop(np.array(r), size, None, np.zeros(len(r), bool)).mean(0) for r in rows])
 
 
 def _rank1(probe: Tensor, probe_ids: Tensor, gallery: Tensor, gallery_ids: Tensor) -> Tensor:
@@ -153,6 +171,7 @@ def evaluate_drgan(model: DRGAN, judge: FaceJudge, judge_size: int, root: str | 
     masks = masks[..., (mcfg.load_size - size) // 2 :, (mcfg.load_size - size) // 2 :][..., :size, :size]
     masks = masks.reshape(n_ids, n_poses, 1, size, size)
     truth_embed = judge.embed(_judge_input(truth.flatten(0, 1), judge_size)).view(n_ids, n_poses, -1)
+    average = _average_faces(root, mcfg.load_size, size, cfg.light, n_poses)
     gen = torch.Generator().manual_seed(cfg.seed)
     f_all = torch.cat([model.encode(truth[p])[0] for p in range(n_ids)]).view(n_ids, n_poses, -1)
     sums: dict[str, dict[str, list[Tensor]]] = {}
@@ -163,11 +182,12 @@ def evaluate_drgan(model: DRGAN, judge: FaceJudge, judge_size: int, root: str | 
             synth = model.decode(f_all[p, s].expand(len(targets), -1), targets, z[: len(targets)])
             src = truth[p, s].expand(len(targets), -1, -1, -1)
             outputs = {"DR-GAN": synth, "input (baseline)": src, "mirrored input (baseline)": src.flip(3)}
+            outputs[AVERAGE] = average[targets]
             other = (p + 1) % n_ids
             outputs["another person's true face (reference)"] = truth[other, targets]
             for name, images in outputs.items():
                 sc = _scores(images, truth[p, targets], masks[p, targets], targets, judge, judge_size,
-                             truth_embed[p, targets])  # fmt: skip
+                             truth_embed[p, targets], truth_embed[:, targets], p)  # fmt: skip
                 for k, v in sc.items():
                     sums.setdefault(name, {}).setdefault(k, []).append(v)
                     sums.setdefault(name + " -> frontal", {}).setdefault(k, []).append(v[targets == FRONTAL])
@@ -217,15 +237,17 @@ def format_report(report: dict) -> str:
     for name, r in report["recognition"].items():
         cells = [f"{100 * r['per_yaw'][y]:.1f}" for y in yaws] + [f"**{100 * r['mean']:.1f}**"]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    cols = ("ssim", "face_ssim", "face_l1", "pose_acc", "identity_sim")
-    head = "| method | SSIM | face SSIM | face L1 | pose accuracy (judge) | identity similarity (judge) |"
+    cols = ("ssim", "face_ssim", "face_l1", "pose_acc", "identity_sim", "judge_id")
+    head = ("| method | SSIM | face SSIM | face L1 | pose accuracy (judge) | identity similarity (judge) "
+            f"| identified by the judge (of {report['people']}) |")  # fmt: skip
     for title, key in (
         ("Rotation: every yaw to every other yaw", "rotation"),
         ("Rotation to frontal", "rotation_to_frontal"),
     ):
-        lines += ["", title, "", head, "|---|---|---|---|---|---|"]
+        lines += ["", title, "", head, "|---|---|---|---|---|---|---|"]
         for name, r in report[key].items():
-            lines.append(f"| {name} | " + " | ".join(f"{r[c]:.3f}" for c in cols) + " |")
+            cells = [f"{r[c]:.3f}" for c in cols[:-1]] + [f"{100 * r[cols[-1]]:.1f}%" if cols[-1] in r else "-"]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", f"The judge's pose accuracy on the real test faces: {100 * report['judge_pose_accuracy_real']:.1f}%.",
               "", f"Multi-image gain ({report['multi_image']['model']} model; random non-frontal inputs)", "",
               "| inputs | Rank-1 | face SSIM (13 yaws) | identity similarity |", "|---|---|---|---|"]  # fmt: skip

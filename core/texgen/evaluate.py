@@ -12,7 +12,9 @@ For each test person (one query image each, people the U-Net and PCB never saw):
   clothes colour difference (CIE76 Delta E of the region-mean Lab colours, top and bottom halves of the
   body averaged; :mod:`core.metrics.swap`). The back (180 degrees) is also reported alone.
 
-Rows: the U-Net; optimisation with each loss (re-ID, L1, both) from the U-Net's texture and from grey; the
+Rows: the U-Net; optimisation with each loss (re-ID, L1, both) from the U-Net's texture and from grey, and
+with the re-ID loss also on the body turned by 90, 180 and 270 degrees (``reid_views``, the photo's features
+as the target: the paper's "same person, another camera" applied at test time); the
 projection baseline with and without the mirror fill; one flat colour (the photo's mean body colour, no
 model); and the true texture at the model's texture size (the oracle: what the texture's resolution
 allows). SSIM is torchmetrics' (11x11 Gaussian window, data range 1).
@@ -21,7 +23,7 @@ allows). SSIM is torchmetrics' (11x11 Gaussian window, data range 1).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -54,6 +56,9 @@ class TexGenEvalConfig:
     gt_texture_size: int = 256
     losses: tuple[str, ...] = ("reid", "l1", "both")
     inits: tuple[str, ...] = ("unet", "grey")  # where optimisation starts
+    # the re-ID loss also on the photo's body turned by these angles (the photo's features as the target),
+    # from the U-Net: one more row, "optimise (reid, N views)"; () for none
+    reid_views: tuple[float, ...] = (90.0, 180.0, 270.0)
     seed: int = 0
 
 
@@ -137,6 +142,13 @@ def evaluate_texgen(
                     reid_loss=reid_loss, texture_size=size, lr=cfg.lr, report_every=cfg.steps,
                 )  # fmt: skip
                 textures[f"optimise ({loss}) from {'the U-Net' if init == 'unet' else 'grey'}"] = result.texture
+        if cfg.reid_views and reid_loss is not None:
+            # in the photo's frame (the set's annotations may carry another image size than the loaded one)
+            photo = replace(data.annotations[index], image_size=tuple(image.shape[-2:]))
+            turned = rasterize_uv(body, [orbit_annotation(photo, d) for d in cfg.reid_views])
+            result = run_optimize(image, raster, loss="reid", steps=cfg.steps, init=textures[UNET], reid_loss=reid_loss,
+                                  texture_size=size, lr=cfg.lr, report_every=cfg.steps, other_views=turned)  # fmt: skip
+            textures[f"optimise (reid, {1 + len(cfg.reid_views)} views) from the U-Net"] = result.texture
         with torch.no_grad():
             textures[PROJECTION] = project_texture(image, raster, size, mirror)
             textures[PROJECTION_FLAT] = project_texture(image, raster, size, None)

@@ -57,6 +57,7 @@ def optimize_texture(
     l1_weight: float = 1.0,
     background: Tensor | None = None,
     report_every: int = 10,
+    other_views: UVRaster | None = None,
 ) -> Iterator[OptimizeStep]:
     """Fit a texture to ``image`` (1, 3, H, W) in [0, 1] seen through ``raster`` (1 image).
 
@@ -66,6 +67,11 @@ def optimize_texture(
     (default: the photo itself, so only the body's pixels differ). The re-ID loss is summed over PCB's
     layers (each a mean over L2-normalised features, about 1e-3 at the start), so it is scaled by
     ``1 / its value at step 0`` here: its gradient then matches the L1 term's in size whatever the PCB.
+
+    ``other_views`` (V bodies, e.g. the photo's body turned by :func:`core.render.uv.orbit_annotation`): the
+    re-ID loss also pulls the texture's renders in these views towards the photo's features, as the paper's
+    loss compares a render with the same person seen by another camera. Texels the photo does not show then
+    get a gradient too (V more PCB passes a step).
     """
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
@@ -90,6 +96,10 @@ def optimize_texture(
             values["l1"] = masked_l1(render, image, raster.mask).mean()
         if target is not None:
             value = reid_loss(composite(render, raster.mask, back), target).mean()
+            if other_views is not None:  # the same person from other cameras: the photo's features again
+                turned = composite(shade(texture.expand(len(other_views), -1, -1, -1), other_views),
+                                   other_views.mask, back.expand(len(other_views), -1, -1, -1))  # fmt: skip
+                value = (value + reid_loss(turned, [t.expand(len(other_views), -1) for t in target]).mean()) / 2
             if scale is None:
                 scale = 1.0 / max(float(value.detach()), 1e-8)
             values["reid"] = value
