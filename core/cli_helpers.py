@@ -113,6 +113,17 @@ def add_bench_arguments(parser: argparse.ArgumentParser, presets: list[str], rep
     parser.add_argument("--repeats", type=int, default=repeats, help="best of this many runs")
 
 
+def path_arguments(**defaults: str) -> Callable[[argparse.ArgumentParser], None]:
+    """A Command's arguments: one ``--name`` path option per keyword (``_`` -> ``-``) with its default, as
+    a ship command's runs and data folders."""
+
+    def add(parser: argparse.ArgumentParser) -> None:
+        for name, default in defaults.items():
+            parser.add_argument("--" + name.replace("_", "-"), default=default)
+
+    return add
+
+
 def report_eval(table: str, report: Any, out: str = "") -> int:
     """What ``python -m core eval <method>`` prints: the table; with ``out`` also the numbers as JSON there."""
     print(table)

@@ -186,11 +186,9 @@ def _rotate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", default="drgan", help="registered name or a .pt file (default: shipped)")
 
 
-def _ship_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--run", default="runs/drgan")
-    parser.add_argument("--multi-run", default="runs/drgan-multi")
-    parser.add_argument("--judge", default="runs/drgan-judge/final.pt")
-    parser.add_argument("--data", default="data/face")
+_ship_arguments = helpers.path_arguments(
+    run="runs/drgan", multi_run="runs/drgan-multi", judge="runs/drgan-judge/final.pt", data="data/face"
+)
 
 
 METHOD = register_method(

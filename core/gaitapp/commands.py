@@ -141,10 +141,7 @@ def _gait_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-gallery", action="store_true", help="skip the gallery matches")
 
 
-def _ship_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--gaitnet-run", default="runs/gaitnet")
-    parser.add_argument("--dygait-run", default="runs/dygait")
-    parser.add_argument("--data", default="data/gait")
+_ship_arguments = helpers.path_arguments(gaitnet_run="runs/gaitnet", dygait_run="runs/dygait", data="data/gait")
 
 
 METHOD = register_method(
