@@ -71,6 +71,9 @@ camera they were rendered with); the texture is what is learnt.
 - *Face/hand prior* (weight 1): low-resolution crops show no face detail, so the face and hand texels are
   pulled towards a real texture's.
 - *L1* (the paper's ablation; our U-Net also trains with it, weight 10): pixel differences on the body.
+- *Texture truth* (ours, weight 30; not in the paper): our training people are synthetic, so their painted
+  texture is known, and the U-Net's texels on the body are pulled to it. This is what taught it the back:
+  photos alone paint a skirt's colour where the body has bare legs.
 
 **What to look for.** The orbit strip turns the body: the first view is the photo's; the back (180 deg) was
 never seen. The row underneath is the truth for our synthetic people.

@@ -200,6 +200,9 @@ def test_judge_and_evaluation_report(faces, tmp_path):
     # less often than it calls another person's true face at the target yaw right
     assert rot["input (baseline)"]["pose_acc"] < rot["another person's true face (reference)"]["pose_acc"]
     assert set(report["multi_image"]["by_count"]) == {"1", "2"}
+    one = report["multi_image"]["by_count"]["1"]
+    # one face: the omega-weighted mean of one feature is that feature, as is the uniform mean
+    assert one["rank1"] == one["rank1_uniform"] and 0 <= one["judge_id"] <= 1
     text = format_report(report)
     assert "Rank-1" in text and "mirrored input (baseline)" in text and "identified by the judge (of 2)" in text
 
