@@ -14,7 +14,7 @@ import numpy as np
 from conftest import CACHE_EVERY_S, CACHE_MINUTES
 from PIL import Image
 
-ROUNDS = int(__import__("os").environ.get("SOAK_ROUNDS", 4))
+ROUNDS = int(__import__("os").environ.get("SOAK_ROUNDS", 5))
 ROUND_SECONDS = 15.0
 MAX_REQUESTS_PER_ROUND = 60
 CLIENTS = 3
@@ -64,7 +64,9 @@ def test_memory_and_disk_stay_flat(app_server, tmp_path):
     # than one pass of the schedule (plus slack for a busy machine); judged by age, not by size, so a
     # slow machine that sends fewer, later requests per round is judged by the same rule
     oldest = app_server.oldest_cache_file_s(since=soak_start)
-    assert oldest < CACHE_MINUTES * 60 + CACHE_EVERY_S + 20, f"a cached file is {oldest:.0f} s old; disk MB {disk}"
+    # (30 s slack: under the full suite one pass came 23 s late; the soak lasts 75 s, so a cache that is
+    # never cleaned still fails)
+    assert oldest < CACHE_MINUTES * 60 + CACHE_EVERY_S + 30, f"a cached file is {oldest:.0f} s old; disk MB {disk}"
     # and the level stays bounded by what arrives in about three rounds (the 30 s kept + one pass)
     per_round = max(d2 - d1 for d1, d2 in zip(disk, disk[1:], strict=False))
     assert disk[-1] < disk[0] + 3 * max(per_round, 5), f"disk keeps growing: {disk}"
