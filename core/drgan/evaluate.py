@@ -31,7 +31,7 @@ from torchmetrics.functional.image import structural_similarity_index_measure
 from core.data.face import YAW_BINS
 from core.drgan.data import FaceSet, load_face_set
 from core.drgan.judge import FaceJudge
-from core.drgan.model import DRGAN
+from core.drgan.model import DRGAN, fuse_features
 from core.synth.face_set import render_faces
 from core.synth.identity import sample_identity
 from core.synth.nuisance import Nuisance
@@ -124,6 +124,11 @@ def _average_faces(root: str | Path, load_size: int, size: int, light: int, n_po
     return torch.stack([train.crop(np.array(r), size, None, np.zeros(len(r), bool)).mean(0) for r in rows])
 
 
+def _fused(f: Tensor, omega: Tensor | None) -> Tensor:
+    """One person's features (n, N^f) fused with their confidences (n,) (alike when None) -> (N^f,)."""
+    return fuse_features(f[None], (torch.ones(len(f)) if omega is None else omega)[None])[0]
+
+
 def _rank1(probe: Tensor, probe_ids: Tensor, gallery: Tensor, gallery_ids: Tensor) -> Tensor:
     """(P,) 1 where the nearest gallery feature (cosine) has the probe's identity."""
     sim = F.normalize(probe, dim=1) @ F.normalize(gallery, dim=1).T
@@ -211,12 +216,12 @@ def evaluate_drgan(model: DRGAN, judge: FaceJudge, judge_size: int, root: str | 
             for p in range(n_ids):
                 bins = rng.choice(others, size=k, replace=False)
                 x = truth[p, bins]
-                fused, _ = fuser.fuse(x)
-                fused_mirror, _ = fuser.fuse(x.flip(3))
-                probe = F.normalize(fused + fused_mirror, dim=0)
+                (f, w), (f_mirror, w_mirror) = fuser.encode(x), fuser.encode(x.flip(3))
+                fused = _fused(f, w)
+                probe = F.normalize(fused + _fused(f_mirror, w_mirror), dim=0)
                 hits.append(_rank1(probe[None], test.ids[gallery_rows[p : p + 1]], gallery_f, test.ids[gallery_rows]))
                 # the same faces averaged alike (no omega): what the learnt confidence has to beat
-                uniform = F.normalize(fuser.encode(x)[0].mean(0) + fuser.encode(x.flip(3))[0].mean(0), dim=0)
+                uniform = F.normalize(f.mean(0) + f_mirror.mean(0), dim=0)
                 uniform_hits.append(_rank1(uniform[None], test.ids[gallery_rows[p : p + 1]], gallery_f,
                                            test.ids[gallery_rows]))  # fmt: skip
                 z = fuser.noise(1, gen).expand(n_poses, -1)
