@@ -147,6 +147,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         cfg = face_set.FaceConfig(
             ids=positive("ids", args.ids),
             illuminations=positive("illuminations", args.illuminations),
+            test_fraction=args.test_fraction,
             seed=args.seed,
         )
         counts = face_set.write_face(out, cfg, workers, _progress("face people"))
@@ -287,6 +288,8 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
     face = kinds.add_parser("face", help="DR-GAN setting: ids x 13 yaw bins x illuminations, 110x110")
     face.add_argument("--ids", type=int, default=FaceConfig.ids)
     face.add_argument("--illuminations", type=int, default=FaceConfig.illuminations)
+    face.add_argument("--test-fraction", type=float, default=FaceConfig.test_fraction,
+                      help="share of the people held out (the last ids); split.json lists both")
     gait = kinds.add_parser("gait", help="CASIA-B-like OpenGait pickles (sil/) and masked RGB (rgb/)")
     gait.add_argument("--ids", type=int, default=GaitConfig.ids)
     gait.add_argument(

@@ -29,6 +29,17 @@ def faces(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="module")
+def judge_file(faces, tmp_path_factory):
+    """A small judge trained on the face set's training people, and the trainer's report."""
+    from core.drgan.judge import JudgeConfig, train_judge
+
+    jcfg = JudgeConfig(image_size=32, load_size=36, widths=(8, 16, 32, 32), steps=300, batch_size=16, lr=3e-3,
+                       bf16=False)  # fmt: skip
+    path = tmp_path_factory.mktemp("judge") / "judge.pt"
+    return path, jcfg, train_judge(faces, path, jcfg)
+
+
 def test_paper_shapes():
     """96x96 in, 6x6 maps after 4 stride-2 convs, f(x) 320-d, N^d + 1 + 13 discriminator outputs."""
     cfg = DRGANConfig.from_preset("paper")
@@ -164,15 +175,43 @@ def test_face_masks_match_the_stored_faces(faces):
         assert 0.15 < share < 0.9  # a head fills part of the crop, not all of it
 
 
-def test_judge_and_evaluation_report(faces, tmp_path):
-    from core.drgan.evaluate import AVERAGE, DRGANEvalConfig, evaluate_drgan, format_report
-    from core.drgan.judge import JudgeConfig, load_judge, train_judge
+def test_checkpoint_is_chosen_by_the_judges_identification_of_validation_people(faces, judge_file, tmp_path):
+    """small-identity's parts on the tiny preset: the identity loss and the moving average train, the last
+    people of the training split are left out, and final.pt holds the weights of the best validation score."""
+    import json
 
-    jcfg = JudgeConfig(image_size=32, load_size=36, widths=(8, 16, 32, 32), steps=300, batch_size=16, lr=3e-3,
-                       bf16=False)  # fmt: skip
-    out = train_judge(faces, tmp_path / "judge.pt", jcfg)
+    from core.drgan.evaluate import judge_identification
+    from core.drgan.judge import load_judge
+
+    path, _, _ = judge_file
+    cfg = replace(DRGANConfig.tiny(), steps=6, identity_weight=1.0, ema=0.5, validation_ids=2, eval_every=2)
+    with pytest.raises(ValueError, match="select_judge"):
+        train_drgan(faces, tmp_path / "g", cfg, device="cpu")
+    train_drgan(faces, tmp_path / "g", cfg, device="cpu", select_judge=path)
+    final = torch.load(tmp_path / "g" / "final.pt", weights_only=True)
+    assert final["num_ids"] == 1  # 3 training people, 2 of them held out for validation
+    assert final["validation"]["people"] == [2, 3]
+    rows = [json.loads(line) for line in (tmp_path / "g" / "log.jsonl").read_text().splitlines() if line]
+    assert all(r["identity"] >= 0 for r in rows)
+    scores = {r["step"]: r["val_judge_id"] for r in rows if "val_judge_id" in r}
+    assert sorted(scores) == [2, 4, 6]
+    best = max(scores.values())
+    assert final["validation"]["judge_id"] == best
+    assert final["best_step"] == max(s for s, v in scores.items() if v == best)  # a tie goes to the later step
+    # the kept weights score what the log says (the validation people, the same noise)
+    model, _ = load_drgan(tmp_path / "g" / "final.pt")
+    judge, jcfg = load_judge(path)
+    val = load_face_set(faces, "train", cfg.load_size).split_people(2)[1]
+    assert judge_identification(model, judge, jcfg.image_size, val) == pytest.approx(best)
+
+
+def test_judge_and_evaluation_report(faces, judge_file, tmp_path):
+    from core.drgan.evaluate import AVERAGE, DRGANEvalConfig, evaluate_drgan, format_report
+    from core.drgan.judge import load_judge
+
+    path, jcfg, out = judge_file
     assert out["test_pose_accuracy"] > 2 / 13  # yaw bins of people it never saw, well above chance
-    judge, loaded = load_judge(tmp_path / "judge.pt")
+    judge, loaded = load_judge(path)
     assert loaded == jcfg
     cfg = DRGANConfig.tiny()
     train_drgan(faces, tmp_path / "g", cfg, device="cpu")

@@ -35,9 +35,17 @@ def _cmd_train_drgan(args: argparse.Namespace) -> int:
         raise CliError(f"no DR-GAN at {warm} to start from: train the single-image model first "
                        "(python -m core train drgan), or pass --warm-start ''")  # fmt: skip
     out = args.out if args.out != "runs/drgan" or not args.multi else "runs/drgan-multi"
+    judge = None
+    if cfg.validation_ids:
+        from core.checkpoints import resolve
+
+        judge = Path(args.select_judge) if args.select_judge.endswith(".pt") else resolve(args.select_judge)
+        if not judge.is_file():
+            raise CliError(f"no judge at {judge} to choose checkpoints with: train one first "
+                           f"(python -m core train drgan-judge --data {args.data}) or pass --select-judge")  # fmt: skip
     result = train_drgan(_face_root(args.data), out, cfg, resume=args.resume, device=args.device,
                          progress=helpers.train_progress("DR-GAN" + (" multi" if args.multi else "")),
-                         warm_start=warm or None)  # fmt: skip
+                         warm_start=warm or None, select_judge=judge)  # fmt: skip
     return helpers.report_training("DR-GAN", result)
 
 
@@ -150,6 +158,10 @@ def _bench_arguments(parser: argparse.ArgumentParser) -> None:
 def _train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--multi", action="store_true", help="the multi-image model (starts from runs/drgan/final.pt)")
     parser.add_argument("--warm-start", default=None, help="a trained DR-GAN's final.pt to start from")
+    parser.add_argument("--select-judge", default="runs/drgan-judge/final.pt",
+                        help="the judge (python -m core train drgan-judge) whose identification of the validation "
+                        "people's turned faces chooses the checkpoint, for presets with validation_ids "
+                        "(small-identity); a registered name or a .pt file")  # fmt: skip
     parser.add_argument("--steps", type=int, default=None, help="override the preset's steps")
     parser.add_argument("--data", default="data/face", help="face folder with labels.csv (default data/face)")
     parser.set_defaults(out_default="runs/drgan", preset_default="small")

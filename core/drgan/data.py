@@ -58,6 +58,20 @@ class FaceSet:
         """The row of a person's image at a yaw bin and light (KeyError when the set lacks it)."""
         return self.index[(label, pose, light)]
 
+    def split_people(self, count: int) -> tuple[FaceSet, FaceSet]:
+        """(the rest, the last ``count`` people), each with contiguous labels: a validation set of people
+        that training never sees, so that the test people never choose a checkpoint."""
+        if not 1 <= count < self.num_ids:
+            raise ValueError(f"validation needs 1..{self.num_ids - 1} people, got {count}")
+        cut = self.num_ids - count
+        head, tail = self.ids < cut, self.ids >= cut
+        return self._subset(head, 0), self._subset(tail, cut)
+
+    def _subset(self, keep: Tensor, first_label: int) -> FaceSet:
+        return FaceSet(images=self.images[keep], ids=self.ids[keep] - first_label, identities=self.identities[keep],
+                       poses=self.poses[keep], lights=self.lights[keep], num_poses=self.num_poses,
+                       num_lights=self.num_lights)  # fmt: skip
+
     def person_strip(self, row: int, size: int) -> Tensor:
         """(N^p, 3, S, S) in [-1, 1]: the person of ``row`` at every yaw bin, in that row's light (centre crops)."""
         label, light = int(self.ids[row]), int(self.lights[row])

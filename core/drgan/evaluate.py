@@ -36,7 +36,7 @@ from core.synth.face_set import render_faces
 from core.synth.identity import sample_identity
 from core.synth.nuisance import Nuisance
 
-__all__ = ["DRGANEvalConfig", "evaluate_drgan", "face_masks", "format_report"]
+__all__ = ["DRGANEvalConfig", "evaluate_drgan", "face_masks", "format_report", "judge_identification"]
 
 FRONTAL = YAW_BINS.index(0)
 AVERAGE = "average training face at the target yaw (no identity)"
@@ -114,6 +114,31 @@ def _scores(images: Tensor, truth: Tensor, mask: Tensor, targets: Tensor, judge:
     if people_embed is not None:
         out["judge_id"] = (torch.einsum("bd,pbd->bp", embed, people_embed).argmax(1) == person).float()
     return out
+
+
+@torch.no_grad()
+def judge_identification(model: DRGAN, judge: FaceJudge, judge_size: int, faces: FaceSet, light: int = 1,
+                         sources: tuple[int, ...] = (0, 3, 6, 9, 12), seed: int = 0) -> float:  # fmt: skip
+    """The share of turned faces the judge names right: each person's face (one light) at each ``sources``
+    bin turned to every other bin, against all of ``faces``' people's true faces at that bin (the
+    checkpoint selection's score on validation people; the evaluation's "identified by the judge")."""
+    model.eval()
+    judge.eval()
+    size, n_ids, n_poses = model.cfg.image_size, faces.num_ids, faces.num_poses
+    light = min(light, faces.num_lights - 1)
+    rows = np.array([[faces.row(p, b, light) for b in range(n_poses)] for p in range(n_ids)])
+    truth = faces.crop(rows.reshape(-1), size, None, np.zeros(rows.size, bool)).view(n_ids, n_poses, 3, size, size)
+    truth_embed = judge.embed(_judge_input(truth.flatten(0, 1), judge_size)).view(n_ids, n_poses, -1)
+    gen = torch.Generator().manual_seed(seed)
+    hits = []
+    for p in range(n_ids):
+        f = model.encode(truth[p, list(sources)])[0]
+        for k, s in enumerate(sources):
+            targets = torch.tensor([t for t in range(n_poses) if t != s])
+            synth = model.decode(f[k].expand(len(targets), -1), targets, model.noise(len(targets), gen))
+            embed = judge.embed(_judge_input(synth.float(), judge_size))
+            hits.append(torch.einsum("bd,pbd->bp", embed, truth_embed[:, targets]).argmax(1) == p)
+    return float(torch.cat(hits).float().mean())
 
 
 def _average_faces(root: str | Path, load_size: int, size: int, light: int, n_poses: int) -> Tensor:

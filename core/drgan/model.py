@@ -125,6 +125,10 @@ class Discriminator(nn.Module):
         out = self.head(self.dropout(h.mean((2, 3))))
         return out[:, : self.num_ids + 1], out[:, self.num_ids + 1 :]
 
+    def features(self, x: Tensor) -> Tensor:
+        """x (B, 3, S, S) -> D's identity representation (B, N^f): the pooled trunk its heads read."""
+        return self.trunk(x)[0].mean((2, 3))
+
 
 def fuse_features(f: Tensor, omega: Tensor, keep: Tensor | None = None, eps: float = 1e-6) -> Tensor:
     """The multi-image fusion sum_i(omega_i f_i) / sum_i(omega_i) over each person's images.

@@ -11,17 +11,22 @@ both losses: 2(n + 1) generator terms per person. It starts from a trained singl
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Unpack
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from core.drgan.api import load_drgan
 from core.drgan.config import DRGANConfig
 from core.drgan.data import FaceBatch, FaceSet, load_face_set
+from core.drgan.evaluate import judge_identification
 from core.drgan.figures import pose_strip_figure
+from core.drgan.judge import load_judge
 from core.drgan.losses import accuracy, discriminator_loss, generator_loss
 from core.drgan.model import DRGAN
 from core.engine import RunOptions, StateParts, Task, fit
@@ -41,6 +46,9 @@ class DRGANTrainer(StateParts):
         betas = (cfg.beta1, cfg.beta2)
         self.opt_g = torch.optim.Adam(self.model.generator.parameters(), lr=cfg.lr, betas=betas)
         self.opt_d = torch.optim.Adam(self.model.discriminator.parameters(), lr=cfg.lr, betas=betas)
+        # the weights to ship: a moving average of G (cfg.ema; off in the paper), BN statistics averaged too
+        self.gen_ema = (AveragedModel(self.model.generator, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema),
+                                      use_buffers=True) if cfg.ema > 0 else None)  # fmt: skip
 
     def batch(self, data: FaceSet, rng: np.random.Generator) -> FaceBatch:
         cfg = self.cfg
@@ -90,17 +98,44 @@ class DRGANTrainer(StateParts):
         if cfg.pair_l1_weight > 0:
             g["pair_l1"] = F.l1_loss(fakes.float(), fake_truth)
             loss = loss + cfg.pair_l1_weight * g["pair_l1"]
+        if cfg.identity_weight > 0:
+            g["identity"] = self.identity_loss(fakes, fake_truth)
+            loss = loss + cfg.identity_weight * g["identity"]
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
+        if self.gen_ema is not None:
+            self.gen_ema.update_parameters(self.model.generator)
         values.update(g)
         values["g_acc_pose"] = accuracy(fake_pose, fake_targets)
         if omega is not None:
             values["omega_mean"] = omega.mean()
         return {k: float(v.detach()) for k, v in values.items()}
 
+    def identity_loss(self, fakes: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+        """1 - cosine of D's identity representations of the syntheses (M, 3, S, S) and the true faces at the
+        target yaws (M, 3, S, S), averaged: D reads the person (its identity head is trained on real faces),
+        so G must keep what D uses to tell people apart, not just the pixels L1 rewards. D is not updated by
+        this term (its gradients are cleared before its own step); truth and syntheses keep their own BN
+        statistics, as in D's step."""
+        dis = self.model.discriminator
+        with autocast(self.device, self.cfg.bf16):
+            with torch.no_grad():
+                target = dis.features(truth)
+            feats = dis.features(fakes)
+        return (1 - F.cosine_similarity(feats.float(), target.float(), dim=1)).mean()
+
+    def inference_model(self) -> DRGAN:
+        """The DR-GAN to score and ship: the live one, or a copy whose generator is the moving average."""
+        if self.gen_ema is None:
+            return self.model
+        model = copy.deepcopy(self.model)
+        model.generator.load_state_dict(self.gen_ema.module.state_dict())
+        return model
+
     def parts(self) -> dict[str, Any]:
-        return {"model": self.model, "opt_g": self.opt_g, "opt_d": self.opt_d}
+        parts = {"model": self.model, "opt_g": self.opt_g, "opt_d": self.opt_d}
+        return parts | ({"gen_ema": self.gen_ema} if self.gen_ema is not None else {})
 
     def warm_start(self, path: str | Path) -> list[str]:
         """Networks from a trained DR-GAN (final.pt) with the same sizes; returns the keys it lacked
@@ -136,13 +171,16 @@ def train_drgan(
     run_dir: str | Path,
     cfg: DRGANConfig,
     warm_start: str | Path | None = None,
+    select_judge: str | Path | None = None,
     **run: Unpack[RunOptions],
 ) -> dict[str, Any]:
     """Train on ``data``'s training identities; write ``run_dir/final.pt`` ({"config", "model", "num_ids",
-    "steps", "seconds"}). ``max_steps`` stops early with a checkpoint (resume continues). ``warm_start``:
-    a trained model's final.pt whose networks start this run (a single-image model for ``--multi``).
+    "steps", "seconds", "best_step", "validation"}). ``max_steps`` stops early with a checkpoint (resume
+    continues). ``warm_start``: a trained model's final.pt whose networks start this run (a single-image
+    model for ``--multi``). ``select_judge``: the judge whose identification of the validation people's
+    turned faces chooses the checkpoint (needed when ``cfg.validation_ids`` > 0).
     Returns {"steps", "seconds", "path"}."""
-    task = DRGANTask(Path(data), Path(run_dir), cfg, warm_start)
+    task = DRGANTask(Path(data), Path(run_dir), cfg, warm_start, select_judge)
     out = fit(task, run_dir, **run)
     out.pop("final")
     return out
@@ -150,20 +188,31 @@ def train_drgan(
 
 class DRGANTask(Task):
     """DR-GAN as a :class:`core.engine.Task`: :meth:`DRGANTrainer.batch` and :meth:`DRGANTrainer.step`, pose-strip
-    pictures every ``sample_every`` steps; a resumed session may change only the number of steps (the
+    pictures every ``sample_every`` steps; with ``validation_ids`` every ``eval_every`` steps rank 0 scores the
+    judge's identification of the validation people's turned faces and keeps the best weights (a tie goes to
+    the later step), which ``final.pt`` holds. A resumed session may change only the number of steps (the
     learning rate is constant)."""
 
     name = "DR-GAN"
     resumable_fields = ("steps",)
 
-    def __init__(self, data: Path, run_dir: Path, cfg: DRGANConfig, warm_start: str | Path | None = None) -> None:
+    def __init__(self, data: Path, run_dir: Path, cfg: DRGANConfig, warm_start: str | Path | None = None,
+                 select_judge: str | Path | None = None) -> None:  # fmt: skip
+        if cfg.validation_ids and select_judge is None:
+            raise ValueError("validation_ids > 0 chooses checkpoints with a judge: pass select_judge")
         self.data, self.run_dir, self.cfg, self.warm_start = data, run_dir, cfg, warm_start
+        self.select_judge = select_judge
         self.seed, self.bf16, self.total_steps = cfg.seed, cfg.bf16, cfg.steps
-        self.log_every, self.checkpoint_every_s = cfg.log_every, cfg.checkpoint_every_s
+        self.log_every, self.checkpoint_every_s, self.eval_every = cfg.log_every, cfg.checkpoint_every_s, cfg.eval_every
+        self.best: dict[str, Any] = {"score": -1.0, "step": 0, "model": None}
 
     def setup(self, runtime: Runtime) -> None:
         super().setup(runtime)
         self.train = load_face_set(self.data, "train", self.cfg.load_size)
+        self.val: FaceSet | None = None
+        if self.cfg.validation_ids:
+            self.train, self.val = self.train.split_people(self.cfg.validation_ids)
+            self.judge, self.judge_cfg = load_judge(Path(self.select_judge))
         if self.cfg.num_poses != self.train.num_poses:
             raise ValueError(f"the config has {self.cfg.num_poses} yaw bins, {self.data} has {self.train.num_poses}")
         self.trainer = DRGANTrainer(self.cfg, self.train.num_ids, runtime.device, runtime)
@@ -179,13 +228,36 @@ class DRGANTask(Task):
     def step(self, batch: FaceBatch, step: int, rng: np.random.Generator) -> dict[str, float]:
         return self.trainer.step(batch, step, rng)
 
+    def validate(self, step: int) -> dict[str, float]:
+        if self.val is None:
+            return {}
+        model = self.trainer.inference_model()
+        scored = copy.deepcopy(model).cpu().float()  # eval mode and the judge's device, the live model untouched
+        score = judge_identification(scored, self.judge, self.judge_cfg.image_size, self.val)
+        if score >= self.best["score"]:  # a tie goes to the later, longer-trained weights
+            self.best = {"score": score, "step": step, "model": copy.deepcopy(model.state_dict())}
+        return {"val_judge_id": score}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "best": self.best}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.best = dict(state.get("best", self.best))
+
     def snapshot(self, step: int) -> None:
         if self.cfg.sample_every and step % self.cfg.sample_every == 0:
-            _save_samples(self.trainer.model, self.train, self.cfg, self.run_dir / "images" / f"step_{step:06d}.png")
+            _save_samples(self.trainer.inference_model(), self.train, self.cfg,
+                          self.run_dir / "images" / f"step_{step:06d}.png")  # fmt: skip
 
     def final_state(self, step: int, seconds: float) -> dict[str, Any]:
+        model = self.trainer.inference_model()
         if self.runtime.is_main and self.cfg.sample_every:
-            _save_samples(self.trainer.model, self.train, self.cfg, self.run_dir / "images" / "final.png")
-        return {"config": self.cfg.to_dict(), "model": self.trainer.model.state_dict(), "num_ids": self.train.num_ids,
-                "steps": step, "seconds": seconds,
+            _save_samples(model, self.train, self.cfg, self.run_dir / "images" / "final.png")
+        best = self.best if self.best["model"] is not None else {"score": None, "step": step,
+                                                                   "model": model.state_dict()}  # fmt: skip
+        return {"config": self.cfg.to_dict(), "model": best["model"], "num_ids": self.train.num_ids,
+                "steps": step, "seconds": seconds, "best_step": best["step"],
+                "validation": {"judge_id": best["score"],
+                               "people": [] if self.val is None else sorted(set(self.val.identities.tolist()))},
                 "warm_start": str(self.warm_start) if self.warm_start else None}  # fmt: skip
