@@ -288,8 +288,12 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
     face = kinds.add_parser("face", help="DR-GAN setting: ids x 13 yaw bins x illuminations, 110x110")
     face.add_argument("--ids", type=int, default=FaceConfig.ids)
     face.add_argument("--illuminations", type=int, default=FaceConfig.illuminations)
-    face.add_argument("--test-fraction", type=float, default=FaceConfig.test_fraction,
-                      help="share of the people held out (the last ids); split.json lists both")
+    face.add_argument(
+        "--test-fraction",
+        type=float,
+        default=FaceConfig.test_fraction,
+        help="share of the people held out (the last ids); split.json lists both",
+    )
     gait = kinds.add_parser("gait", help="CASIA-B-like OpenGait pickles (sil/) and masked RGB (rgb/)")
     gait.add_argument("--ids", type=int, default=GaitConfig.ids)
     gait.add_argument(
