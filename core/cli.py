@@ -144,6 +144,10 @@ def _cmd_synth(args: argparse.Namespace) -> int:
                   "readers; writing DukeMTMC-reID names (pppp_cC_fFFFFFFF.jpg) without -1 junk")  # fmt: skip
         counts = reid_set.write_reid(out, cfg, workers, _progress("reid people"))
     elif args.kind == "face":
+        if not 0.0 < args.test_fraction < 1.0:
+            raise CliError(
+                f"--test-fraction must be between 0 and 1 (the share of people held out), got {args.test_fraction}"
+            )
         cfg = face_set.FaceConfig(
             ids=positive("ids", args.ids),
             illuminations=positive("illuminations", args.illuminations),

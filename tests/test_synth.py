@@ -194,6 +194,7 @@ def test_ground_truth_renders():
         (["synth", "gait", "--out", "{tmp}", "--conditions", "xx-01"], "--conditions"),
         (["synth", "face", "--out", "{tmp}", "--workers", "0"], "--workers"),
         (["synth", "face", "--out", "{file}"], "not a folder"),
+        (["synth", "face", "--out", "{tmp}", "--test-fraction", "1"], "--test-fraction"),
         (["synth", "reid", "--out", "{tmp}", "--cameras", "10"], "--cameras"),
         (["synth", "reid", "--out", "{tmp}", "--train-ids", "9000", "--test-ids", "1000"], "9999"),
         (["synth", "reid", "--out", "{tmp}", "--seed", "-1"], "--seed"),

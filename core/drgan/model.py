@@ -115,15 +115,18 @@ class Discriminator(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(cfg.feature_dim, num_ids + 1 + cfg.num_poses)
 
-    def forward(self, x: Tensor, split: int | None = None) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, split: int | None = None, with_features: bool = False) -> tuple[Tensor, ...]:
         """``split``: rows before it and after it go through the trunk separately, so BatchNorm normalises
-        real and fake faces with their own statistics (one call, as DDP wants one forward per backward)."""
+        real and fake faces with their own statistics (one call, as DDP wants one forward per backward).
+        ``with_features``: also return the pooled trunk (B, N^f) that the heads read (:meth:`features`)."""
         if split is None:
             h = self.trunk(x)[0]
         else:
             h = torch.cat([self.trunk(x[:split])[0], self.trunk(x[split:])[0]])
-        out = self.head(self.dropout(h.mean((2, 3))))
-        return out[:, : self.num_ids + 1], out[:, self.num_ids + 1 :]
+        pooled = h.mean((2, 3))
+        out = self.head(self.dropout(pooled))
+        logits = out[:, : self.num_ids + 1], out[:, self.num_ids + 1 :]
+        return (*logits, pooled) if with_features else logits
 
     def features(self, x: Tensor) -> Tensor:
         """x (B, 3, S, S) -> D's identity representation (B, N^f): the pooled trunk its heads read."""

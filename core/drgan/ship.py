@@ -3,6 +3,7 @@
 drgan``'s tables.
 
 ``python -m core ship drgan --run runs/drgan --multi-run runs/drgan-multi --judge runs/drgan-judge/final.pt``
+(``--judge checkpoints/drgan/judge.pt`` keeps the shipped judge and its manifest entry)
 
 The shared steps (manifest entries, curves, eval.json / eval.md) are :mod:`core.ship`'s; the recorded training
 time is the log's active time (:func:`core.train.training_seconds`): pauses are left out.
@@ -30,23 +31,28 @@ def ship_drgan(run: Path, multi_run: Path, judge_path: Path, data: Path, out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     single_file = half_precision_copy(run / "final.pt", out_dir / "drgan.pt")
     multi_file = half_precision_copy(multi_run / "final.pt", out_dir / "drgan_multi.pt")
-    judge_file = half_precision_copy(judge_path, out_dir / "judge.pt")
+    # the shipped judge may score a new DR-GAN as it is: then its file and manifest entry stay untouched
+    keep_judge = judge_path.resolve() == (out_dir / "judge.pt").resolve()
+    judge_file = judge_path if keep_judge else half_precision_copy(judge_path, out_dir / "judge.pt")
     model = api.load_files(single_file, multi_file)
     judge, jcfg = load_judge(judge_file)
     report = evaluate_drgan(model.single, judge, jcfg.image_size, data, multi_model=model.multi, progress=progress)
     info = data_summary(data)
-    for name, file, src, run_dir, metrics in (
+    entries = [
         ("drgan", single_file, run / "final.pt", run, {k: report[k] for k in ("recognition", "rotation")}),
         ("drgan-multi", multi_file, multi_run / "final.pt", multi_run, report["multi_image"]),
-        ("drgan-judge", judge_file, judge_path, None, None),  # the judge's trainer keeps no log
-    ):
+    ]
+    if not keep_judge:
+        entries.append(("drgan-judge", judge_file, judge_path, None, None))  # the judge's trainer keeps no log
+    for name, file, src, run_dir, metrics in entries:
         state = load_state(src)
         if metrics is None:
             metrics = {"test_pose_accuracy": state["test_pose_accuracy"]}
         rows = run_log(run_dir) if run_dir is not None else []
         ship_entry(name, name, file, state, info, metrics, manifest, rows)
-    keys = ("g_loss", "g_id", "g_pose", "pair_l1", "d_loss", "d_acc_id", "d_acc_pose", "d_acc_fake")
-    plots = ((run, "curves.png", "DR-GAN, single image (small preset)"),
+    keys = ("g_loss", "g_id", "g_pose", "pair_l1", "identity", "val_judge_id", "d_loss", "d_acc_id", "d_acc_pose",
+            "d_acc_fake")  # fmt: skip
+    plots = ((run, "curves.png", "DR-GAN, single image"),
              (multi_run, "curves_multi.png", "DR-GAN, multi-image (from the single-image model)"))  # fmt: skip
     for src, png, title in plots:
         rows = run_log(src)

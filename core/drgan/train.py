@@ -92,14 +92,14 @@ class DRGANTrainer(StateParts):
             values["d_acc_pose"] = accuracy(real_pose, poses)
             values["d_acc_fake"] = (fake_id.argmax(1) == fake_id.shape[1] - 1).float().mean()
         with autocast(dev, cfg.bf16):
-            fake_id, fake_pose = self.dis(fakes)
+            fake_id, fake_pose, fake_features = self.dis(fakes, with_features=True)
         g = generator_loss(fake_id, fake_pose, fake_ids, fake_targets)
         loss = g["g_loss"]
         if cfg.pair_l1_weight > 0:
             g["pair_l1"] = F.l1_loss(fakes.float(), fake_truth)
             loss = loss + cfg.pair_l1_weight * g["pair_l1"]
         if cfg.identity_weight > 0:
-            g["identity"] = self.identity_loss(fakes, fake_truth)
+            g["identity"] = self.identity_loss(fake_features, fake_truth)
             loss = loss + cfg.identity_weight * g["identity"]
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
@@ -112,18 +112,15 @@ class DRGANTrainer(StateParts):
             values["omega_mean"] = omega.mean()
         return {k: float(v.detach()) for k, v in values.items()}
 
-    def identity_loss(self, fakes: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
-        """1 - cosine of D's identity representations of the syntheses (M, 3, S, S) and the true faces at the
+    def identity_loss(self, fake_features: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+        """1 - cosine of D's identity representations of the syntheses (M, N^f) and of the true faces at the
         target yaws (M, 3, S, S), averaged: D reads the person (its identity head is trained on real faces),
         so G must keep what D uses to tell people apart, not just the pixels L1 rewards. D is not updated by
         this term (its gradients are cleared before its own step); truth and syntheses keep their own BN
         statistics, as in D's step."""
-        dis = self.model.discriminator
-        with autocast(self.device, self.cfg.bf16):
-            with torch.no_grad():
-                target = dis.features(truth)
-            feats = dis.features(fakes)
-        return (1 - F.cosine_similarity(feats.float(), target.float(), dim=1)).mean()
+        with torch.no_grad(), autocast(self.device, self.cfg.bf16):
+            target = self.model.discriminator.features(truth)
+        return (1 - F.cosine_similarity(fake_features.float(), target.float(), dim=1)).mean()
 
     def inference_model(self) -> DRGAN:
         """The DR-GAN to score and ship: the live one, or a copy whose generator is the moving average."""
