@@ -46,9 +46,9 @@ class DRGANTrainer(StateParts):
         betas = (cfg.beta1, cfg.beta2)
         self.opt_g = torch.optim.Adam(self.model.generator.parameters(), lr=cfg.lr, betas=betas)
         self.opt_d = torch.optim.Adam(self.model.discriminator.parameters(), lr=cfg.lr, betas=betas)
-        # the weights to ship: a moving average of G (cfg.ema; off in the paper), BN statistics averaged too
-        self.gen_ema = (AveragedModel(self.model.generator, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema),
-                                      use_buffers=True) if cfg.ema > 0 else None)  # fmt: skip
+        # the weights to ship: a moving average of G's weights (cfg.ema; off in the paper); see inference_model
+        self.gen_ema = (AveragedModel(self.model.generator, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema))
+                        if cfg.ema > 0 else None)  # fmt: skip
 
     def batch(self, data: FaceSet, rng: np.random.Generator) -> FaceBatch:
         cfg = self.cfg
@@ -122,13 +122,34 @@ class DRGANTrainer(StateParts):
             target = self.model.discriminator.features(truth)
         return (1 - F.cosine_similarity(fake_features.float(), target.float(), dim=1)).mean()
 
-    def inference_model(self) -> DRGAN:
-        """The DR-GAN to score and ship: the live one, or a copy whose generator is the moving average."""
+    def inference_model(self, faces: FaceSet, batches: int = 16) -> DRGAN:
+        """The DR-GAN to score and ship: the live one, or a copy whose generator has the moving-average weights.
+
+        Only the weights are averaged: BatchNorm's running statistics of the average are measured anew on
+        ``batches`` training batches (as SWA does), since an average of running statistics lags the weights
+        by thousands of steps (the variance starts at 1, the live one is ~1e-3: the average drew flat grey)."""
         if self.gen_ema is None:
             return self.model
         model = copy.deepcopy(self.model)
-        model.generator.load_state_dict(self.gen_ema.module.state_dict())
-        return model
+        gen = model.generator
+        for mine, averaged in zip(gen.parameters(), self.gen_ema.module.parameters(), strict=True):
+            mine.data.copy_(averaged.data)
+        norms = [m for m in gen.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+        momenta = [m.momentum for m in norms]
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # a plain mean over the batches below
+        rng = np.random.default_rng(0)
+        gen.train()  # dropout on f(x) as in training, whose statistics the live model's BN holds too
+        # a fixed stream for the dropout and the noise, which leaves the training's own stream as it was
+        with torch.random.fork_rng(devices=[]), torch.no_grad(), autocast(self.device, self.cfg.bf16):
+            torch.manual_seed(0)
+            for _ in range(batches):
+                b = faces.sample(self.cfg.batch_size, self.cfg.image_size, rng, self.cfg.flip)
+                gen(b.images.to(self.device), b.targets.to(self.device), model.noise(len(b.images)).to(self.device))
+        for m, momentum in zip(norms, momenta, strict=True):
+            m.momentum = momentum
+        return model.eval()
 
     def parts(self) -> dict[str, Any]:
         parts = {"model": self.model, "opt_g": self.opt_g, "opt_d": self.opt_d}
@@ -228,7 +249,7 @@ class DRGANTask(Task):
     def validate(self, step: int) -> dict[str, float]:
         if self.val is None:
             return {}
-        model = self.trainer.inference_model()
+        model = self.trainer.inference_model(self.train)
         scored = copy.deepcopy(model).cpu().float()  # eval mode and the judge's device, the live model untouched
         score = judge_identification(scored, self.judge, self.judge_cfg.image_size, self.val)
         if score >= self.best["score"]:  # a tie goes to the later, longer-trained weights
@@ -244,11 +265,11 @@ class DRGANTask(Task):
 
     def snapshot(self, step: int) -> None:
         if self.cfg.sample_every and step % self.cfg.sample_every == 0:
-            _save_samples(self.trainer.inference_model(), self.train, self.cfg,
+            _save_samples(self.trainer.inference_model(self.train), self.train, self.cfg,
                           self.run_dir / "images" / f"step_{step:06d}.png")  # fmt: skip
 
     def final_state(self, step: int, seconds: float) -> dict[str, Any]:
-        model = self.trainer.inference_model()
+        model = self.trainer.inference_model(self.train)
         if self.runtime.is_main and self.cfg.sample_every:
             _save_samples(model, self.train, self.cfg, self.run_dir / "images" / "final.png")
         best = self.best if self.best["model"] is not None else {"score": None, "step": step,
