@@ -247,14 +247,24 @@ class DRGANTask(Task):
         return self.trainer.step(batch, step, rng)
 
     def validate(self, step: int) -> dict[str, float]:
+        """The judge's identification of the validation people's turned faces, for the moving average and (with
+        one) the live weights: the better of the two is a candidate, as the average lags early in training."""
         if self.val is None:
             return {}
-        model = self.trainer.inference_model(self.train)
-        scored = copy.deepcopy(model).cpu().float()  # eval mode and the judge's device, the live model untouched
-        score = judge_identification(scored, self.judge, self.judge_cfg.image_size, self.val)
-        if score >= self.best["score"]:  # a tie goes to the later, longer-trained weights
-            self.best = {"score": score, "step": step, "model": copy.deepcopy(model.state_dict())}
-        return {"val_judge_id": score}
+        average = self.trainer.gen_ema is not None
+        candidates = [
+            ("val_judge_id", "moving average" if average else "live", self.trainer.inference_model(self.train))
+        ]
+        if average:
+            candidates.append(("val_judge_id_live", "live", self.trainer.model))
+        scores = {}
+        for key, weights, model in candidates:
+            scored = copy.deepcopy(model).cpu().float()  # eval mode and the judge's device, the live model untouched
+            scores[key] = judge_identification(scored, self.judge, self.judge_cfg.image_size, self.val)
+            if scores[key] >= self.best["score"]:  # a tie goes to the later, longer-trained weights
+                self.best = {"score": scores[key], "step": step, "weights": weights,
+                             "model": copy.deepcopy(model.state_dict())}  # fmt: skip
+        return scores
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "best": self.best}
@@ -276,6 +286,6 @@ class DRGANTask(Task):
                                                                    "model": model.state_dict()}  # fmt: skip
         return {"config": self.cfg.to_dict(), "model": best["model"], "num_ids": self.train.num_ids,
                 "steps": step, "seconds": seconds, "best_step": best["step"],
-                "validation": {"judge_id": best["score"],
+                "validation": {"judge_id": best["score"], "weights": best.get("weights", "live"),
                                "people": [] if self.val is None else sorted(set(self.val.identities.tolist()))},
                 "warm_start": str(self.warm_start) if self.warm_start else None}  # fmt: skip
