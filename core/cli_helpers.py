@@ -165,7 +165,8 @@ def add_run_arguments(parser: argparse.ArgumentParser, data: bool = True) -> Non
     parser.add_argument(
         "--preset",
         default=None,
-        help="small (2-core CPU, the default) or paper; for pcb: pcb-small (default) or pcb",
+        help="small (2-core CPU, the default) or paper; for pcb: pcb-small (default) or pcb; for drgan: "
+        "small-identity (default), small or paper",
     )
     parser.add_argument("--out", default=None, help="run folder (default runs/<model>)")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")

@@ -45,7 +45,7 @@ NOT_SHIPPED = (
     "`python -m core ship drgan`; or point `DISENTANGLE_DRGAN_CHECKPOINT` (and `DISENTANGLE_DRGAN_MULTI`) to "
     "the files. Shown meanwhile: the input and its rendered truth."
 )
-RENDERED_ONLY = ("The shipped model was trained on **rendered** faces (60 synthetic people): on a real photo "
+RENDERED_ONLY = ("The shipped model was trained on **rendered** faces (340 synthetic people): on a real photo "
                  "expect the pose to follow and the likeness to be rough.")  # fmt: skip
 
 INTRO = """\
@@ -68,6 +68,11 @@ code over 13 yaw bins, chosen by you. *Noise* z: 50 numbers in [-1, 1] (the seed
 - *Pixel L1 (our CPU preset only, not the paper's)*: the synthetic set has each person at every yaw, so
   the small model also learns from the true face at the target yaw (weight 20); without it the small
   model fooled D's pose head with noise patterns instead of faces.
+- *Identity loss (ours, not the paper's)*: D's own identity features of the generated face must point the
+  same way as those of the true face (weight 10), so the generator keeps what tells people apart, not
+  just the average pixels L1 rewards.
+- *Which weights ship*: a moving average of the generator, or the live one, whichever lets an independent
+  judge name more of 20 held-out people from their turned faces (checked every 500 steps).
 
 **Several photos.** Each photo also gets a confidence ω in (0, 1); the fused code is Σ ω_i f_i / Σ ω_i.
 The multi-image model is trained on random subsets of a person's faces and learns which ones to trust.

@@ -158,13 +158,13 @@ def _bench_arguments(parser: argparse.ArgumentParser) -> None:
 def _train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--multi", action="store_true", help="the multi-image model (starts from runs/drgan/final.pt)")
     parser.add_argument("--warm-start", default=None, help="a trained DR-GAN's final.pt to start from")
-    parser.add_argument("--select-judge", default="runs/drgan-judge/final.pt",
+    parser.add_argument("--select-judge", default="drgan-judge",
                         help="the judge (python -m core train drgan-judge) whose identification of the validation "
                         "people's turned faces chooses the checkpoint, for presets with validation_ids "
-                        "(small-identity); a registered name or a .pt file")  # fmt: skip
+                        "(small-identity); a registered name (default: the shipped judge) or a .pt file")  # fmt: skip
     parser.add_argument("--steps", type=int, default=None, help="override the preset's steps")
     parser.add_argument("--data", default="data/face", help="face folder with labels.csv (default data/face)")
-    parser.set_defaults(out_default="runs/drgan", preset_default="small")
+    parser.set_defaults(out_default="runs/drgan", preset_default="small-identity")
     helpers.add_run_arguments(parser, data=False)
 
 
