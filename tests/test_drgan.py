@@ -217,10 +217,17 @@ def test_checkpoint_is_chosen_by_the_judges_identification_of_validation_people(
     from core.drgan.judge import load_judge
 
     path, _, _ = judge_file
-    cfg = replace(DRGANConfig.tiny(), steps=6, identity_weight=1.0, ema=0.5, validation_ids=2, eval_every=2)
+    teacher = tmp_path / "teacher"  # a DR-GAN trained on all 3 training people teaches the identity
+    train_drgan(faces, teacher, DRGANConfig.tiny(), device="cpu")
+    cfg = replace(DRGANConfig.tiny(), steps=6, identity_weight=1.0, identity_features="teacher", ema=0.5,
+                  validation_ids=2, eval_every=2)  # fmt: skip
     with pytest.raises(ValueError, match="select_judge"):
-        train_drgan(faces, tmp_path / "g", cfg, device="cpu")
-    train_drgan(faces, tmp_path / "g", cfg, device="cpu", select_judge=path)
+        train_drgan(faces, tmp_path / "g", cfg, device="cpu", identity_teacher=teacher / "final.pt")
+    with pytest.raises(ValueError, match="identity_teacher"):
+        train_drgan(faces, tmp_path / "g", cfg, device="cpu", select_judge=path)
+    # fine-tuned from the teacher, which knew 3 people: all but D's identity head carries over
+    train_drgan(faces, tmp_path / "g", cfg, device="cpu", select_judge=path, identity_teacher=teacher / "final.pt",
+                warm_start=teacher / "final.pt")  # fmt: skip
     final = torch.load(tmp_path / "g" / "final.pt", weights_only=True)
     assert final["num_ids"] == 1  # 3 training people, 2 of them held out for validation
     assert final["validation"]["people"] == [2, 3]

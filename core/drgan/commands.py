@@ -35,18 +35,32 @@ def _cmd_train_drgan(args: argparse.Namespace) -> int:
         raise CliError(f"no DR-GAN at {warm} to start from: train the single-image model first "
                        "(python -m core train drgan), or pass --warm-start ''")  # fmt: skip
     out = args.out if args.out != "runs/drgan" or not args.multi else "runs/drgan-multi"
-    judge = None
+    judge = teacher = None
     if cfg.validation_ids:
-        from core.checkpoints import resolve
-
-        judge = Path(args.select_judge) if args.select_judge.endswith(".pt") else resolve(args.select_judge)
-        if not judge.is_file():
-            raise CliError(f"no judge at {judge} to choose checkpoints with: train one first "
-                           f"(python -m core train drgan-judge --data {args.data}) or pass --select-judge")  # fmt: skip
+        judge = _model_file(args.select_judge, "judge to choose checkpoints with",
+                            f"python -m core train drgan-judge --data {args.data}", "--select-judge")  # fmt: skip
+    if cfg.identity_weight and cfg.identity_features == "teacher":
+        teacher = _model_file(args.identity_teacher, "DR-GAN to teach identity",
+                              "python -m core train drgan --preset small", "--identity-teacher")  # fmt: skip
+    if warm is None and teacher is not None and not args.multi and not args.resume:
+        warm = str(teacher)  # the preset fine-tunes its teacher
     result = train_drgan(_face_root(args.data), out, cfg, resume=args.resume, device=args.device,
                          progress=helpers.train_progress("DR-GAN" + (" multi" if args.multi else "")),
-                         warm_start=warm or None, select_judge=judge)  # fmt: skip
+                         warm_start=warm or None, select_judge=judge, identity_teacher=teacher)  # fmt: skip
     return helpers.report_training("DR-GAN", result)
+
+
+def _model_file(name: str, what: str, how: str, option: str) -> Path:
+    """A registered name or a .pt file that must exist (a clear error naming ``option`` otherwise)."""
+    from core.checkpoints import CheckpointError, resolve
+
+    try:
+        path = Path(name) if name.endswith(".pt") else resolve(name)
+    except CheckpointError as err:
+        raise CliError(f"{err} ({option})") from None
+    if not path.is_file():
+        raise CliError(f"no {what} at {path}: train one first ({how}) or pass {option}")
+    return path
 
 
 def _drgan_model(checkpoint: str, multi: str | None):
@@ -162,6 +176,10 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the judge (python -m core train drgan-judge) whose identification of the validation "
                         "people's turned faces chooses the checkpoint, for presets with validation_ids "
                         "(small-identity); a registered name (default: the shipped judge) or a .pt file")  # fmt: skip
+    parser.add_argument("--identity-teacher", default="drgan-teacher",
+                        help="the trained DR-GAN whose frozen encoder gives the identity loss and which "
+                        "small-identity fine-tunes; a registered name (default: the shipped teacher) or a .pt "
+                        "file")  # fmt: skip
     parser.add_argument("--steps", type=int, default=None, help="override the preset's steps")
     parser.add_argument("--data", default="data/face", help="face folder with labels.csv (default data/face)")
     parser.set_defaults(out_default="runs/drgan", preset_default="small-identity")

@@ -50,6 +50,9 @@ class DRGANConfig(ConfigMixin):
     # NOT in the paper: 1 - cosine of D's pooled trunk features (its identity representation) of the synthesis
     # and of the same person's real face at the target yaw, a perceptual identity loss from a network we own
     identity_weight: float = 0.0
+    # whose features: "discriminator" (D's pooled trunk) or "teacher" (the frozen encoder of a trained DR-GAN,
+    # a pose-invariant face-recognition feature: train drgan --identity-teacher)
+    identity_features: str = "discriminator"
     ema: float = 0.0  # decay of a moving average of G's weights, which the run ships (0: none, the paper)
     # checkpoint selection (not in the paper, which reports its last model): the last ``validation_ids``
     # training people are left out of training; every ``eval_every`` steps the judge (``--select-judge``)
@@ -87,6 +90,8 @@ class DRGANConfig(ConfigMixin):
             raise ValueError(f"ema={self.ema} must be in [0, 1) (0 turns the average off)")
         if self.identity_weight < 0 or self.pair_l1_weight < 0:
             raise ValueError("loss weights must be >= 0")
+        if self.identity_features not in ("discriminator", "teacher"):
+            raise ValueError(f"identity_features must be 'discriminator' or 'teacher', got {self.identity_features!r}")
         if self.validation_ids < 0 or self.eval_every < 0:
             raise ValueError("validation_ids and eval_every must be >= 0")
 
@@ -133,11 +138,14 @@ class DRGANConfig(ConfigMixin):
     @preset("small-identity")
     @classmethod
     def small_identity(cls, multi: bool = False) -> DRGANConfig:
-        """``small`` taught to keep the person (issue 23: the judge identified 27% of its turned faces): a
-        perceptual identity loss from D's own identity features (weight 10), a moving average of G (0.999),
-        and checkpoints chosen by the judge's identification of 20 held-out training people's turned faces
-        every 500 steps. Each is a departure from the paper that the model card names."""
-        cfg = replace(cls.small(), identity_weight=10.0, ema=0.999, validation_ids=20, eval_every=500)
+        """``small`` taught to keep the person (issue 23: the judge identified 27% of its turned faces), as a
+        3,000-step fine-tuning of a trained ``small`` model (``--warm-start``; D's identity head starts anew
+        for the new people): an identity loss (weight 10) from the frozen encoder of that trained model
+        (``--identity-teacher``), a moving average of G (0.999), and checkpoints chosen by the judge's
+        identification of 20 held-out training people's turned faces every 500 steps. Each is a departure
+        from the paper that the model card names."""
+        cfg = replace(cls.small(), steps=3000, identity_weight=10.0, identity_features="teacher", ema=0.999,
+                      validation_ids=20, eval_every=500)  # fmt: skip
         return cfg.as_multi() if multi else cfg
 
     @preset("tiny")

@@ -46,6 +46,7 @@ class DRGANTrainer(StateParts):
         betas = (cfg.beta1, cfg.beta2)
         self.opt_g = torch.optim.Adam(self.model.generator.parameters(), lr=cfg.lr, betas=betas)
         self.opt_d = torch.optim.Adam(self.model.discriminator.parameters(), lr=cfg.lr, betas=betas)
+        self.teacher: DRGAN | None = None  # set_teacher, for identity_features="teacher"
         # the weights to ship: a moving average of G's weights (cfg.ema; off in the paper); see inference_model
         self.gen_ema = (AveragedModel(self.model.generator, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema))
                         if cfg.ema > 0 else None)  # fmt: skip
@@ -99,7 +100,7 @@ class DRGANTrainer(StateParts):
             g["pair_l1"] = F.l1_loss(fakes.float(), fake_truth)
             loss = loss + cfg.pair_l1_weight * g["pair_l1"]
         if cfg.identity_weight > 0:
-            g["identity"] = self.identity_loss(fake_features, fake_truth)
+            g["identity"] = self.identity_loss(fakes, fake_features, fake_truth)
             loss = loss + cfg.identity_weight * g["identity"]
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
@@ -112,15 +113,25 @@ class DRGANTrainer(StateParts):
             values["omega_mean"] = omega.mean()
         return {k: float(v.detach()) for k, v in values.items()}
 
-    def identity_loss(self, fake_features: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
-        """1 - cosine of D's identity representations of the syntheses (M, N^f) and of the true faces at the
-        target yaws (M, 3, S, S), averaged: D reads the person (its identity head is trained on real faces),
-        so G must keep what D uses to tell people apart, not just the pixels L1 rewards. D is not updated by
-        this term (its gradients are cleared before its own step); truth and syntheses keep their own BN
-        statistics, as in D's step."""
-        with torch.no_grad(), autocast(self.device, self.cfg.bf16):
-            target = self.model.discriminator.features(truth)
+    def identity_loss(self, fakes: torch.Tensor, fake_features: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+        """1 - cosine of identity features of the syntheses (M, 3, S, S) and of the true faces at the target yaws
+        (M, 3, S, S), averaged, so G must keep what tells people apart, not just the pixels L1 rewards.
+
+        The features are the frozen teacher's f(x) (``identity_features="teacher"``: a trained DR-GAN's
+        pose-invariant recognition feature) or D's pooled trunk (``fake_features``, from G's own D call;
+        D is not updated by this term: its gradients are cleared before its own step)."""
+        with autocast(self.device, self.cfg.bf16):
+            if self.teacher is not None:
+                fake_features = self.teacher.encode(fakes)[0]
+            with torch.no_grad():
+                net = self.teacher.encoder if self.teacher is not None else self.model.discriminator.features
+                target = net(truth)[0] if self.teacher is not None else net(truth)
         return (1 - F.cosine_similarity(fake_features.float(), target.float(), dim=1)).mean()
+
+    def set_teacher(self, path: str | Path) -> None:
+        """The frozen DR-GAN whose encoder gives the identity loss's features (eval mode: its BN statistics)."""
+        teacher, _ = load_drgan(path, "cpu")
+        self.teacher = teacher.float().to(self.device).eval().requires_grad_(False)
 
     def inference_model(self, faces: FaceSet, batches: int = 16) -> DRGAN:
         """The DR-GAN to score and ship: the live one, or a copy whose generator has the moving-average weights.
@@ -157,12 +168,15 @@ class DRGANTrainer(StateParts):
 
     def warm_start(self, path: str | Path) -> list[str]:
         """Networks from a trained DR-GAN (final.pt) with the same sizes; returns the keys it lacked
-        (the confidence branch when a single-image model starts a multi-image one)."""
+        (the confidence branch when a single-image model starts a multi-image one). A model trained on
+        other people gives all but D's identity/pose head, which starts anew for this data's people."""
         model, _ = load_drgan(path, "cpu")
+        state = model.state_dict()
         if model.num_ids != self.model.num_ids:
-            raise ValueError(f"{path} knows {model.num_ids} identities, this data {self.model.num_ids}")
-        missing, unexpected = self.model.load_state_dict(model.state_dict(), strict=False)
-        if unexpected or any(not k.startswith("generator.encoder.confidence") for k in missing):
+            state = {k: v for k, v in state.items() if not k.startswith("discriminator.head.")}
+        missing, unexpected = self.model.load_state_dict(state, strict=False)
+        fresh = ("generator.encoder.confidence", "discriminator.head.")
+        if unexpected or any(not k.startswith(fresh) for k in missing):
             raise ValueError(f"{path} has other networks: missing {missing[:4]}, unexpected {unexpected[:4]}")
         return list(missing)
 
@@ -190,15 +204,17 @@ def train_drgan(
     cfg: DRGANConfig,
     warm_start: str | Path | None = None,
     select_judge: str | Path | None = None,
+    identity_teacher: str | Path | None = None,
     **run: Unpack[RunOptions],
 ) -> dict[str, Any]:
     """Train on ``data``'s training identities; write ``run_dir/final.pt`` ({"config", "model", "num_ids",
     "steps", "seconds", "best_step", "validation"}). ``max_steps`` stops early with a checkpoint (resume
     continues). ``warm_start``: a trained model's final.pt whose networks start this run (a single-image
     model for ``--multi``). ``select_judge``: the judge whose identification of the validation people's
-    turned faces chooses the checkpoint (needed when ``cfg.validation_ids`` > 0).
+    turned faces chooses the checkpoint (needed when ``cfg.validation_ids`` > 0). ``identity_teacher``: the
+    trained DR-GAN whose frozen encoder gives the identity loss (``cfg.identity_features == "teacher"``).
     Returns {"steps", "seconds", "path"}."""
-    task = DRGANTask(Path(data), Path(run_dir), cfg, warm_start, select_judge)
+    task = DRGANTask(Path(data), Path(run_dir), cfg, warm_start, select_judge, identity_teacher)
     out = fit(task, run_dir, **run)
     out.pop("final")
     return out
@@ -215,9 +231,13 @@ class DRGANTask(Task):
     resumable_fields = ("steps",)
 
     def __init__(self, data: Path, run_dir: Path, cfg: DRGANConfig, warm_start: str | Path | None = None,
-                 select_judge: str | Path | None = None) -> None:  # fmt: skip
+                 select_judge: str | Path | None = None,
+                 identity_teacher: str | Path | None = None) -> None:  # fmt: skip
         if cfg.validation_ids and select_judge is None:
             raise ValueError("validation_ids > 0 chooses checkpoints with a judge: pass select_judge")
+        if cfg.identity_weight and cfg.identity_features == "teacher" and identity_teacher is None:
+            raise ValueError('identity_features="teacher" needs a trained DR-GAN: pass identity_teacher')
+        self.identity_teacher = identity_teacher
         self.data, self.run_dir, self.cfg, self.warm_start = data, run_dir, cfg, warm_start
         self.select_judge = select_judge
         self.seed, self.bf16, self.total_steps = cfg.seed, cfg.bf16, cfg.steps
@@ -236,6 +256,8 @@ class DRGANTask(Task):
         self.trainer = DRGANTrainer(self.cfg, self.train.num_ids, runtime.device, runtime)
         if self.warm_start is not None:  # a resumed run's own state replaces these weights
             self.trainer.warm_start(self.warm_start)
+        if self.cfg.identity_weight and self.cfg.identity_features == "teacher":
+            self.trainer.set_teacher(self.identity_teacher)
 
     def config_dict(self) -> dict[str, Any]:
         return self.cfg.to_dict()
@@ -288,4 +310,5 @@ class DRGANTask(Task):
                 "steps": step, "seconds": seconds, "best_step": best["step"],
                 "validation": {"judge_id": best["score"], "weights": best.get("weights", "live"),
                                "people": [] if self.val is None else sorted(set(self.val.identities.tolist()))},
-                "warm_start": str(self.warm_start) if self.warm_start else None}  # fmt: skip
+                "warm_start": str(self.warm_start) if self.warm_start else None,
+                "identity_teacher": str(self.identity_teacher) if self.identity_teacher else None}  # fmt: skip
