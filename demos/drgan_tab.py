@@ -68,9 +68,9 @@ code over 13 yaw bins, chosen by you. *Noise* z: 50 numbers in [-1, 1] (the seed
 - *Pixel L1 (our CPU preset only, not the paper's)*: the synthetic set has each person at every yaw, so
   the small model also learns from the true face at the target yaw (weight 20); without it the small
   model fooled D's pose head with noise patterns instead of faces.
-- *Identity loss (ours, not the paper's)*: D's own identity features of the generated face must point the
-  same way as those of the true face (weight 10), so the generator keeps what tells people apart, not
-  just the average pixels L1 rewards.
+- *Identity loss (ours, not the paper's)*: a frozen copy of an earlier DR-GAN's encoder (a face-recognition
+  feature) must see the same person in the generated face as in the true one (weight 10), so the
+  generator keeps what tells people apart, not just the average pixels L1 rewards.
 - *Which weights ship*: a moving average of the generator, or the live one, whichever lets an independent
   judge name more of 20 held-out people from their turned faces (checked every 500 steps).
 
