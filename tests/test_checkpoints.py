@@ -26,6 +26,7 @@ SHIPPED = {
     "drgan": drgan_api.RECIPE,
     "drgan-multi": drgan_api.RECIPE,
     "drgan-judge": judge.RECIPE,
+    "drgan-teacher": drgan_api.RECIPE,
     "dygait": dygait_api.RECIPE,
     "gaitnet": gaitnet_api.RECIPE,
     "texgen": texgen_train.RECIPE,
