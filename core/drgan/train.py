@@ -281,7 +281,8 @@ class DRGANTask(Task):
             candidates.append(("val_judge_id_live", "live", self.trainer.model))
         scores = {}
         for key, weights, model in candidates:
-            scored = copy.deepcopy(model).cpu().float()  # eval mode and the judge's device, the live model untouched
+            # eval mode on the judge's device: the live model is copied (left as it was); the average is a copy already
+            scored = (copy.deepcopy(model) if model is self.trainer.model else model).cpu().float()
             scores[key] = judge_identification(scored, self.judge, self.judge_cfg.image_size, self.val)
             if scores[key] >= self.best["score"]:  # a tie goes to the later, longer-trained weights
                 self.best = {"score": scores[key], "step": step, "weights": weights,
