@@ -175,6 +175,19 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         cfg = gait_set.GaitConfig(ids=ids, train_ids=train_ids, frames=positive("frames", args.frames),
                                   views=views, conditions=conditions, seed=args.seed)  # fmt: skip
         counts = gait_set.write_gait(out, cfg, workers, _progress("gait sequences"))
+    elif args.kind == "gait-swaps":
+        from core.gait.walkers import gait_config
+
+        if not Path(args.gait).is_dir():
+            raise CliError(f"--gait {args.gait} is not a folder; make the gait set first: "
+                           f"python -m core synth gait --out {args.gait}")  # fmt: skip
+        cfg = gait_set.ClothesSwapConfig(gait=gait_config(args.gait), donors=positive("donors", args.donors),
+                                         seed=args.seed)  # fmt: skip
+        try:
+            gait_set.clothes_swap_plan(cfg)
+        except ValueError as err:
+            raise CliError(f"--gait {args.gait}: {err}") from None
+        counts = gait_set.write_clothes_swaps(out, cfg, workers, _progress("clothes-swap walkers"))
     else:
         cfg = truth.PairsConfig(pairs=positive("pairs", args.pairs), split=args.split, seed=args.seed)
         counts = truth.write_pairs(out, cfg, workers, _progress("pairs"))
@@ -310,11 +323,16 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
     gait.add_argument("--frames", type=int, default=GaitConfig.frames)
     gait.add_argument("--views", default="", help="comma-separated degrees (default 0,18,...,180)")
     gait.add_argument("--conditions", default="", help="comma-separated (default nm-01..06,bg-01..02,cl-01..02)")
+    swaps = kinds.add_parser(
+        "gait-swaps", help="the gait set's walkers in other walkers' clothes (cs-NN walks, same layout)"
+    )
+    swaps.add_argument("--gait", default="data/gait", help="the gait set whose walks are repeated (its config)")
+    swaps.add_argument("--donors", type=int, default=2, help="cs walks per training walker (at every view)")
     pairs = kinds.add_parser("pairs", help="appearance/structure swap pairs with rendered ground truth")
     pairs.add_argument("--pairs", type=int, default=120)
     pairs.add_argument("--split", choices=("test", "train"), default="test",
                        help="the re-ID set's test people (evaluation) or training people (paired loss)")  # fmt: skip
-    for p in (reid, face, gait, pairs):
+    for p in (reid, face, gait, swaps, pairs):
         p.add_argument("--out", required=True, help="output folder (re-running resumes)")
         p.add_argument("--seed", type=int, default=0, help="dataset seed (same seed -> same people)")
         p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: one per core)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import pickle
 import subprocess
 import sys
 import time
@@ -19,7 +20,13 @@ import pytest
 import torch
 
 from core.data.opengait import normalise_silhouette, save_sequence
-from core.gait.data import load_gait_set, rgb_to_tensor, split_validation
+from core.gait.data import (
+    load_gait_set,
+    load_with_clothes_swaps,
+    repeated_walks,
+    rgb_to_tensor,
+    split_validation,
+)
 from core.gaitnet import api
 from core.gaitnet.config import GaitNetConfig
 from core.gaitnet.losses import (
@@ -29,7 +36,7 @@ from core.gaitnet.losses import (
     incremental_weights,
 )
 from core.gaitnet.model import GaitNet
-from core.gaitnet.train import PairSampler, train_gaitnet
+from core.gaitnet.train import GaitNetTrainer, PairSampler, train_gaitnet
 
 ROOT = Path(__file__).resolve().parents[1]
 CONDITIONS = ("nm-01", "nm-02", "nm-05", "bg-01", "cl-01")
@@ -223,18 +230,19 @@ def test_validation_split_and_pair_sampler(walkers):
             assert train.labels[a] == train.labels[b] == label
             assert train.views[a] == train.views[b]
             assert train.conditions[a].split("-")[0] != train.conditions[b].split("-")[0]
-    clips, labels = sampler.sample(3, 6, rng)
+    clips, labels, aligned = sampler.sample(3, 6, rng)
     assert clips.shape == (3, 2, 6, 64, 32, 3) and clips.dtype == np.uint8 and labels.shape == (3,)
+    assert aligned.shape == (3,) and not aligned.any()  # no clothes-swap walks: ordinary pairs only
 
 
 # ---------------------------------------------------------------------- training
 @pytest.fixture(scope="module")
 def trained(walkers, tmp_path_factory):
     """A tiny run of 100 steps, validated every 50; records which splits training read."""
-    import core.gaitnet.train as train_module
+    import core.gait.data as data_module
 
     splits = []
-    original = train_module.load_gait_set
+    original = data_module.load_gait_set
 
     def spy(root, split="train", cache=True):
         splits.append(split)
@@ -242,14 +250,14 @@ def trained(walkers, tmp_path_factory):
 
     run = tmp_path_factory.mktemp("run")
     cfg = _tiny(steps=100, eval_every=50, sample_every=100)
-    train_module.load_gait_set = spy
+    data_module.load_gait_set = spy
     try:
         torch.manual_seed(0)
         started = time.perf_counter()
         result = train_gaitnet(walkers, run, cfg, device="cpu")
         seconds = time.perf_counter() - started
     finally:
-        train_module.load_gait_set = original
+        data_module.load_gait_set = original
     return {"run": run, "cfg": cfg, "result": result, "splits": splits, "seconds": seconds}
 
 
@@ -281,6 +289,81 @@ def test_tiny_run_recognises_held_out_subjects_and_learns_to_reconstruct(trained
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert any("val_mean" in row for row in log) and any("xrecon" in row for row in log)
     assert (run / "curves.png").exists() and (run / "images" / "step_000100.png").exists()
+
+
+# ---------------------------------------------------------------------- clothes-swap walks
+def write_clothes_swaps(walkers: Path, root: Path) -> Path:
+    """A clothes-swap tree beside ``walkers``: each training walker's nm-01 repeated as cs-01 with the colour
+    channels rotated (other clothes on the same frames), and factors.jsonl naming the repeated walk."""
+    rows = []
+    for subject in ("001", "002", "003", "004", "005", "006"):
+        for view in VIEWS:
+            rel = Path(subject) / "cs-01" / view / f"{view}.pkl"
+            own = Path(subject) / "nm-01" / view / f"{view}.pkl"
+            sil = np.asarray(pickle.loads((walkers / "sil" / own).read_bytes()))
+            rgb = np.asarray(pickle.loads((walkers / "rgb" / own).read_bytes()))
+            save_sequence(root / "sil" / rel, sil)
+            save_sequence(root / "rgb" / rel, np.ascontiguousarray(rgb[..., [2, 0, 1]]))
+            rows.append({"file": str(rel), "id": int(subject), "condition": "cs-01", "donor": 0, "walk": "nm-01",
+                         "view": int(view), "frames": len(sil)})  # fmt: skip
+    (root / "factors.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (root / "partition.json").write_text((walkers / "partition.json").read_text())
+    return root
+
+
+def test_aligned_pairs_show_one_walk_in_two_sets_of_clothes(walkers, tmp_path):
+    swaps = write_clothes_swaps(walkers, tmp_path / "swaps")
+    full = load_with_clothes_swaps(walkers, swaps, "train")
+    train, val = split_validation(full, GaitNetConfig.tiny().validation_subjects)
+    assert "cs-01" in set(val.conditions) and "cs-01" in set(train.conditions)
+    repeats = repeated_walks(train, swaps)
+    assert len(repeats) == 4 * len(VIEWS)  # training walkers 001-004 at both views
+    for swapped, own in repeats.items():
+        assert train.describe(own) == train.describe(swapped).replace("cs-01", "nm-01")
+    sampler = PairSampler(train, True, repeats, aligned_share=1.0)
+    clips, labels, aligned = sampler.sample(6, 5, np.random.default_rng(1))
+    assert aligned.all()
+    # clip A is the cs walk, clip B the walk it repeats, on the same frames: A is B with rotated channels
+    np.testing.assert_array_equal(clips[:, 0], clips[:, 1][..., [2, 0, 1]])
+    half = PairSampler(train, True, repeats, aligned_share=0.5).sample(200, 5, np.random.default_rng(2))[2]
+    assert 0.35 < half.mean() < 0.65
+    with pytest.raises(ValueError, match="clothes-swap walks"):
+        PairSampler(load_gait_set(walkers, "train"), True, {}, aligned_share=0.5)
+
+
+def test_cross_decoding_takes_the_pose_from_the_other_clip():
+    torch.manual_seed(0)
+    cfg = _tiny()
+    model = GaitNet(cfg, 3).eval()
+    clips = torch.rand(2, 2, 4, 3, 64, 32)
+    targets = torch.tensor([1, 3])
+    source = torch.zeros(2, 2, 2, dtype=torch.long)
+    out = model(clips, source, targets, torch.tensor([True, False]))
+    appearance, pose = out["appearance"], out["pose"]
+    for n, q in ((0, 0), (0, 1), (1, 0)):
+        other = 1 - q if n == 0 else q
+        expected = model.decode(appearance[n, q, [0, 0]][None], pose[n, other, targets][None])[0]
+        torch.testing.assert_close(out["recon"][n, q], expected)
+
+
+def test_training_with_clothes_swaps_scores_them_in_validation(walkers, tmp_path):
+    swaps = write_clothes_swaps(walkers, tmp_path / "swaps")
+    cfg = _tiny(steps=4, eval_every=4, sample_every=0, aligned_pair_share=0.5)
+    result = train_gaitnet(walkers, tmp_path / "run", cfg, swaps=swaps, device="cpu")
+    assert set(result["best_validation"]) == {"NM", "BG", "CL", "CS", "mean"}
+    final = torch.load(tmp_path / "run" / "final.pt", weights_only=True)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert any("val_CS" in row for row in log)
+    # a warm start begins from those weights; another number of walkers is refused
+    trainer = GaitNetTrainer(cfg, 4, torch.device("cpu"))
+    trainer.warm_start(tmp_path / "run" / "final.pt")
+    for key, value in trainer.model.state_dict().items():
+        torch.testing.assert_close(value, final["model"][key].to(value.dtype), msg=key)
+    with pytest.raises(ValueError, match="classifies 4 walkers"):
+        GaitNetTrainer(cfg, 5, torch.device("cpu")).warm_start(tmp_path / "run" / "final.pt")
+    with pytest.raises(ValueError, match="aligned_pair_share"):
+        replace(cfg, recon_both_clips=False).validate()
+    assert final["config"]["aligned_pair_share"] == 0.5
 
 
 def test_resume_continues_the_step_count(walkers, tmp_path):

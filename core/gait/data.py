@@ -34,6 +34,8 @@ __all__ = [
     "clip_indices",
     "gei",
     "load_gait_set",
+    "load_with_clothes_swaps",
+    "repeated_walks",
     "load_rgb_sequence",
     "rgb_to_tensor",
     "sil_to_tensor",
@@ -235,3 +237,42 @@ def split_validation(data: GaitSet, subjects: int) -> tuple[GaitSet, GaitSet]:
 def read_partition(root: str | Path) -> dict[str, list[str]]:
     """The partition json of our gait set."""
     return json.loads((Path(root) / "partition.json").read_text())
+
+
+def _swap_factors(swaps_root: Path) -> dict[tuple[str, str, str], str]:
+    """(subject, cs condition, view) -> the condition of the walk that cs walk repeats (factors.jsonl)."""
+    path = swaps_root / "factors.jsonl"
+    if not path.exists():
+        raise FileNotFoundError(f"{swaps_root} has no factors.jsonl; (re)make it with: python -m core synth "
+                                f"gait-swaps --out {swaps_root}")  # fmt: skip
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return {(f"{r['id']:03d}", r["condition"], f"{r['view']:03d}"): r["walk"] for r in rows}
+
+
+def load_with_clothes_swaps(root: str | Path, swaps_root: str | Path | None, split: str = "train",
+                            cache: bool = True) -> GaitSet:  # fmt: skip
+    """The walks of ``root``'s split joined by the same split's clothes-swap walks (``python -m core synth
+    gait-swaps``: condition cs-NN, each walker's own walk in another walker's clothes); ``swaps_root`` None:
+    the gait set alone."""
+    data = load_gait_set(root, split, cache)
+    if swaps_root is None:
+        return data
+    swaps = load_gait_set(swaps_root, split, cache)
+    unknown = sorted(set(swaps.subjects) - set(data.subjects))
+    if unknown:
+        raise ValueError(f"{swaps_root} has walkers {unknown[:5]} that {root}'s {split} split lacks: "
+                         "were the two made from different gait sets?")  # fmt: skip
+    return GaitSet([*data.sequences, *swaps.sequences], cache=cache)
+
+
+def repeated_walks(data: GaitSet, swaps_root: str | Path) -> dict[int, int]:
+    """For every clothes-swap walk of ``data``, the index of the walk it repeats frame for frame (same
+    walker, motion and camera, own clothes), where ``data`` holds it."""
+    factors = _swap_factors(Path(swaps_root))
+    index = {(s.subject, s.condition, s.view): i for i, s in enumerate(data.sequences)}
+    pairs = {}
+    for i, s in enumerate(data.sequences):
+        walk = factors.get((s.subject, s.condition, s.view))
+        if s.condition.startswith("cs-") and walk is not None and (s.subject, walk, s.view) in index:
+            pairs[i] = index[(s.subject, walk, s.view)]
+    return pairs

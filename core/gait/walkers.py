@@ -23,10 +23,13 @@ Walk = GaitWalk
 
 
 def gait_config(root: str | Path | None = None) -> GaitConfig:
-    """The config a gait set was written with (its meta.json), or the default set's config."""
-    if root is None or not (Path(root) / "meta.json").exists():
+    """The config a gait set was written with (its meta.json, or while it is being written its
+    settings.json), or the default set's config."""
+    files = [Path(root) / name for name in ("meta.json", "settings.json")] if root is not None else []
+    found = [f for f in files if f.exists()]
+    if not found:
         return GaitConfig()
-    stored = json.loads((Path(root) / "meta.json").read_text())["config"]
+    stored = json.loads(found[0].read_text())["config"]
     names = {f.name for f in fields(GaitConfig)}
     return GaitConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in stored.items() if k in names})
 

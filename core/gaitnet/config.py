@@ -16,7 +16,7 @@ subject under different conditions; loss = xrecon + 10 * gait_sim + inc_id.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.config import ConfigMixin, preset
 
@@ -52,6 +52,12 @@ class GaitNetConfig(ConfigMixin):
     recon_frames: int = 0  # target frames t2 decoded per clip (0 = every frame, the paper's sum over t2)
     recon_both_clips: bool = False  # cross-reconstruct clip B as well as clip A (the code rebuilds A only)
     same_view_pairs: bool = True  # clips A and B share the view (the authors' 90/90 CASIA-B structure)
+    # Clothes-swap walks (``--swaps``, cs-NN: a walker's own walk repeated frame for frame in another walker's
+    # clothes) join the training walks as a fourth condition type, so gait similarity and the identity loss
+    # see one walker in different clothes. This share of the items pairs a cs walk with the walk it repeats,
+    # on the same frames, and cross-reconstructs each clip from its own f_a and the *other* clip's f_g: the
+    # pose must come from f_g whatever the clothes, the clothes from f_a. 0: the paper (no such pairs).
+    aligned_pair_share: float = 0.0
     steps: int = 8000  # the authors' loop never ends; it kept checkpoints up to iteration 8000
     validation_subjects: int = 5  # the last training subjects, held out to select the model
     eval_every: int = 500  # steps between validation scores (the best-scoring weights are kept)
@@ -75,6 +81,10 @@ class GaitNetConfig(ConfigMixin):
             raise ValueError(f"recon_frames must be within 0..clip_len={self.clip_len}, got {self.recon_frames}")
         if self.batch_size < 2:
             raise ValueError("batch_size must be >= 2 (batch norm needs several items)")
+        if not 0.0 <= self.aligned_pair_share <= 1.0:
+            raise ValueError(f"aligned_pair_share must be within [0, 1], got {self.aligned_pair_share}")
+        if self.aligned_pair_share > 0 and self.xrecon_weight > 0 and not self.recon_both_clips:
+            raise ValueError("aligned_pair_share needs recon_both_clips (each clip is rebuilt in the other's pose)")
         if self.validation_subjects < 1 or self.eval_every < 1:
             raise ValueError("validation_subjects and eval_every must be >= 1")
 
@@ -111,6 +121,15 @@ class GaitNetConfig(ConfigMixin):
         """
         return cls(base_channels=16, batch_size=8, recon_frames=10, recon_both_clips=True, lr=5e-4, steps=6500,
                    eval_every=250, sample_every=500)  # fmt: skip
+
+    @preset("small-swap")
+    @classmethod
+    def small_swap(cls) -> GaitNetConfig:
+        """The ``small`` model fine-tuned with the clothes-swap walks (``--swaps data/gait-swaps``, warm start
+        from the earlier ``small`` model, ``gaitnet-base``): 2,500 steps at half the learning rate, half of the
+        items aligned clothes-swap pairs. The checkpoint is chosen by the mean validation Rank-1 of NM, BG,
+        CL and the validation walkers' clothes-swap walks (CS)."""
+        return replace(cls.small(), steps=2500, lr=2.5e-4, aligned_pair_share=0.5, eval_every=250)
 
     @preset("tiny")
     @classmethod

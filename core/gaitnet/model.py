@@ -169,7 +169,7 @@ class GaitNet(nn.Module):
         # Normalising all prefixes together instead left full-walk features nearly constant at test time.
         return torch.stack([self.classifier(self.feature_norm(running[:, t])) for t in range(h.shape[1])], 1)
 
-    def forward(self, clips: Tensor, source: Tensor, targets: Tensor) -> dict[str, Tensor]:
+    def forward(self, clips: Tensor, source: Tensor, targets: Tensor, cross: Tensor | None = None) -> dict[str, Tensor]:
         """One training step's networks.
 
         Args:
@@ -178,6 +178,8 @@ class GaitNet(nn.Module):
                 rebuilt frame, the frame t1 of the same clip whose f_a is decoded with f_g of t2 (a fresh
                 random t1 per t2, as the authors' loop draws one per frame).
             targets: (K,) long, the frames t2 rebuilt (the same K frames of every clip); K = 0 skips decoding.
+            cross: (N,) bool or None; for a True item (two frame-aligned clips of one walk in different
+                clothes, P = Q = 2) each clip's frame t2 is decoded with the *other* clip's f_g of t2.
 
         Returns:
             "appearance" (N, P, T, Da), "pose" (N, P, T, Dg), "logits" (N, P, T, C) per prefix, and with
@@ -193,6 +195,11 @@ class GaitNet(nn.Module):
             rebuilt_appearance = appearance[:, :q].flatten(0, 1)  # (N*Q, T, Da)
             rows = torch.arange(n * q, device=clips.device)[:, None]
             source_appearance = rebuilt_appearance[rows, source.flatten(0, 1)]  # (N*Q, K, Da)
-            recon = self.decode(source_appearance, pose[:, :q].flatten(0, 1)[:, targets])
+            target_pose = pose[:, :, targets]  # (N, P, K, Dg)
+            if cross is not None:
+                if p != 2 or q != 2:
+                    raise ValueError(f"cross-clip decoding pairs two rebuilt clips, got P={p}, Q={q}")
+                target_pose = torch.where(cross.view(n, 1, 1, 1), target_pose.flip(1), target_pose)
+            recon = self.decode(source_appearance, target_pose[:, :q].flatten(0, 1))
             out["recon"] = recon.view(n, q, k, *recon.shape[2:])
         return out

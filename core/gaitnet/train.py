@@ -26,28 +26,41 @@ import numpy as np
 import torch
 
 from core.engine import LossTerms, RunOptions, StateParts, Task, fit
-from core.gait.data import GaitSet, clip_indices, load_gait_set, rgb_to_tensor, split_validation
-from core.gait.evaluate import GROUPS, evaluate_features
-from core.gaitnet.api import embed_many, reconstruct, swap
+from core.gait.data import (
+    GaitSet,
+    clip_indices,
+    load_with_clothes_swaps,
+    repeated_walks,
+    rgb_to_tensor,
+    split_validation,
+)
+from core.gait.evaluate import GROUPS
+from core.gaitnet.api import embed_many, load_gaitnet, reconstruct, swap
 from core.gaitnet.config import GaitNetConfig
 from core.gaitnet.losses import accuracy, cross_reconstruction_loss, gait_similarity_loss, incremental_identity_loss
 from core.gaitnet.model import GaitNet
+from core.metrics.gait import CASIA_B_PROBES, casia_b_rank1
 from core.train import Runtime, autocast, wrap_ddp
 
 __all__ = ["GaitNetTask", "GaitNetTrainer", "PairSampler", "train_gaitnet", "validate"]
 
-CURVES = ("loss", "xrecon", "gait_sim", "inc_id", "id_acc", "val_mean", "val_NM", "val_BG", "val_CL", "lr")
+CURVES = ("loss", "xrecon", "gait_sim", "inc_id", "id_acc", "val_mean", "val_NM", "val_BG", "val_CL", "val_CS", "lr")
 
 
 class PairSampler:
     """Batches of clip pairs: per item one subject, two of its walks under different conditions.
 
-    Walk B's condition type (nm / bg / cl) differs from walk A's whenever the subject has such a walk (at
-    A's view with ``same_view``), else B is another walk of the same type; a subject with a single walk
+    Walk B's condition type (nm / bg / cl / cs) differs from walk A's whenever the subject has such a walk
+    (at A's view with ``same_view``), else B is another walk of the same type; a subject with a single walk
     there pairs it with itself (only in degenerate data).
+
+    ``repeats`` (clothes-swap walk index -> the index of the walk it repeats, :func:`repeated_walks`) and
+    ``aligned_share``: that share of the items is an *aligned* pair instead: a clothes-swap walk of the
+    subject and the walk it repeats, clipped at the same frames (so frame t of both shows one pose).
     """
 
-    def __init__(self, data: GaitSet, same_view: bool = True) -> None:
+    def __init__(self, data: GaitSet, same_view: bool = True, repeats: Mapping[int, int] | None = None,
+                 aligned_share: float = 0.0) -> None:  # fmt: skip
         if not data.has_rgb:
             raise ValueError("GaitNet trains on masked RGB frames; this gait set has no rgb/ folder")
         self.data, self.same_view = data, same_view
@@ -56,6 +69,12 @@ class PairSampler:
         self.groups: list[dict[str, list[int]]] = [{} for _ in data.subjects]
         for i, (label, view) in enumerate(zip(data.labels, data.views, strict=True)):
             self.groups[label].setdefault(view if same_view else "", []).append(i)
+        self.aligned_share = aligned_share
+        self.repeats: list[list[tuple[int, int]]] = [[] for _ in data.subjects]
+        for swapped, own in (repeats or {}).items():
+            self.repeats[int(data.labels[swapped])].append((swapped, own))
+        if aligned_share > 0 and not any(self.repeats):
+            raise ValueError("aligned pairs need clothes-swap walks (python -m core synth gait-swaps; --swaps)")
 
     def pair(self, label: int, rng: np.random.Generator) -> tuple[int, int]:
         """Walk indices (A, B) of subject ``label``."""
@@ -65,18 +84,28 @@ class PairSampler:
         others = [i for i in walks if self.kinds[i] != self.kinds[a]] or [i for i in walks if i != a] or [a]
         return a, others[int(rng.integers(len(others)))]
 
-    def sample(self, items: int, clip: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """uint8 (items, 2, clip, 64, 32, 3) clips A and B, and int64 (items,) subject labels.
+    def sample(self, items: int, clip: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """uint8 (items, 2, clip, 64, 32, 3) clips A and B, int64 (items,) subject labels and bool (items,)
+        aligned (A and B show the same frames of one walk in two sets of clothes).
 
         Subjects are drawn uniformly with replacement (as the authors' loader); each clip is ``clip``
         consecutive frames from a random start."""
         labels = rng.integers(0, len(self.data.subjects), size=items)
         clips = np.empty((items, 2, clip, self.data.rgb(0).shape[1], self.data.rgb(0).shape[2], 3), np.uint8)
+        aligned = np.zeros(items, bool)
         for n, label in enumerate(labels):
-            for p, walk in enumerate(self.pair(int(label), rng)):
-                frames = self.data.rgb(walk)
-                clips[n, p] = frames[clip_indices(len(frames), clip, rng)]
-        return clips, labels.astype(np.int64)
+            walks = self.pair(int(label), rng)
+            if self.repeats[label] and rng.random() < self.aligned_share:
+                swapped, own = self.repeats[label][int(rng.integers(len(self.repeats[label])))]
+                # a walk keeps only frames whose noisy silhouette is usable, so lengths can differ: then the
+                # frames no longer correspond and the pair is an ordinary one
+                if len(self.data.rgb(swapped)) == len(self.data.rgb(own)):
+                    walks, aligned[n] = (swapped, own), True
+            frames = [self.data.rgb(w) for w in walks]
+            shared = clip_indices(len(frames[0]), clip, rng) if aligned[n] else None
+            for p, rgb in enumerate(frames):
+                clips[n, p] = rgb[shared if shared is not None else clip_indices(len(rgb), clip, rng)]
+        return clips, labels.astype(np.int64), aligned
 
 
 class GaitNetTrainer(StateParts):
@@ -99,8 +128,18 @@ class GaitNetTrainer(StateParts):
         step, gamma = (cfg.lr_step, cfg.lr_gamma) if cfg.lr_step > 0 else (1, 1.0)
         self.schedule = torch.optim.lr_scheduler.StepLR(self.opt, step, gamma)
 
-    def step(self, clips: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
-        """One optimiser step on uint8 clips (N, 2, T, 64, 32, 3) and labels (N,); returns the loss terms."""
+    def warm_start(self, path: str | Path) -> None:
+        """Start from a trained GaitNet (a registered name or final.pt) of the same sizes and classes."""
+        model, _ = load_gaitnet(path, "cpu")
+        if model.num_classes != self.model.num_classes:
+            raise ValueError(f"{path} classifies {model.num_classes} walkers, this data has {self.model.num_classes}")
+        self.model.load_state_dict(model.state_dict())
+
+    def step(self, clips: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
+             aligned: np.ndarray | None = None) -> dict[str, float]:  # fmt: skip
+        """One optimiser step on uint8 clips (N, 2, T, 64, 32, 3), labels (N,) and, optionally, which items are
+        aligned clothes-swap pairs (N,) bool (their clips are rebuilt in each other's pose); returns the loss
+        terms."""
         cfg, dev = self.cfg, self.device
         x = rgb_to_tensor(clips, dev)  # (N, 2, T, 3, 64, 32)
         y = torch.from_numpy(labels).to(dev)
@@ -111,9 +150,10 @@ class GaitNetTrainer(StateParts):
         # t1 != t2: draw from the T - 1 other frames, so f_a always comes from another moment
         offsets = rng.integers(1, t, size=(n, rebuilt, k))
         source = torch.from_numpy((targets.cpu().numpy()[None, None] + offsets) % t).to(dev)
+        cross = torch.from_numpy(aligned).to(dev) if aligned is not None and aligned.any() and k else None
         self.net.train()
         with autocast(dev, cfg.bf16):
-            out = self.net(x, source, targets)
+            out = self.net(x, source, targets, cross)
         pose, logits = out["pose"], out["logits"]
         terms = LossTerms()
         if k:
@@ -128,6 +168,8 @@ class GaitNetTrainer(StateParts):
         self.schedule.step()  # per iteration, as the authors' StepLR(500, 0.9)
         values.update(terms.values())
         values["id_acc"] = float(accuracy(logits[:, :, -1].flatten(0, 1), y.repeat_interleave(pairs)))
+        if cross is not None:
+            values["aligned"] = float(cross.float().mean())
         return values
 
     def parts(self) -> dict[str, Any]:
@@ -135,12 +177,15 @@ class GaitNetTrainer(StateParts):
 
 
 def validate(model: GaitNet, data: GaitSet, batch: int = 32) -> dict[str, float]:
-    """CASIA-B Rank-1 (fractions) of ``data`` with cosine distance: {"NM", "BG", "CL" (those present), "mean"}."""
+    """CASIA-B Rank-1 (fractions) of ``data`` with cosine distance: {"NM", "BG", "CL", "CS" (those present),
+    "mean"}; CS probes are the clothes-swap walks (cs-NN), scored for the walk's owner."""
     was_training = model.training
     features = embed_many(model, [data.rgb(i) for i in range(len(data))], batch)
     model.train(was_training)
-    result = evaluate_features(features, data, metric="cosine")
-    scores = {g: result.mean[g] for g in GROUPS if g in result.mean}
+    swapped = tuple(sorted({c for c in data.conditions if c.startswith("cs-")}))
+    probes = {**CASIA_B_PROBES, **({"CS": swapped} if swapped else {})}
+    result = casia_b_rank1(features, data.subject_ids, data.conditions, data.views, probes=probes, metric="cosine")
+    scores = {g: result.mean[g] for g in (*GROUPS, "CS") if g in result.mean}
     scores["mean"] = float(np.mean(list(scores.values())))
     return scores
 
@@ -189,16 +234,23 @@ def save_samples(model: GaitNet, data: GaitSet, path: Path, frames: int = 6) -> 
 
 
 def train_gaitnet(
-    data: str | Path, run_dir: str | Path, cfg: GaitNetConfig, **run: Unpack[RunOptions]
+    data: str | Path,
+    run_dir: str | Path,
+    cfg: GaitNetConfig,
+    swaps: str | Path | None = None,
+    warm_start: str | Path | None = None,
+    **run: Unpack[RunOptions],
 ) -> dict[str, Any]:
-    """Train on ``data``'s train split minus its last ``cfg.validation_subjects`` subjects.
+    """Train on ``data``'s train split minus its last ``cfg.validation_subjects`` subjects, joined by the
+    clothes-swap walks of ``swaps`` (``python -m core synth gait-swaps``) when given; ``warm_start``: a
+    trained GaitNet (registered name or final.pt) to start from.
 
     Writes ``run_dir/last.pt`` (resume), ``log.jsonl``, ``curves.png``, ``images/`` and, once all
     ``cfg.steps`` are done, ``final.pt`` = {"config", "model" (the best weights on validation),
     "num_classes", "steps", "seconds", "best_step", "validation"}. ``max_steps`` stops early with a
     checkpoint (``resume`` continues). Returns {"steps", "seconds", "path", "best_validation"}.
     """
-    task = GaitNetTask(Path(data), Path(run_dir), cfg)
+    task = GaitNetTask(Path(data), Path(run_dir), cfg, Path(swaps) if swaps else None, warm_start)
     out = fit(task, run_dir, **run)
     out.pop("final")
     return {**out, "best_validation": task.best["validation"]}
@@ -213,8 +265,9 @@ class GaitNetTask(Task):
     curves = CURVES
     resumable_fields = ("steps",)
 
-    def __init__(self, data: Path, run_dir: Path, cfg: GaitNetConfig) -> None:
-        self.data, self.run_dir, self.cfg = data, run_dir, cfg
+    def __init__(self, data: Path, run_dir: Path, cfg: GaitNetConfig, swaps: Path | None = None,
+                 warm_start: str | Path | None = None) -> None:  # fmt: skip
+        self.data, self.run_dir, self.cfg, self.swaps, self.warm_start = data, run_dir, cfg, swaps, warm_start
         self.seed, self.bf16, self.total_steps, self.log_every = cfg.seed, cfg.bf16, cfg.steps, cfg.log_every
         self.eval_every, self.checkpoint_every_s = cfg.eval_every, cfg.checkpoint_every_s
         self.best: dict[str, Any] = {"step": 0, "validation": None, "model": None}
@@ -222,18 +275,24 @@ class GaitNetTask(Task):
 
     def setup(self, runtime: Runtime) -> None:
         super().setup(runtime)
-        self.train, self.val = split_validation(load_gait_set(self.data, "train"), self.cfg.validation_subjects)
-        self.sampler = PairSampler(self.train, self.cfg.same_view_pairs)
+        walks = load_with_clothes_swaps(self.data, self.swaps, "train")
+        self.train, self.val = split_validation(walks, self.cfg.validation_subjects)
+        repeats = repeated_walks(self.train, self.swaps) if self.swaps is not None else {}
+        self.sampler = PairSampler(self.train, self.cfg.same_view_pairs, repeats, self.cfg.aligned_pair_share)
         self.trainer = GaitNetTrainer(self.cfg, len(self.train.subjects), runtime.device, runtime)
+        if self.warm_start is not None:  # a resumed run's own state replaces these weights
+            self.trainer.warm_start(self.warm_start)
 
     def config_dict(self) -> dict[str, Any]:
         return self.cfg.to_dict()
 
-    def next_batch(self, step: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def next_batch(self, step: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self.sampler.sample(self.cfg.batch_size, self.cfg.clip_len, rng)
 
-    def step(self, batch: tuple[np.ndarray, np.ndarray], step: int, rng: np.random.Generator) -> dict[str, float]:
-        return self.trainer.step(*batch, rng)
+    def step(self, batch: tuple[np.ndarray, np.ndarray, np.ndarray], step: int, rng: np.random.Generator
+             ) -> dict[str, float]:  # fmt: skip
+        clips, labels, aligned = batch
+        return self.trainer.step(clips, labels, rng, aligned)
 
     def validate(self, step: int) -> dict[str, float]:
         scores = validate(self.trainer.model, self.val)

@@ -122,11 +122,21 @@ class GaitWalk:
 
 
 def render_gait_walk(
-    cfg: GaitConfig, person: int, condition: str, view: int, clothes_of: int | None = None
+    cfg: GaitConfig,
+    person: int,
+    condition: str,
+    view: int,
+    clothes_of: int | None = None,
+    dressed_as: int | None = None,
 ) -> GaitWalk:
     """Render walk (person, condition, view) exactly as :func:`write_gait` stores it; with ``clothes_of``
-    also the ground truth of an appearance swap: this walk worn in person ``clothes_of``'s clothes."""
+    also the ground truth of an appearance swap: this walk worn in person ``clothes_of``'s clothes.
+
+    ``dressed_as``: the person walks this very walk (body, motion, camera, noise) in person ``dressed_as``'s
+    clothes, and the walk itself is cut out with its own silhouette (a walk of the clothes-swap set)."""
     ident = gait_walker(sample_identity(identity_seed(cfg.seed, person)), cfg, person, condition)
+    if dressed_as is not None:
+        ident = ident.with_clothes_of(sample_identity(identity_seed(cfg.seed, dressed_as)))
     nuisances = gait_nuisances(ident, cfg, person, condition, view)
     people = [ident] * len(nuisances)
     if clothes_of is not None:
@@ -152,6 +162,85 @@ def render_gait_walk(
         raise RuntimeError(f"no frame of walk {person:03d}/{condition}/{view:03d} shows the person; check the camera")
     truth = np.stack(truths) if truths else None
     return GaitWalk(np.stack(sils), np.stack(rgbs), kept, [pic.params[t] for t in kept], truth)
+
+
+@dataclass(frozen=True)
+class ClothesSwapConfig:
+    """The clothes-swap set: walks of the gait set's people in other people's clothes.
+
+    Each walk repeats one of the gait set's walks (the same body, motion, camera and segmentation noise,
+    frame for frame) in a donor's clothes, and is stored as condition ``cs-NN`` of the walker. It is what
+    GaitNet's gait-similarity loss asks for (one walker in different clothes) and it tests whether a gait
+    feature names the walk's owner or the clothes' owner.
+
+    donors: cs walks per training walker, each in another walker's clothes from the same group (training
+    walkers, or the last ``validation_ids`` of them, which select GaitNet's checkpoint: GaitNet's
+    ``validation_subjects``), repeating a random gallery walk (``walk_conditions``) at every view.
+    Each test walker walks ``test_condition`` once (cs-01) in the next test walker's clothes.
+    """
+
+    gait: GaitConfig = GaitConfig()
+    donors: int = 2
+    walk_conditions: tuple[str, ...] = ("nm-01", "nm-02", "nm-03", "nm-04")
+    test_condition: str = "nm-05"
+    validation_ids: int = 5
+    seed: int = 0
+
+
+def clothes_swap_plan(cfg: ClothesSwapConfig) -> list[dict]:
+    """One row per cs walk: {"id", "condition" (cs-NN), "donor", "walk" (the condition it repeats)}."""
+    g = cfg.gait
+    if not 1 <= cfg.validation_ids < g.train_ids - 1:
+        raise ValueError(f"validation_ids must be within 1..{g.train_ids - 2}, got {cfg.validation_ids}")
+    if cfg.donors < 1:
+        raise ValueError(f"donors must be >= 1, got {cfg.donors}")
+    missing = [c for c in (*cfg.walk_conditions, cfg.test_condition) if c not in g.conditions]
+    if missing:
+        raise ValueError(f"the gait set has no walks {missing}; its conditions are {', '.join(g.conditions)}")
+    cut = g.train_ids - cfg.validation_ids
+    groups = [list(range(1, cut + 1)), list(range(cut + 1, g.train_ids + 1))]
+    rows = []
+    for group in groups:
+        for person in group:
+            rng = np.random.default_rng([cfg.seed, person, 0xC5])
+            others = [q for q in group if q != person]
+            donors = rng.choice(others, size=min(cfg.donors, len(others)), replace=False)
+            for k, donor in enumerate(donors):
+                walk = str(rng.choice(list(cfg.walk_conditions)))
+                rows.append({"id": person, "condition": f"cs-{k + 1:02d}", "donor": int(donor), "walk": walk})
+    test = list(range(g.train_ids + 1, g.ids + 1))
+    for n, person in enumerate(test):
+        rows.append({"id": person, "condition": "cs-01", "donor": test[(n + 1) % len(test)],
+                     "walk": cfg.test_condition})  # fmt: skip
+    return rows
+
+
+def _swap_task(args) -> list[dict]:
+    out, cfg, row = args
+    rows = []
+    for view in cfg.views:
+        rel = f"{row['id']:03d}/{row['condition']}/{view:03d}/{view:03d}.pkl"
+        if not ((out / "sil" / rel).exists() and (out / "rgb" / rel).exists()):
+            walk = render_gait_walk(cfg, row["id"], row["walk"], view, dressed_as=row["donor"])
+            save_sequence(out / "sil" / rel, walk.sil)
+            save_sequence(out / "rgb" / rel, walk.rgb)
+        rows.append({"file": rel, **row, "view": view, "frames": len(load_sequence(out / "sil" / rel))})
+    return rows
+
+
+def write_clothes_swaps(out: Path, cfg: ClothesSwapConfig, workers: int = 1, progress=None) -> dict:
+    """The clothes-swap set in the gait set's layout (sil/, rgb/, partition.json with the same split);
+    ``factors.jsonl`` names each cs walk's donor and the walk it repeats."""
+    tasks = [(out, cfg.gait, row) for row in clothes_swap_plan(cfg)]
+    claim_folder(out, "gait-swaps", cfg)
+    factors = [row for rows in run_tasks(_swap_task, tasks, workers, progress) for row in rows]
+    g = cfg.gait
+    partition = {"TRAIN_SET": [f"{p:03d}" for p in range(1, g.train_ids + 1)],
+                 "TEST_SET": [f"{p:03d}" for p in range(g.train_ids + 1, g.ids + 1)]}  # fmt: skip
+    (out / "partition.json").write_text(json.dumps(partition, indent=1) + "\n")
+    counts = {"sequences": len(factors), "frames": sum(r["frames"] for r in factors), "ids": g.ids}
+    write_meta(out, "gait-swaps", cfg, counts, factors)
+    return counts
 
 
 def _gait_task(args) -> tuple[list[dict], list[dict]]:
