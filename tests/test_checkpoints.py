@@ -29,6 +29,7 @@ SHIPPED = {
     "drgan-teacher": drgan_api.RECIPE,
     "dygait": dygait_api.RECIPE,
     "gaitnet": gaitnet_api.RECIPE,
+    "gaitnet-base": gaitnet_api.RECIPE,
     "texgen": texgen_train.RECIPE,
     "texgen-pcb": reid_train.RECIPE,
 }
