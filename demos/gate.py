@@ -458,12 +458,15 @@ class Form:
         """``fn`` behind the gate: checked values in, user-facing errors out, faults logged.
 
         The wrapper's signature names one parameter per check (the API's parameter names) and
-        adds Gradio's progress tracker when ``fn`` takes ``progress``.
+        adds Gradio's progress tracker when ``fn`` takes ``progress`` and the request (its session) when
+        ``fn`` takes ``request``.
         """
         wants_progress = "progress" in inspect.signature(fn).parameters
+        wants_request = "request" in inspect.signature(fn).parameters
 
-        def call(values: list[Any], progress: gr.Progress | None) -> Any:
-            return fn(*values, progress=progress) if wants_progress else fn(*values)
+        def call(values: list[Any], progress: gr.Progress | None, request: gr.Request | None = None) -> Any:
+            extra: dict[str, Any] = {"progress": progress} if wants_progress else {}
+            return fn(*values, **extra, **({"request": request} if wants_request else {}))
 
         def guarded(body: Callable[[], Any]) -> Any:
             try:
@@ -486,8 +489,9 @@ class Form:
         if inspect.isgeneratorfunction(fn):  # streamed results (progress, loss curves): same guard per item
 
             def run(*raw: Any, progress: gr.Progress | None = None) -> Any:
+                raw, request = _split_request(raw, len(self.checks), wants_request)
                 values = self._parse_or_refuse(raw, what)
-                items = guarded(lambda: call(values, progress))
+                items = guarded(lambda: call(values, progress, request))
                 done = object()
                 while (item := guarded(lambda: next(items, done))) is not done:
                     yield item
@@ -495,14 +499,20 @@ class Form:
         else:
 
             def run(*raw: Any, progress: gr.Progress | None = None) -> Any:
+                raw, request = _split_request(raw, len(self.checks), wants_request)
                 values = self._parse_or_refuse(raw, what)
-                return guarded(lambda: call(values, progress))
+                return guarded(lambda: call(values, progress, request))
 
         params = [
             inspect.Parameter(c.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None if c.optional else
                               inspect.Parameter.empty)
             for c in self.checks
         ]  # fmt: skip
+        if wants_request:  # Gradio passes the request (its session: a Stop button's target) as the last
+            # positional value when a positional parameter's type hint is gr.Request
+            params.append(inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
+                                            annotation=gr.Request))  # fmt: skip
+            run.__annotations__ = {"request": gr.Request}
         if wants_progress:
             params.append(inspect.Parameter("progress", inspect.Parameter.KEYWORD_ONLY, default=gr.Progress()))
         run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
@@ -561,6 +571,13 @@ def show_model3d(events: Sequence[Any], path: gr.State, viewer: gr.Model3D) -> N
 
 def _same(value: Any) -> Any:
     return value
+
+
+def _split_request(raw: Sequence[Any], values: int, wants_request: bool) -> tuple[Sequence[Any], gr.Request | None]:
+    """(the form's ``values`` values, the request) from an action's positional values: the request comes last."""
+    if wants_request and len(raw) == values + 1:
+        return raw[:-1], raw[-1]
+    return raw, None
 
 
 def _refuse(what: str, message: str) -> gr.Error:

@@ -10,6 +10,7 @@ what to do, and still shows the projection baseline and the ground truth.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -133,10 +134,45 @@ def _save(texture: torch.Tensor, note, stem: str) -> tuple[str, list[str]]:
 # ---------------------------------------------------------------------------------------------- action
 
 
+class StopRequests:
+    """Sessions whose optimisation should stop at its next progress report (the Stop button).
+
+    The loop stops itself and finishes the result with the texture drawn so far (orbit, 3D body,
+    downloads). Cancelling the event instead left the outputs half-updated, and on a slow server Gradio
+    then marked the note as an error."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sessions: set[str] = set()
+
+    def request(self, request: gr.Request) -> None:
+        with self._lock:
+            self._sessions.add(_session(request))
+
+    def clear(self, session: str) -> None:
+        with self._lock:
+            self._sessions.discard(session)
+
+    def pending(self, session: str) -> bool:
+        with self._lock:
+            return session in self._sessions
+
+
+def _session(request: gr.Request | None) -> str:
+    return str(getattr(request, "session_hash", None) or "")
+
+
+STOPS = StopRequests()
+
+
 def make_texture(person: str, method: str, loss: str, steps: int, init: str, photo: np.ndarray | None,
-                 progress: Callable | None = None) -> Iterator[tuple]:  # fmt: skip
-    """Yields (texture map, orbit strip, GLB path, download files, loss curve, body-fit picture, note)."""
+                 progress: Callable | None = None, request: gr.Request | None = None) -> Iterator[tuple]:  # fmt: skip
+    """Yields (texture map, orbit strip, GLB path, download files, loss curve, body-fit picture, note).
+
+    An optimisation stops early when this session presses Stop (:data:`STOPS`)."""
     step = progress or (lambda *a, **k: None)
+    session = _session(request)
+    STOPS.clear(session)  # a Stop pressed before this run does not end it
     notes: list[str] = []
     truth, fit_picture = None, None
     step(0.05, desc="preparing the input")
@@ -185,6 +221,11 @@ def make_texture(person: str, method: str, loss: str, steps: int, init: str, pho
             step(report.step / steps, desc=f"optimising: step {report.step} of {steps}")
             yield (texture_picture(texture), None, None, None, curve, fit_picture,
                    f"Optimising: step {report.step} of {steps} ({report.seconds:.1f} s).")  # fmt: skip
+            if report.step < steps and STOPS.pending(session):
+                STOPS.clear(session)
+                what = f"optimisation, {loss} loss, stopped at step {report.step} of {steps}, from {init}"
+                notes.append(f"Stopped at step {report.step} of {steps}: the texture so far is shown.")
+                break
     seconds = time.perf_counter() - start
     step(0.9, desc="rendering the views")
     strip = api.orbit(texture, note)
@@ -263,5 +304,5 @@ def build() -> None:
                        [texture, orbit, glb, files, curve, fit, note], api_name="texgen_texture",
                        what="making the texture", concurrency_id="texgen")  # fmt: skip
     show_model3d(events, glb, viewer)
-    # cancels an optimisation: what it drew so far (texture, loss curve) stays on screen
-    stop.click(None, cancels=events, api_visibility="private")
+    # stops an optimisation at its next report; the result is finished with the texture drawn so far
+    stop.click(STOPS.request, None, None, api_visibility="private", concurrency_limit=None, show_progress="hidden")

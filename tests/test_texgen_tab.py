@@ -148,12 +148,13 @@ def test_texgen_optimisation_stops_and_keeps_what_it_drew(app_server):
         note = page.locator("#tx-note")
         page.get_by_text("Optimising: step").first.wait_for(state="visible", timeout=120_000)
         page.locator("#tx-stop").click()
-        page.wait_for_timeout(3000)
+        page.get_by_text("Stopped at step").first.wait_for(state="visible", timeout=120_000)
         stopped = note.inner_text()
         page.wait_for_timeout(4000)
         later = note.inner_text()
         texture_shown = page.locator("#tx-texture img").is_visible()
-    assert "Optimising: step" in stopped and later == stopped  # no more progress after Stop
-    assert "of 500" in stopped and "step 500 of 500" not in stopped
-    assert texture_shown  # the texture drawn so far stays
+        orbit_shown = page.locator("#tx-orbit img").is_visible()
+    assert later == stopped  # no more progress after Stop
+    assert "of 500" in stopped and "step 500 of 500" not in stopped and "Error" not in stopped
+    assert texture_shown and orbit_shown  # the texture drawn so far stays, and its orbit is rendered
     assert app_server.alive() and "Traceback" not in app_server.log_text()
