@@ -39,7 +39,16 @@ from core.dgnet.api import swap
 from core.dgnet.model import DGNet
 from core.dgnet.train import dgnet_embed
 from core.metrics.reid import distance_matrix, market_rank
-from core.metrics.swap import blurred, changed_region, person_region, person_scores, recolour
+from core.metrics.swap import (
+    BEATS_SHARE,
+    bar_rows,
+    blurred,
+    person_scores,
+    recolour,
+    silhouette_iou,
+    swap_regions,
+)
+from core.metrics.swap import reconstruction_scores as person_reconstruction_scores
 from core.reid.retrieval import evaluate_market, extract_features
 
 __all__ = [
@@ -59,7 +68,6 @@ SWAP, RECOLOUR = "DG-Net swap", "no-learning recolour"
 RETURN_I, RETURN_J = "return image i (appearance)", "return image j (structure)"
 TRUTH_SIGMA1, TRUTH_SIGMA2 = "truth, Gaussian blur sigma 1", "truth, Gaussian blur sigma 2"
 RECONSTRUCTION = "DG-Net reconstruction of j (scored against j)"
-BEATS_SHARE = 0.6  # the swap must beat "return image i" on clothes colour on at least this share of pairs
 
 
 @dataclass(frozen=True)
@@ -104,30 +112,13 @@ def foreground(images: Tensor, background: Tensor, threshold: float = FOREGROUND
     return (images - background).abs().mean(1) > threshold
 
 
-def _iou(a: Tensor, b: Tensor) -> np.ndarray:
-    inter = (a & b).flatten(1).sum(1).float()
-    union = (a | b).flatten(1).sum(1).float().clamp_min(1)
-    return (inter / union).numpy()
-
-
 def mean_iou(predicted: Tensor, truth: Tensor) -> np.ndarray:
     """(N, H, W) bool masks -> (N,) mean of the person IoU and the background IoU."""
-    return 0.5 * (_iou(predicted, truth) + _iou(~predicted, ~truth))
+    return (0.5 * (silhouette_iou(predicted, truth) + silhouette_iou(~predicted, ~truth))).numpy()
 
 
-@dataclass(frozen=True)
-class _Regions:
-    """Per pair (N, H, W) bool: the person, its pixels that had to change, and j's pixels the truth keeps."""
-
-    person: Tensor
-    changed: Tensor
-    kept: Tensor
-
-
-def _regions(pairs: SwapPairs) -> _Regions:
-    person = person_region(pairs.structure_mask, foreground(pairs.truth, pairs.background))
-    changed = changed_region(pairs.truth, pairs.structure, person)
-    return _Regions(person, changed, pairs.structure_mask & ~changed)
+def _regions(pairs: SwapPairs):
+    return swap_regions(pairs.structure, pairs.structure_mask, pairs.truth, foreground(pairs.truth, pairs.background))
 
 
 def swap_scores(
@@ -165,10 +156,9 @@ def swap_scores(
 def reconstruction_scores(reconstruction: Tensor, pairs: SwapPairs) -> dict[str, float]:
     """DG-Net's reconstruction of j [0, 1] (N, 3, H, W) scored against j itself, on j's person region."""
     out = reconstruction.float().clamp(0, 1)
-    region = person_region(pairs.structure_mask, foreground(pairs.structure, pairs.background))
-    nothing = torch.zeros_like(region)
-    person = person_scores(out, pairs.structure, region, nothing, pairs.structure_mask)
-    return {k: float(v.nanmean()) for k, v in person.items() if k != "clothes_delta_e"}
+    fg = foreground(pairs.structure, pairs.background)
+    scores = person_reconstruction_scores(out, pairs.structure, pairs.structure_mask, fg)
+    return {k: float(v.nanmean()) for k, v in scores.items()}
 
 
 def fair_bar(report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -200,9 +190,7 @@ def fair_bar(report: dict[str, Any]) -> list[dict[str, Any]]:
             ">=",
         ),
     ]
-    return [{"check": name, "value": value, "target": target,
-             "passed": bool(value < target if op == "<" else value >= target)}
-            for name, value, target, op in checks]  # fmt: skip
+    return bar_rows(checks)
 
 
 def evaluate_dgnet(

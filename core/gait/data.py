@@ -35,6 +35,7 @@ __all__ = [
     "gei",
     "load_gait_set",
     "load_with_clothes_swaps",
+    "read_swap_factors",
     "repeated_walks",
     "load_rgb_sequence",
     "rgb_to_tensor",
@@ -239,14 +240,20 @@ def read_partition(root: str | Path) -> dict[str, list[str]]:
     return json.loads((Path(root) / "partition.json").read_text())
 
 
-def _swap_factors(swaps_root: Path) -> dict[tuple[str, str, str], str]:
-    """(subject, cs condition, view) -> the condition of the walk that cs walk repeats (factors.jsonl)."""
-    path = swaps_root / "factors.jsonl"
+def read_swap_factors(swaps_root: str | Path) -> list[dict]:
+    """The rows of a clothes-swap set's ``factors.jsonl`` (written last by ``python -m core synth gait-swaps``):
+    {"file", "id", "condition" (cs-NN), "donor", "walk" (the condition it repeats), "view", "frames"}."""
+    path = Path(swaps_root) / "factors.jsonl"
     if not path.exists():
-        raise FileNotFoundError(f"{swaps_root} has no factors.jsonl; (re)make it with: python -m core synth "
-                                f"gait-swaps --out {swaps_root}")  # fmt: skip
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return {(f"{r['id']:03d}", r["condition"], f"{r['view']:03d}"): r["walk"] for r in rows}
+        raise FileNotFoundError(f"{swaps_root} has no factors.jsonl: it is written last by python -m core synth "
+                                f"gait-swaps --out {swaps_root} (finish or re-run it)")  # fmt: skip
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _swap_factors(swaps_root: Path) -> dict[tuple[str, str, str], str]:
+    """(subject, cs condition, view) -> the condition of the walk that cs walk repeats."""
+    return {(f"{int(r['id']):03d}", r["condition"], f"{int(r['view']):03d}"): r["walk"]
+            for r in read_swap_factors(swaps_root)}  # fmt: skip
 
 
 def load_with_clothes_swaps(root: str | Path, swaps_root: str | Path | None, split: str = "train",

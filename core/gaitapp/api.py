@@ -25,9 +25,18 @@ from core.checkpoints import resolve
 from core.dygait.api import embed as dygait_embed
 from core.dygait.api import load_dygait
 from core.gait.clip import GaitClip
-from core.gait.data import load_gait_set, sil_to_tensor
-from core.gait.evaluate import embed_all, evaluate_features, gei_features
-from core.gait.walkers import render_walk, silhouettes_of
+from core.gait.clothes_swap import (
+    ClothesSwapResult,
+    clothes_swap_identification,
+    clothes_swap_json,
+    format_clothes_swaps,
+    read_donors,
+    swap_set_problem,
+)
+from core.gait.data import GaitSet, load_gait_set, load_with_clothes_swaps, sil_to_tensor
+from core.gait.evaluate import colour_histogram_features, embed_all, evaluate_features, format_table, gei_features
+from core.gait.swap_eval import format_swap_report, swap_pairs, swap_report
+from core.gait.walkers import gait_config, render_walk, silhouettes_of, test_subjects
 from core.gaitapp import figures
 from core.gaitnet.api import embed as gaitnet_embed
 from core.gaitnet.api import embed_many, load_gaitnet, pose_trajectory, project_2d, reconstruct
@@ -35,15 +44,23 @@ from core.gaitnet.api import swap as gaitnet_swap
 from core.metrics.gait import part_distance
 
 __all__ = [
+    "COLOUR_BASELINE",
+    "GEI_BASELINE",
+    "GaitEvaluation",
     "Gallery",
     "GaitModels",
     "Hit",
     "build_gallery",
     "embed",
+    "evaluate_gait",
+    "evaluate_models",
+    "evaluation_json",
     "example_walk",
+    "format_evaluation",
     "load",
     "load_gallery",
     "save_gallery",
+    "swap_evaluation",
     "top_k",
 ]
 
@@ -275,25 +292,114 @@ def write_report(models: GaitModels, clip: GaitClip, out: str | Path, gallery: G
 # ------------------------------------------------------------------------------------------------ evaluation
 
 
-def evaluate_models(models: GaitModels, data_root: str | Path, split: str = "test", progress=None) -> dict[str, Any]:
-    """CASIA-B Rank-1 of each loaded model and of the GEI nearest-neighbour baseline on ``split``:
-    name -> :class:`core.metrics.gait.GaitResult` (GaitNet by cosine, DyGait and GEI by Euclidean distance)."""
-    data = load_gait_set(data_root, split)
+GEI_BASELINE = "GEI + nearest neighbour"
+COLOUR_BASELINE = "colour histogram + nearest neighbour"
+DEFAULT_SWAPS = Path("data/gait-swaps")
+
+
+@dataclass
+class GaitEvaluation:
+    """What :func:`evaluate_gait` measures: ``recognition`` (name -> CASIA-B result), ``clothes_swap`` (name
+    -> :class:`core.gait.clothes_swap.ClothesSwapResult`; empty when skipped) and ``notes`` (why)."""
+
+    recognition: dict[str, Any]
+    clothes_swap: dict[str, ClothesSwapResult] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _walks(data_root: Path, swaps: Path | None, split: str, notes: list[str]) -> tuple[GaitSet, dict | None]:
+    """The split's walks, joined by the clothes-swap set's when it can be scored (else a note), and its donors."""
+    if swaps is None:
+        return load_gait_set(data_root, split), None
+    problem = swap_set_problem(data_root, swaps)
+    if problem is None:
+        try:
+            data = load_with_clothes_swaps(data_root, swaps, split)
+            donors = read_donors(swaps)
+        except (OSError, ValueError) as err:
+            problem = f"the clothes-swap set at {swaps} cannot be read: {err}"
+        else:
+            if any(c.startswith("cs-") for c in data.conditions):
+                return data, donors
+            problem = f"the clothes-swap set at {swaps} has no walks in the {split} split"
+    notes.append(f"{problem}; clothes-swap identification skipped")
+    return load_gait_set(data_root, split), None
+
+
+def evaluate_gait(
+    models: GaitModels,
+    data_root: str | Path,
+    split: str = "test",
+    swaps: str | Path | None = DEFAULT_SWAPS,
+    progress=None,
+) -> GaitEvaluation:
+    """CASIA-B Rank-1 of each loaded model and of the two baselines (the GEI and, with RGB, the colour
+    histogram) on ``split``, and the same methods' identification of clothes-swapped walks from the
+    clothes-swap set at ``swaps`` (skipped, with a note, when it is absent, unfinished or from another set;
+    None: not asked). Every walk is embedded once. GaitNet compares by cosine, the rest by Euclidean distance."""
     say = progress or (lambda text: None)
-    results: dict[str, Any] = {}
+    notes: list[str] = []
+    data, donors = _walks(Path(data_root), Path(swaps) if swaps else None, split, notes)
+    features: dict[str, tuple[np.ndarray, str]] = {}
     if models.gaitnet is not None:
         say(f"GaitNet: {len(data)} walks")
-        feats = embed_many(models.gaitnet, [data.rgb(i) for i in range(len(data))])
-        results["GaitNet"] = evaluate_features(feats, data, "cosine")
+        features["GaitNet"] = (embed_many(models.gaitnet, [data.rgb(i) for i in range(len(data))]), "cosine")
     if models.dygait is not None:
         say(f"DyGait: {len(data)} walks")
-        feats = embed_all(data, lambda i: dygait_embed(models.dygait, data.silhouettes(i)))
-        results["DyGait"] = evaluate_features(feats, data, "euclidean")
+        features["DyGait"] = (embed_all(data, lambda i: dygait_embed(models.dygait, data.silhouettes(i))), "euclidean")
     say("GEI baseline")
-    results["GEI + nearest neighbour"] = evaluate_features(gei_features(data), data, "euclidean")
-    return results
+    features[GEI_BASELINE] = (gei_features(data), "euclidean")
+    if data.has_rgb:
+        say("colour histogram baseline")
+        features[COLOUR_BASELINE] = (colour_histogram_features(data), "euclidean")
+    result = GaitEvaluation({name: evaluate_features(f, data, metric) for name, (f, metric) in features.items()},
+                            notes=notes)  # fmt: skip
+    if donors is not None:
+        result.clothes_swap = {name: clothes_swap_identification(f, data, donors, metric)
+                               for name, (f, metric) in features.items()}  # fmt: skip
+    return result
+
+
+def evaluate_models(models: GaitModels, data_root: str | Path, split: str = "test", progress=None) -> dict[str, Any]:
+    """CASIA-B Rank-1 of each loaded model and of the baselines on ``split`` (:func:`evaluate_gait` without the
+    clothes-swap walks): name -> :class:`core.metrics.gait.GaitResult`."""
+    return evaluate_gait(models, data_root, split, swaps=None, progress=progress).recognition
 
 
 def results_json(results: dict[str, Any]) -> dict[str, Any]:
     """GaitResults as plain numbers (fractions): mean and per view of each group."""
     return {name: {"mean": r.mean, "per_view": r.per_view} for name, r in results.items()}
+
+
+def evaluation_json(evaluation: GaitEvaluation) -> dict[str, Any]:
+    """A :class:`GaitEvaluation` as plain numbers: {"recognition", "clothes_swap"} (+ "notes" when any)."""
+    out: dict[str, Any] = {"recognition": results_json(evaluation.recognition),
+                           "clothes_swap": clothes_swap_json(evaluation.clothes_swap)}  # fmt: skip
+    if evaluation.notes:
+        out["notes"] = evaluation.notes
+    return out
+
+
+def swap_evaluation(models: GaitModels, data_root: str | Path, pairs: list[tuple[int, int]] | None = None,
+                    condition: str = "nm-05", view: int = 90, progress=None) -> dict[str, Any]:  # fmt: skip
+    """GaitNet's appearance swap on the fair bar (:func:`core.gait.swap_eval.swap_report`): ``pairs`` of
+    walkers (default: every test walker of the set at ``data_root`` once on each side) rendered with that
+    set's config (the default set's without a meta.json), walking ``condition`` at ``view``."""
+    cfg = gait_config(data_root)
+    return swap_report(lambda look, pose: swap(models, look, pose), pairs or swap_pairs(test_subjects(cfg)),
+                       condition, view, cfg, progress=progress)  # fmt: skip
+
+
+def format_evaluation(evaluation: GaitEvaluation, appearance_swap: dict[str, Any] | None = None,
+                      per_view: bool = True) -> str:  # fmt: skip
+    """Markdown: the recognition table (with per-view tables), the identification of clothes-swapped walks,
+    the notes and, when given, GaitNet's swap table with its bar (:func:`swap_evaluation`)."""
+    parts = [format_table(evaluation.recognition, per_view=per_view)]
+    if evaluation.clothes_swap:
+        heading = ("Clothes-swapped walks (each walker's walk in another walker's clothes; gallery nm-01..04, "
+                   "identical views excluded), Rank-1 (%):")  # fmt: skip
+        parts.append(heading + "\n\n" + format_clothes_swaps(evaluation.clothes_swap))
+    parts += [f"note: {note}" for note in evaluation.notes]
+    if appearance_swap is not None:
+        parts.append(format_swap_report(appearance_swap))
+    return "\n\n".join(parts).rstrip() + "\n"

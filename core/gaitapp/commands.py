@@ -34,6 +34,21 @@ def _gait_config(model: str, preset: str, steps: int | None):
     return cfg if steps is None else replace(cfg, steps=helpers.positive("steps", steps))
 
 
+def _gaitnet_sources(args: argparse.Namespace, cfg) -> dict:
+    """GaitNet's clothes-swap walks and warm start: the presets with aligned pairs need the swaps and start
+    from the earlier model (``gaitnet-base``) unless told otherwise; '' switches either off."""
+    swaps = args.swaps if args.swaps is not None else ("data/gait-swaps" if cfg.aligned_pair_share > 0 else "")
+    if swaps and not Path(swaps).is_dir():
+        raise CliError(f"no clothes-swap walks at {swaps}: make them with python -m core synth gait-swaps "
+                       f"--gait {args.data} --out {swaps}, or pass --swaps ''")  # fmt: skip
+    if cfg.aligned_pair_share > 0 and not swaps:
+        raise CliError(f"preset {args.preset} pairs clothes-swap walks: pass --swaps data/gait-swaps")
+    warm = args.warm_start
+    if warm is None:
+        warm = "gaitnet-base" if cfg.aligned_pair_share > 0 and not args.resume else ""
+    return {"swaps": swaps or None, "warm_start": warm or None}
+
+
 def _cmd_train_gait(args: argparse.Namespace) -> int:
     cfg = _gait_config(args.model, args.preset, args.steps)
     if args.model == "gaitnet":
@@ -41,8 +56,9 @@ def _cmd_train_gait(args: argparse.Namespace) -> int:
     else:
         from core.dygait.train import train_dygait as train
     name = {"gaitnet": "GaitNet", "dygait": "DyGait"}[args.model]
+    extra = _gaitnet_sources(args, cfg) if args.model == "gaitnet" else {}
     result = train(_gait_root(args.data), args.out, cfg, resume=args.resume, device=args.device,
-                   progress=helpers.train_progress(name), max_steps=args.max_steps)  # fmt: skip
+                   progress=helpers.train_progress(name), max_steps=args.max_steps, **extra)  # fmt: skip
     best = result.get("best_validation")
     return helpers.report_training(
         name, result, f"; best validation Rank-1 {100 * best:.1f}%" if isinstance(best, float) else ""
@@ -55,17 +71,34 @@ def _gait_models(gaitnet: str | None, dygait: str | None):
     return api.load(gaitnet or None, dygait or None)
 
 
-def _cmd_eval_gait(args: argparse.Namespace) -> int:
+def _say(text: str) -> None:
+    print(f"  {text}", flush=True)
 
-    from core.gait.evaluate import format_table
+
+def _cmd_eval_gait(args: argparse.Namespace) -> int:
     from core.gaitapp import api
 
+    appearance_swap = args.model == "gaitnet" and args.appearance_swap
+    if appearance_swap and args.swap_pairs < 0:
+        raise CliError(f"--swap-pairs must be >= 0 (0: every test walker), got {args.swap_pairs}")
     models = _gait_models(args.checkpoint if args.model == "gaitnet" else None,
                           args.checkpoint if args.model == "dygait" else None)  # fmt: skip
-    results = api.evaluate_models(models, _gait_root(args.data), split=args.split,
-                                  progress=lambda text: print(f"  {text}", flush=True))  # fmt: skip
+    root = _gait_root(args.data)
+    evaluation = api.evaluate_gait(models, root, split=args.split, swaps=args.swaps or None, progress=_say)
+    report = api.evaluation_json(evaluation)
+    swap = None
+    if appearance_swap:
+        from core.gait.swap_eval import swap_pairs
+        from core.gait.walkers import gait_config, test_subjects
+
+        cfg = gait_config(root)
+        if "nm-05" in cfg.conditions and 90 in cfg.views:
+            pairs = swap_pairs(test_subjects(cfg))[: args.swap_pairs or None]
+            swap = report["swap"] = api.swap_evaluation(models, root, pairs, progress=_say)
+        else:
+            print(f"note: {root}'s walkers have no nm-05 walk at 90°: appearance swap skipped")
     print(f"CASIA-B protocol on the {args.split} subjects, Rank-1 (%), identical views excluded:\n")
-    return helpers.report_eval(format_table(results, per_view=args.per_view), api.results_json(results), args.out)
+    return helpers.report_eval(api.format_evaluation(evaluation, swap, per_view=args.per_view), report, args.out)
 
 
 def _cmd_gait(args: argparse.Namespace) -> int:
@@ -92,13 +125,24 @@ def _cmd_gait(args: argparse.Namespace) -> int:
 
 
 def _cmd_ship_gait(args: argparse.Namespace) -> int:
-    from core.gait.evaluate import format_table
     from core.gaitapp.ship import ship_gait
 
-    helpers.require_finished((args.gaitnet_run, args.dygait_run), "python -m core train ... --resume")
-    results = ship_gait(Path(args.gaitnet_run), Path(args.dygait_run), _gait_root(args.data),
-                        progress=lambda text: print(f"  {text}", flush=True))  # fmt: skip
-    return helpers.report_ship(format_table(results), "'gaitnet' and 'dygait' (checkpoints/gait/)")
+    keep = args.dygait_run in ("", "keep")
+    if keep:
+        from core.checkpoints import CheckpointError, resolve
+
+        try:
+            resolve("dygait")
+        except CheckpointError as err:
+            raise CliError(f"--dygait-run keep needs the shipped DyGait: {err}") from None
+    helpers.require_finished([args.gaitnet_run] + ([] if keep else [args.dygait_run]),
+                             "python -m core train ... --resume")  # fmt: skip
+    shipped = ship_gait(Path(args.gaitnet_run), None if keep else Path(args.dygait_run), _gait_root(args.data),
+                        progress=_say, swaps=Path(args.swaps) if args.swaps else None)  # fmt: skip
+    entries = "'gaitnet' and 'dygait' (checkpoints/gait/)"
+    if keep:
+        entries = "'gaitnet' (checkpoints/gait/; DyGait kept as shipped)"
+    return helpers.report_ship(shipped["markdown"], entries)
 
 
 def _train_arguments(model: str):
@@ -106,7 +150,18 @@ def _train_arguments(model: str):
         parser.add_argument("--data", default="data/gait", help="gait set or OpenGait tree (default data/gait)")
         parser.add_argument("--steps", type=int, default=None, help="override the preset's steps")
         parser.add_argument("--max-steps", type=int, default=None, help="stop early with a checkpoint (resume later)")
-        parser.add_argument("--preset", default="small", help="small (2-core CPU, the default), paper or tiny")
+        if model == "gaitnet":
+            parser.add_argument("--preset", default="small-swap",
+                                help="small-swap (the default: small fine-tuned with clothes-swap walks), small, "
+                                     "paper or tiny")  # fmt: skip
+            parser.add_argument("--swaps", default=None,
+                                help="clothes-swap walks (python -m core synth gait-swaps; default data/gait-swaps "
+                                     "for small-swap, '' for none)")  # fmt: skip
+            parser.add_argument("--warm-start", default=None,
+                                help="a trained GaitNet to start from (registered name or final.pt; default "
+                                     "gaitnet-base for small-swap, '' for none)")  # fmt: skip
+        else:
+            parser.add_argument("--preset", default="small", help="small (2-core CPU, the default), paper or tiny")
         parser.add_argument("--out", default=f"runs/{model}", help=f"run folder (default runs/{model})")
         parser.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
         parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -122,6 +177,15 @@ def _eval_arguments(model: str):
         parser.add_argument("--split", default="test", choices=("test", "train", "all"))
         parser.add_argument("--per-view", action="store_true", help="also the Rank-1 of every probe view")
         parser.add_argument("--out", default="", help="also write the numbers as JSON here")
+        parser.add_argument("--swaps", default="data/gait-swaps",
+                            help="clothes-swap walks (python -m core synth gait-swaps): does each method name the "
+                                 "walk's owner or the clothes'? '' for none (skipped when absent)")  # fmt: skip
+        if model == "gaitnet":
+            parser.add_argument("--appearance-swap", action=argparse.BooleanOptionalAction, default=True,
+                                help="score the appearance swap against rendered truths on the fair bar (renders "
+                                     "each pair's truth, 5-10 s a pair; default on)")  # fmt: skip
+            parser.add_argument("--swap-pairs", type=int, default=0,
+                                help="score the first N swap pairs only (0: all)")  # fmt: skip
         parser.set_defaults(model=model)
 
     return add_arguments
@@ -141,7 +205,13 @@ def _gait_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-gallery", action="store_true", help="skip the gallery matches")
 
 
-_ship_arguments = helpers.path_arguments(gaitnet_run="runs/gaitnet", dygait_run="runs/dygait", data="data/gait")
+def _ship_arguments(parser: argparse.ArgumentParser) -> None:
+    helpers.path_arguments(gaitnet_run="runs/gaitnet", data="data/gait")(parser)
+    parser.add_argument("--dygait-run", default="runs/dygait",
+                        help="DyGait's finished run, or 'keep' ('' too) to keep the shipped dygait.pt, its manifest "
+                             "entry and curves (and evaluate that file)")  # fmt: skip
+    parser.add_argument("--swaps", default="data/gait-swaps",
+                        help="clothes-swap walks to identify ('' for none; skipped when absent)")  # fmt: skip
 
 
 METHOD = register_method(

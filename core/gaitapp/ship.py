@@ -1,8 +1,12 @@
 """Ship the trained gait models: half-precision GaitNet and DyGait in checkpoints/gait/, the app's gallery
 of held-out walkers, manifest entries (sha256, config, data, steps, metrics), training curves, an example
-figure and ``python -m core eval``'s tables (with the GEI baseline).
+figure and ``python -m core eval``'s tables (recognition with the GEI and colour-histogram baselines, the
+identification of clothes-swapped walks, GaitNet's appearance swap on its fair bar).
 
 ``python -m core ship gait --gaitnet-run runs/gaitnet --dygait-run runs/dygait --data data/gait``
+
+``--dygait-run keep`` ships GaitNet alone: the shipped ``dygait.pt``, its manifest entry and curves stay as
+they are, and the evaluation uses that file.
 
 The shared steps (manifest entries, curves, eval.json / eval.md) are :mod:`core.ship`'s; the recorded training
 time is the log's active time (:func:`core.train.training_seconds`): pauses are left out.
@@ -16,17 +20,18 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from core.checkpoints import CHECKPOINT_DIR, MANIFEST, data_summary
-from core.gait.evaluate import format_table, swap_scores
+from core.checkpoints import CHECKPOINT_DIR, MANIFEST, data_summary, resolve
+from core.gait.swap_eval import swap_pairs
 from core.gait.walkers import swap_truth
 from core.gaitapp import api, figures
 from core.gaitnet.api import reconstruct
 from core.ship import curves, half_precision_copy, load_state, run_log, ship_entry, write_report
 
-__all__ = ["SWAP_PAIRS", "example_figure", "format_swaps", "ship_gait"]
+__all__ = ["SWAP_PAIRS", "example_figure", "ship_gait"]
 
-# (appearance person, pose person), all held-out walkers, every person once on each side
-SWAP_PAIRS = [(31 + k, 31 + (k + 7) % 20) for k in range(20)]
+# (appearance person, pose person) on the default set: all held-out walkers, every person once on each side (what
+# api.swap_evaluation scores by default on any set: its test walkers, swap_pairs(test_subjects(config)))
+SWAP_PAIRS = swap_pairs(list(range(31, 51)))
 
 
 def curve_keys(rows: list[dict], limit: int = 9) -> list[str]:
@@ -39,44 +44,56 @@ def curve_keys(rows: list[dict], limit: int = 9) -> list[str]:
     return list(keys)[:limit]
 
 
-def format_swaps(swaps: dict[str, dict[str, float]]) -> str:
-    """Markdown table of the swap scores."""
-    lines = ["GaitNet appearance swap vs the rendered truth (20 held-out pairs, nm-05 at 90°, all frames):", "",
-             "| method | SSIM | L1 |", "|---|---|---|"]  # fmt: skip
-    lines += [f"| {name} | {v['ssim']:.3f} | {v['l1']:.4f} |" for name, v in swaps.items()]
-    return "\n".join(lines)
-
-
-def ship_gait(gaitnet_run: Path, dygait_run: Path, data: Path, out_dir: Path = CHECKPOINT_DIR / "gait",
-              manifest: Path = MANIFEST, progress=None) -> dict[str, Any]:  # fmt: skip
-    """Export, evaluate on the test subjects, register and plot; returns name -> GaitResult."""
+def ship_gait(gaitnet_run: Path, dygait_run: Path | None, data: Path, out_dir: Path = CHECKPOINT_DIR / "gait",
+              manifest: Path = MANIFEST, progress=None,
+              swaps: Path | None = api.DEFAULT_SWAPS) -> dict[str, Any]:  # fmt: skip
+    """Export, evaluate on the test subjects, register and plot. ``dygait_run`` None keeps the shipped DyGait
+    (file, manifest entry, curves) and evaluates it. ``swaps``: the clothes-swap set (skipped with a note when
+    absent). Returns {"evaluation": :class:`api.GaitEvaluation`, "swap": the swap report, "markdown"}."""
     say = progress or (lambda text: None)
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = {"gaitnet": half_precision_copy(gaitnet_run / "final.pt", out_dir / "gaitnet.pt"),
-             "dygait": half_precision_copy(dygait_run / "final.pt", out_dir / "dygait.pt")}  # fmt: skip
+    files = {"gaitnet": half_precision_copy(gaitnet_run / "final.pt", out_dir / "gaitnet.pt")}
+    runs = {"gaitnet": gaitnet_run}
+    if dygait_run is None:
+        files["dygait"] = resolve("dygait", manifest)  # the shipped file, checked against its sha256
+        say(f"keeping the shipped DyGait ({files['dygait']})")
+    else:
+        files["dygait"] = half_precision_copy(dygait_run / "final.pt", out_dir / "dygait.pt")
+        runs["dygait"] = dygait_run
     models = api.load(files["gaitnet"], files["dygait"])
-    results = api.evaluate_models(models, data, "test", progress=say)
+    evaluation = api.evaluate_gait(models, data, "test", swaps=swaps, progress=say)
+    for note in evaluation.notes:
+        say(f"note: {note}")
     say("gallery")
     gallery_file = api.save_gallery(api.build_gallery(data), out_dir / "gallery.npz")
     info = data_summary(data)
-    numbers = api.results_json(results)
-    baseline = numbers["GEI + nearest neighbour"]
-    for name, run, title in (("gaitnet", gaitnet_run, "GaitNet"), ("dygait", dygait_run, "DyGait")):
+    numbers = api.evaluation_json(evaluation)
+    say("appearance swaps against the rendered truth")
+    swap = api.swap_evaluation(models, data, progress=say)  # SWAP_PAIRS on the default set
+    recognition = numbers["recognition"]
+    baseline = recognition[api.GEI_BASELINE]
+    for name, title in (("gaitnet", "GaitNet"), ("dygait", "DyGait")):
+        if name not in runs:
+            continue
+        run = runs[name]
         state = load_state(run / "final.pt")
         rows = run_log(run)
-        metrics = {"test_rank1": numbers[title]["mean"], "gei_baseline_rank1": baseline["mean"],
+        metrics = {"test_rank1": recognition[title]["mean"], "gei_baseline_rank1": baseline["mean"],
                    "validation": state.get("validation"), "best_step": state.get("best_step")}  # fmt: skip
+        if title in numbers["clothes_swap"]:
+            cs = numbers["clothes_swap"][title]
+            metrics["clothes_swap"] = {"owner_rank1": cs["owner"], "donor_share": cs["donor"]}
+        if name == "gaitnet":
+            metrics["swap_bar"] = {c["check"]: c["passed"] for c in swap["bar"]}
         ship_entry(name, title, files[name], state, info, metrics, manifest, rows)
         curves(rows, curve_keys(rows), out_dir / f"curves_{name}.png", f"{title} (small preset)")
     ship_entry("gait-gallery", "gallery", gallery_file, None, info, {}, manifest, steps=0, seconds=0.0,
                config={"split": "test", "condition": "nm-01", "views": ["036", "090", "144"]})  # fmt: skip
-    say("appearance swaps against the rendered truth")
-    swaps = swap_scores(lambda look, pose: api.swap(models, look, pose), SWAP_PAIRS)
-    write_report(out_dir, {"recognition": numbers, "swap": swaps},
-                 format_table(results, per_view=True) + "\n\n" + format_swaps(swaps) + "\n")  # fmt: skip
+    markdown = api.format_evaluation(evaluation, swap)
+    write_report(out_dir, {**numbers, "swap": swap}, markdown)
     say("example figure")
     example_figure(models, out_dir / "examples.png")
-    return results
+    return {"evaluation": evaluation, "swap": swap, "markdown": markdown}
 
 
 def example_figure(models: api.GaitModels, path: Path, pose_subject: int = 33, look_subject: int = 38,

@@ -13,6 +13,11 @@ capture, so it shares j's scene and sensor noise pixel for pixel. These scores l
   silhouette dilated by :data:`DILATE_PX` joined with the truth's foreground).
 - **sharpness** (:func:`sharpness_ratio`): mean absolute Laplacian of the luminance over the person
   region, relative to the truth's (1: as much fine detail as the truth; a blur scores well below 1).
+- **silhouette IoU** (:func:`silhouette_iou`): of the output's foreground with j's silhouette.
+
+The pieces of a bar shared by the swaps that use it (DG-Net's pictures, GaitNet's walks): the three regions
+of a pair (:func:`swap_regions`), the reconstruction's scores against its own input
+(:func:`reconstruction_scores`) and the bar's rows (:func:`bar_rows`, with :data:`BEATS_SHARE`).
 
 SSIM comes from torchmetrics; sRGB -> CIE Lab follows the standard's formulas (IEC 61966-2-1, CIE 15).
 """
@@ -20,6 +25,9 @@ SSIM comes from torchmetrics; sRGB -> CIE Lab follows the standard's formulas (I
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -28,7 +36,10 @@ from torchmetrics.functional.image import structural_similarity_index_measure
 from torchvision.transforms.functional import gaussian_blur
 
 __all__ = [
+    "BEATS_SHARE",
     "CHANGED_THRESHOLD",
+    "SwapRegions",
+    "bar_rows",
     "blurred",
     "DILATE_PX",
     "changed_region",
@@ -38,14 +49,18 @@ __all__ = [
     "lab_to_rgb",
     "person_region",
     "person_scores",
+    "reconstruction_scores",
     "recolour",
     "rgb_to_lab",
     "sharpness_ratio",
+    "silhouette_iou",
+    "swap_regions",
 ]
 
 CHANGED_THRESHOLD = 0.1  # mean absolute RGB difference in [0, 1] between the truth and image j
 DILATE_PX = 2  # j's silhouette grows by this many pixels, so a slightly shifted person still counts
 HEAD_SHARE, WAIST_SHARE = 0.15, 0.47  # of a standing person's height, from the top (the recolour baseline)
+BEATS_SHARE = 0.6  # a swap must beat "return the appearance input" on clothes colour on at least this share
 
 _SRGB_TO_XYZ = torch.tensor([[0.4124564, 0.3575761, 0.1804375],
                              [0.2126729, 0.7151522, 0.0721750],
@@ -204,3 +219,48 @@ def person_scores(output: Tensor, truth: Tensor, region: Tensor, changed: Tensor
         "ssim": structural_similarity_index_measure(out, truth, data_range=1.0, reduction="none"),
         "sharpness": sharpness_ratio(out, truth, region),
     }
+
+
+@dataclass(frozen=True)
+class SwapRegions:
+    """Per pair (N, H, W) bool: the person, its pixels that had to change, and j's pixels the truth keeps."""
+
+    person: Tensor
+    changed: Tensor
+    kept: Tensor
+
+
+def swap_regions(structure: Tensor, structure_mask: Tensor, truth: Tensor, truth_foreground: Tensor) -> SwapRegions:
+    """The regions :func:`person_scores` reads, from image j [0, 1] (N, 3, H, W), its silhouette (N, H, W),
+    the truth (N, 3, H, W) and the truth's foreground (N, H, W)."""
+    person = person_region(structure_mask, truth_foreground)
+    changed = changed_region(truth, structure, person)
+    return SwapRegions(person, changed, structure_mask & ~changed)
+
+
+def reconstruction_scores(output: Tensor, image: Tensor, mask: Tensor, foreground: Tensor) -> dict[str, Tensor]:
+    """Per-pair (N,) scores of a reconstruction [0, 1] (N, 3, H, W) against its own input ``image``: on the
+    person region of ``mask`` and ``foreground`` (N, H, W), nothing to change, every silhouette pixel kept
+    (no clothes ΔE)."""
+    region = person_region(mask, foreground)
+    scores = person_scores(output, image, region, torch.zeros_like(region), mask)
+    scores.pop("clothes_delta_e")
+    return scores
+
+
+def silhouette_iou(predicted: Tensor, truth: Tensor) -> Tensor:
+    """(N,) intersection over union of (N, H, W) bool masks (1 where both are empty)."""
+    inter = (predicted & truth).flatten(1).sum(1).float()
+    union = (predicted | truth).flatten(1).sum(1).float()
+    return torch.where(union > 0, inter / union.clamp_min(1), torch.ones_like(union))
+
+
+def bar_rows(checks: Iterable[tuple[str, float, float, str]]) -> list[dict[str, Any]]:
+    """A bar's checks (name, value, target, "<" or ">=") as rows {"check", "value", "target", "passed"}."""
+    rows = []
+    for name, value, target, op in checks:
+        if op not in ("<", ">="):
+            raise ValueError(f"a check compares with '<' or '>=', got {op!r}")
+        passed = value < target if op == "<" else value >= target
+        rows.append({"check": name, "value": float(value), "target": float(target), "passed": bool(passed)})
+    return rows
