@@ -323,11 +323,9 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
     gait.add_argument("--frames", type=int, default=GaitConfig.frames)
     gait.add_argument("--views", default="", help="comma-separated degrees (default 0,18,...,180)")
     gait.add_argument("--conditions", default="", help="comma-separated (default nm-01..06,bg-01..02,cl-01..02)")
-    swaps = kinds.add_parser(
-        "gait-swaps", help="the gait set's walkers in other walkers' clothes (cs-NN walks, same layout)"
-    )
+    swaps = kinds.add_parser("gait-swaps", help="the gait set's walkers in other clothes (cs-NN walks, same layout)")
     swaps.add_argument("--gait", default="data/gait", help="the gait set whose walks are repeated (its config)")
-    swaps.add_argument("--donors", type=int, default=2, help="cs walks per training walker (at every view)")
+    swaps.add_argument("--donors", type=int, default=6, help="new outfits per training walker (cs-01..)")
     pairs = kinds.add_parser("pairs", help="appearance/structure swap pairs with rendered ground truth")
     pairs.add_argument("--pairs", type=int, default=120)
     pairs.add_argument("--split", choices=("test", "train"), default="test",

@@ -65,6 +65,12 @@ def test_analyse_an_example_walker(model_env):
     assert "walker 032, cl-01, 72°" in note and "Rank-1:" in note and "GaitNet" in note and "DyGait" in note
 
 
+def test_a_walk_in_another_walkers_clothes(model_env):
+    gif, maps, trajectory, matches, note = tab.analyse_walk(W[3], tab.CLOTHES_SWAP, "90°", None)
+    assert maps is not None and matches is not None
+    assert f"{W[3]}'s own walk" in note and f"clothes of walker {W[4][-3:]}" in note and "Rank-1:" in note
+
+
 def test_analyse_an_upload(model_env, tmp_path):
     cases = {c.kind: c for c in clip_files(tmp_path / "clips")}
     action = Form(*tab.CHECKS).action(tab.analyse_walk, "analysing")
@@ -81,7 +87,7 @@ def test_analyse_an_upload(model_env, tmp_path):
 def test_swap_beside_the_rendered_truth(model_env):
     picture, note = tab.swap_walks(W[0], W[4], "90°")
     assert picture.shape[0] > 4 * 96  # pose walker, appearance walker, swap, truth
-    assert "Mean absolute error against the rendered truth" in note
+    assert "| GaitNet swap |" in note and "| silhouette fill (no learning) |" in note and "clothes ΔE" in note
 
 
 def test_without_models_the_walk_and_what_to_do(monkeypatch):
@@ -118,5 +124,5 @@ def test_gait_tab_in_a_real_browser_with_the_shipped_models(app_server, tmp_path
     from tests.test_app import runs_in_browser
 
     runs = [("#gait-run", {"#gait-maps": 90_000, "#gait-matches": 30_000}, "Rank-1:"),
-            ("#gait-swap-run", {"#gait-swap": 90_000}, "Mean absolute error")]  # fmt: skip
+            ("#gait-swap-run", {"#gait-swap": 90_000}, "clothes ΔE")]  # fmt: skip
     runs_in_browser(app_server, tab.TITLE, runs, tmp_path / "gait_tab.png")

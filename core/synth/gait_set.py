@@ -166,65 +166,72 @@ def render_gait_walk(
 
 @dataclass(frozen=True)
 class ClothesSwapConfig:
-    """The clothes-swap set: walks of the gait set's people in other people's clothes.
+    """The clothes-swap set: walks of the gait set's people in other clothes.
 
     Each walk repeats one of the gait set's walks (the same body, motion, camera and segmentation noise,
-    frame for frame) in a donor's clothes, and is stored as condition ``cs-NN`` of the walker. It is what
+    frame for frame) in other clothes, and is stored as condition ``cs-NN`` of the walker. It is what
     GaitNet's gait-similarity loss asks for (one walker in different clothes) and it tests whether a gait
     feature names the walk's owner or the clothes' owner.
 
-    donors: cs walks per training walker, each in another walker's clothes from the same group (training
-    walkers, or the last ``validation_ids`` of them, which select GaitNet's checkpoint: GaitNet's
-    ``validation_subjects``), repeating a random gallery walk (``walk_conditions``) at every view.
-    Each test walker walks ``test_condition`` once (cs-01) in the next test walker's clothes.
+    Training walkers (and the last ``validation_ids`` of them, which select GaitNet's checkpoint: GaitNet's
+    ``validation_subjects``) wear ``donors`` new outfits each, of people who are not in the gait set
+    (numbers from ``outfit_base`` + 1 on, never shared), repeating a random gallery walk
+    (``walk_conditions``) at ``views_per_walk`` views that rotate so that every view is covered. The 25
+    training walkers' own outfits alone are too few for f_a to learn clothes it has not seen. Each test
+    walker walks ``test_condition`` once (cs-01) in the next test walker's clothes, at every view.
     """
 
     gait: GaitConfig = GaitConfig()
-    donors: int = 2
+    donors: int = 6
+    views_per_walk: int = 4
     walk_conditions: tuple[str, ...] = ("nm-01", "nm-02", "nm-03", "nm-04")
     test_condition: str = "nm-05"
     validation_ids: int = 5
+    outfit_base: int = 1000
     seed: int = 0
 
 
 def clothes_swap_plan(cfg: ClothesSwapConfig) -> list[dict]:
-    """One row per cs walk: {"id", "condition" (cs-NN), "donor", "walk" (the condition it repeats)}."""
+    """One row per cs walk: {"id", "condition" (cs-NN), "donor" (whose clothes), "walk" (the condition it
+    repeats), "views"}."""
     g = cfg.gait
     if not 1 <= cfg.validation_ids < g.train_ids - 1:
         raise ValueError(f"validation_ids must be within 1..{g.train_ids - 2}, got {cfg.validation_ids}")
-    if cfg.donors < 1:
-        raise ValueError(f"donors must be >= 1, got {cfg.donors}")
+    if cfg.donors < 1 or cfg.views_per_walk < 1:
+        raise ValueError(f"donors and views_per_walk must be >= 1, got {cfg.donors} and {cfg.views_per_walk}")
+    if cfg.outfit_base < g.ids:
+        raise ValueError(f"outfit_base must be >= the gait set's {g.ids} ids (new people), got {cfg.outfit_base}")
     missing = [c for c in (*cfg.walk_conditions, cfg.test_condition) if c not in g.conditions]
     if missing:
         raise ValueError(f"the gait set has no walks {missing}; its conditions are {', '.join(g.conditions)}")
-    cut = g.train_ids - cfg.validation_ids
-    groups = [list(range(1, cut + 1)), list(range(cut + 1, g.train_ids + 1))]
+    views, per_walk = list(g.views), min(cfg.views_per_walk, len(g.views))
     rows = []
-    for group in groups:
-        for person in group:
-            rng = np.random.default_rng([cfg.seed, person, 0xC5])
-            others = [q for q in group if q != person]
-            donors = rng.choice(others, size=min(cfg.donors, len(others)), replace=False)
-            for k, donor in enumerate(donors):
-                walk = str(rng.choice(list(cfg.walk_conditions)))
-                rows.append({"id": person, "condition": f"cs-{k + 1:02d}", "donor": int(donor), "walk": walk})
+    for n, person in enumerate(range(1, g.train_ids + 1)):
+        rng = np.random.default_rng([cfg.seed, person, 0xC5])
+        for k in range(cfg.donors):
+            walk_number = n * cfg.donors + k
+            first = walk_number * per_walk
+            chosen = sorted({views[(first + m) % len(views)] for m in range(per_walk)})
+            rows.append({"id": person, "condition": f"cs-{k + 1:02d}", "donor": cfg.outfit_base + walk_number + 1,
+                         "walk": str(rng.choice(list(cfg.walk_conditions))), "views": chosen})  # fmt: skip
     test = list(range(g.train_ids + 1, g.ids + 1))
     for n, person in enumerate(test):
         rows.append({"id": person, "condition": "cs-01", "donor": test[(n + 1) % len(test)],
-                     "walk": cfg.test_condition})  # fmt: skip
+                     "walk": cfg.test_condition, "views": views})  # fmt: skip
     return rows
 
 
 def _swap_task(args) -> list[dict]:
     out, cfg, row = args
     rows = []
-    for view in cfg.views:
+    for view in row["views"]:
         rel = f"{row['id']:03d}/{row['condition']}/{view:03d}/{view:03d}.pkl"
         if not ((out / "sil" / rel).exists() and (out / "rgb" / rel).exists()):
             walk = render_gait_walk(cfg, row["id"], row["walk"], view, dressed_as=row["donor"])
             save_sequence(out / "sil" / rel, walk.sil)
             save_sequence(out / "rgb" / rel, walk.rgb)
-        rows.append({"file": rel, **row, "view": view, "frames": len(load_sequence(out / "sil" / rel))})
+        described = {k: v for k, v in row.items() if k != "views"}
+        rows.append({"file": rel, **described, "view": view, "frames": len(load_sequence(out / "sil" / rel))})
     return rows
 
 
