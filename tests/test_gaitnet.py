@@ -348,12 +348,13 @@ def test_cross_decoding_takes_the_pose_from_the_other_clip():
 
 def test_training_with_clothes_swaps_scores_them_in_validation(walkers, tmp_path):
     swaps = write_clothes_swaps(walkers, tmp_path / "swaps")
-    cfg = _tiny(steps=4, eval_every=4, sample_every=0, aligned_pair_share=0.5)
+    cfg = _tiny(steps=4, eval_every=4, sample_every=0, aligned_pair_share=0.5, colour_weight=2.0)
     result = train_gaitnet(walkers, tmp_path / "run", cfg, swaps=swaps, device="cpu")
     assert set(result["best_validation"]) == {"NM", "BG", "CL", "CS", "mean"}
     final = torch.load(tmp_path / "run" / "final.pt", weights_only=True)
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert any("val_CS" in row for row in log)
+    assert any(row.get("colour", 0) > 0 for row in log)  # aligned items were cross-decoded and colour-scored
     # a warm start begins from those weights; another number of walkers is refused
     trainer = GaitNetTrainer(cfg, 4, torch.device("cpu"))
     trainer.warm_start(tmp_path / "run" / "final.pt")
@@ -363,6 +364,8 @@ def test_training_with_clothes_swaps_scores_them_in_validation(walkers, tmp_path
         GaitNetTrainer(cfg, 5, torch.device("cpu")).warm_start(tmp_path / "run" / "final.pt")
     with pytest.raises(ValueError, match="aligned_pair_share"):
         replace(cfg, recon_both_clips=False).validate()
+    with pytest.raises(ValueError, match="colour_weight"):
+        replace(cfg, aligned_pair_share=0.0).validate()
     assert final["config"]["aligned_pair_share"] == 0.5
 
 

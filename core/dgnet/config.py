@@ -121,7 +121,7 @@ class LossConfig(ConfigMixin):
     recon_only_iter: int = 0  # the generator learns only self-reconstruction for this many iterations
     gan_ramp_iter: int = 0  # then the adversarial weight grows linearly from 0 to gan_w over this many
     paired_w: float = 0.0  # L1 of the swap against the RENDERED truth (training people's pairs; not in the paper)
-    colour_w: float = 0.0  # Lab colour loss of that swap where the truth changed (losses.changed_colour_loss)
+    colour_w: float = 0.0  # Lab colour loss of that swap where the truth changed (core.nn.losses.changed_colour_loss)
 
 
 @dataclass

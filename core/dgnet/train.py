@@ -36,9 +36,10 @@ from torchmetrics.functional.classification import binary_auroc
 
 from core.data.market import load_images, load_market
 from core.dgnet.config import DGNetConfig
-from core.dgnet.losses import changed_colour_loss, loss_weights, recon_l1, soft_label_kl, teacher_soft_labels
+from core.dgnet.losses import loss_weights, recon_l1, soft_label_kl, teacher_soft_labels
 from core.dgnet.model import DGNet, denormalise, paint_over
 from core.engine import LossTerms, Task, fit
+from core.nn.losses import changed_colour_loss
 from core.reid.data import ReidTrainSet, random_erasing
 from core.reid.retrieval import evaluate_market, imagenet_normalise
 from core.reid.train import load_baseline

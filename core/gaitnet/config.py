@@ -58,6 +58,9 @@ class GaitNetConfig(ConfigMixin):
     # on the same frames, and cross-reconstructs each clip from its own f_a and the *other* clip's f_g: the
     # pose must come from f_g whatever the clothes, the clothes from f_a. 0: the paper (no such pairs).
     aligned_pair_share: float = 0.0
+    # Lab colour loss (core.nn.losses.changed_colour_loss) of those cross-decoded frames where the two
+    # clips' clothes differ: the clothes' colour must come from f_a (0: the paper)
+    colour_weight: float = 0.0
     steps: int = 8000  # the authors' loop never ends; it kept checkpoints up to iteration 8000
     validation_subjects: int = 5  # the last training subjects, held out to select the model
     eval_every: int = 500  # steps between validation scores (the best-scoring weights are kept)
@@ -83,6 +86,8 @@ class GaitNetConfig(ConfigMixin):
             raise ValueError("batch_size must be >= 2 (batch norm needs several items)")
         if not 0.0 <= self.aligned_pair_share <= 1.0:
             raise ValueError(f"aligned_pair_share must be within [0, 1], got {self.aligned_pair_share}")
+        if self.colour_weight < 0 or (self.colour_weight > 0 and self.aligned_pair_share == 0):
+            raise ValueError("colour_weight must be >= 0, and needs aligned pairs (aligned_pair_share > 0)")
         if self.aligned_pair_share > 0 and self.xrecon_weight > 0 and not self.recon_both_clips:
             raise ValueError("aligned_pair_share needs recon_both_clips (each clip is rebuilt in the other's pose)")
         if self.validation_subjects < 1 or self.eval_every < 1:
@@ -127,9 +132,10 @@ class GaitNetConfig(ConfigMixin):
     def small_swap(cls) -> GaitNetConfig:
         """The ``small`` model fine-tuned with the clothes-swap walks (``--swaps data/gait-swaps``, warm start
         from the earlier ``small`` model, ``gaitnet-base``): 2,500 steps at half the learning rate, half of the
-        items aligned clothes-swap pairs. The checkpoint is chosen by the mean validation Rank-1 of NM, BG,
-        CL and the validation walkers' clothes-swap walks (CS)."""
-        return replace(cls.small(), steps=2500, lr=2.5e-4, aligned_pair_share=0.5, eval_every=250)
+        items aligned clothes-swap pairs, whose cross-decoded frames also get the Lab colour loss (x2, as
+        DG-Net's first paired stage). The checkpoint is chosen by the mean validation Rank-1 of NM, BG, CL
+        and the validation walkers' clothes-swap walks (CS)."""
+        return replace(cls.small(), steps=2500, lr=2.5e-4, aligned_pair_share=0.5, colour_weight=2.0, eval_every=250)
 
     @preset("tiny")
     @classmethod

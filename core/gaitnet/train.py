@@ -40,11 +40,13 @@ from core.gaitnet.config import GaitNetConfig
 from core.gaitnet.losses import accuracy, cross_reconstruction_loss, gait_similarity_loss, incremental_identity_loss
 from core.gaitnet.model import GaitNet
 from core.metrics.gait import CASIA_B_PROBES, casia_b_rank1
+from core.nn.losses import changed_colour_loss
 from core.train import Runtime, autocast, wrap_ddp
 
 __all__ = ["GaitNetTask", "GaitNetTrainer", "PairSampler", "train_gaitnet", "validate"]
 
-CURVES = ("loss", "xrecon", "gait_sim", "inc_id", "id_acc", "val_mean", "val_NM", "val_BG", "val_CL", "val_CS", "lr")
+CURVES = ("loss", "xrecon", "colour", "gait_sim", "inc_id", "id_acc", "val_mean", "val_NM", "val_BG", "val_CL",
+          "val_CS", "lr")  # fmt: skip
 
 
 class PairSampler:
@@ -157,7 +159,12 @@ class GaitNetTrainer(StateParts):
         pose, logits = out["pose"], out["logits"]
         terms = LossTerms()
         if k:
-            terms.add("xrecon", cross_reconstruction_loss(out["recon"], x[:, :rebuilt, targets], t), cfg.xrecon_weight)
+            truth = x[:, :rebuilt, targets]  # (N, Q, K, 3, H, W)
+            terms.add("xrecon", cross_reconstruction_loss(out["recon"], truth, t), cfg.xrecon_weight)
+            if cross is not None and cfg.colour_weight > 0:  # aligned items: the twin clip shows the other clothes
+                twin = x[:, [1, 0]][:, :, targets][cross].flatten(0, 2)
+                colour = changed_colour_loss(out["recon"][cross].flatten(0, 2), truth[cross].flatten(0, 2), twin)
+                terms.add("colour", colour, cfg.colour_weight)
         terms.add("gait_sim", gait_similarity_loss(pose[:, 0], pose[:, 1]), cfg.gait_sim_weight)
         terms.add("inc_id", incremental_identity_loss(logits.flatten(0, 1), y.repeat_interleave(pairs)), cfg.id_weight)
         loss = terms.total()
