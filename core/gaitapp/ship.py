@@ -34,12 +34,15 @@ __all__ = ["SWAP_PAIRS", "example_figure", "ship_gait"]
 SWAP_PAIRS = swap_pairs(list(range(31, 51)))
 
 
+NOT_PLOTTED = ("step", "lr", "time", "seconds", "triplet_count", "aligned")  # bookkeeping, not learning
+
+
 def curve_keys(rows: list[dict], limit: int = 9) -> list[str]:
     """The logged numbers worth a panel (training and validation rows alike), in the order first logged."""
     keys: dict[str, None] = {}
     for row in rows:
         for key, value in row.items():
-            if key not in ("step", "lr", "time", "seconds", "triplet_count") and isinstance(value, int | float):
+            if key not in NOT_PLOTTED and isinstance(value, int | float):
                 keys.setdefault(key)
     return list(keys)[:limit]
 
@@ -86,7 +89,8 @@ def ship_gait(gaitnet_run: Path, dygait_run: Path | None, data: Path, out_dir: P
         if name == "gaitnet":
             metrics["swap_bar"] = {c["check"]: c["passed"] for c in swap["bar"]}
         ship_entry(name, title, files[name], state, info, metrics, manifest, rows)
-        curves(rows, curve_keys(rows), out_dir / f"curves_{name}.png", f"{title} (small preset)")
+        preset = "small-swap fine-tuning" if state["config"].get("aligned_pair_share") else "small preset"
+        curves(rows, curve_keys(rows, limit=12), out_dir / f"curves_{name}.png", f"{title} ({preset})")
     ship_entry("gait-gallery", "gallery", gallery_file, None, info, {}, manifest, steps=0, seconds=0.0,
                config={"split": "test", "condition": "nm-01", "views": ["036", "090", "144"]})  # fmt: skip
     markdown = api.format_evaluation(evaluation, swap)
