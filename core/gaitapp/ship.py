@@ -86,9 +86,13 @@ def ship_gait(gaitnet_run: Path, dygait_run: Path | None, data: Path, out_dir: P
         if title in numbers["clothes_swap"]:
             cs = numbers["clothes_swap"][title]
             metrics["clothes_swap"] = {"owner_rank1": cs["owner"], "donor_share": cs["donor"]}
+        data_info = info
         if name == "gaitnet":
             metrics["swap_bar"] = {c["check"]: c["passed"] for c in swap["bar"]}
-        ship_entry(name, title, files[name], state, info, metrics, manifest, rows)
+            if state["config"].get("aligned_pair_share") and swaps is not None and Path(swaps).is_dir():
+                # the fine-tuning also read the clothes-swap walks, and started from the earlier model
+                data_info = {**info, "clothes_swaps": data_summary(Path(swaps)), "warm_start": "gaitnet-base"}
+        ship_entry(name, title, files[name], state, data_info, metrics, manifest, rows)
         preset = "small-swap fine-tuning" if state["config"].get("aligned_pair_share") else "small preset"
         curves(rows, curve_keys(rows, limit=12), out_dir / f"curves_{name}.png", f"{title} ({preset})")
     ship_entry("gait-gallery", "gallery", gallery_file, None, info, {}, manifest, steps=0, seconds=0.0,
