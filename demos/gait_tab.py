@@ -187,7 +187,7 @@ def analyse_walk(walker: str, condition: str, view: str, clip: GaitClip | None,
     step(0.6, desc="GaitNet's pose features")
     if clip.rgb is not None:
         walks, names = [clip], [label]
-        if gallery is not None and truth_subject is not None:
+        if gallery is not None and truth_subject in gallery.subjects:
             own = _gallery_index(gallery, truth_subject, _view(view))
             other_subject = next(s for s in gallery.subjects if s != truth_subject)
             other = _gallery_index(gallery, other_subject, _view(view))

@@ -66,9 +66,9 @@ def test_analyse_an_example_walker(model_env):
 
 
 def test_a_walk_in_another_walkers_clothes(model_env):
-    gif, maps, trajectory, matches, note = tab.analyse_walk(W[3], tab.CLOTHES_SWAP, "90°", None)
-    assert maps is not None and matches is not None
-    assert f"{W[3]}'s own walk" in note and f"clothes of walker {W[4][-3:]}" in note and "Rank-1:" in note
+    gif, maps, trajectory, matches, note = tab.analyse_walk(W[1], tab.CLOTHES_SWAP, "90°", None)
+    assert maps is not None and matches is not None and trajectory is not None
+    assert f"{W[1]}'s own walk" in note and f"clothes of walker {W[2][-3:]}" in note and "Rank-1:" in note
 
 
 def test_analyse_an_upload(model_env, tmp_path):
