@@ -67,10 +67,9 @@ walk; its outputs averaged over time are the **gait feature**.
 - *Cross-reconstruction*: frame t2 is drawn from f_a of **another** frame t1 of the walk and f_g of t2,
   so f_a cannot carry the pose (it must serve any frame) and f_g must carry it.
 - *Gait similarity*: the average f_g of two walks of one person in different clothes must match, so
-  clothes cannot leak into f_g. Our training adds walks that only a renderer can make: a walker's own
-  walk again, frame for frame, in another walker's clothes. Half of the pairs are such a walk and its
-  twin, and each is drawn from its own f_a and the *twin's* f_g: the pose must come from f_g whatever
-  the clothes, the clothes from f_a.
+  clothes cannot leak into f_g. Yet the shipped model names the clothes' owner more often than the
+  walker for a walk in another walker's clothes (try the cs-01 condition): CASIA-B-style data changes
+  only the coat. The model card measures an experiment that trains on such walks.
 - *Incremental identity*: the LSTM's running average must name the person at every step, weighted
   more towards the end (w_t ∝ t²).
 

@@ -151,9 +151,9 @@ def _train_arguments(model: str):
         parser.add_argument("--steps", type=int, default=None, help="override the preset's steps")
         parser.add_argument("--max-steps", type=int, default=None, help="stop early with a checkpoint (resume later)")
         if model == "gaitnet":
-            parser.add_argument("--preset", default="small-swap",
-                                help="small-swap (the default: small fine-tuned with clothes-swap walks), small, "
-                                     "paper or tiny")  # fmt: skip
+            parser.add_argument("--preset", default="small",
+                                help="small (2-core CPU, the default, shipped), small-swap (small fine-tuned with "
+                                     "clothes-swap walks: the measured experiment), paper or tiny")  # fmt: skip
             parser.add_argument("--swaps", default=None,
                                 help="clothes-swap walks (python -m core synth gait-swaps; default data/gait-swaps "
                                      "for small-swap, '' for none)")  # fmt: skip
