@@ -456,3 +456,30 @@ def test_load_by_name_gives_the_shipped_model():
     assert api.reconstruct(model, walk).shape == walk.shape == (12, 64, 32, 3)
     with pytest.raises(CheckpointError, match="unknown checkpoint 'dygait-x'"):
         api.load("dygait-x")
+
+
+def test_clothes_swap_presets_choose_their_start(tmp_path):
+    """small-swap fine-tunes gaitnet-base; small-cs starts from scratch; both take the clothes-swap walks and
+    refuse to run without them."""
+    import argparse
+
+    from core.cli_helpers import CliError
+    from core.gaitapp.commands import _gaitnet_sources
+
+    (tmp_path / "swaps").mkdir()
+
+    def sources(preset: str, swaps: str | None, resume: bool = False) -> dict:
+        args = argparse.Namespace(preset=preset, swaps=swaps, warm_start=None, resume=resume, data="data/gait")
+        return _gaitnet_sources(args, GaitNetConfig.from_preset(preset))
+
+    assert sources("small-swap", str(tmp_path / "swaps")) == {"swaps": str(tmp_path / "swaps"),
+                                                              "warm_start": "gaitnet-base"}  # fmt: skip
+    assert sources("small-swap", str(tmp_path / "swaps"), resume=True)["warm_start"] is None
+    assert sources("small-cs", str(tmp_path / "swaps")) == {"swaps": str(tmp_path / "swaps"), "warm_start": None}
+    cs = GaitNetConfig.from_preset("small-cs")
+    assert cs.aligned_pair_share == 0.25 and cs.steps == GaitNetConfig.from_preset("small").steps
+    with pytest.raises(CliError, match="pass --swaps"):
+        sources("small-cs", "")
+    with pytest.raises(CliError, match="synth gait-swaps"):
+        sources("small-cs", str(tmp_path / "missing"))
+    assert sources("small", None) == {"swaps": None, "warm_start": None}

@@ -35,8 +35,8 @@ def _gait_config(model: str, preset: str, steps: int | None):
 
 
 def _gaitnet_sources(args: argparse.Namespace, cfg) -> dict:
-    """GaitNet's clothes-swap walks and warm start: the presets with aligned pairs need the swaps and start
-    from the earlier model (``gaitnet-base``) unless told otherwise; '' switches either off."""
+    """GaitNet's clothes-swap walks and warm start: the presets with aligned pairs need the swaps; small-swap
+    starts from the earlier model (``gaitnet-base``) unless told otherwise; '' switches either off."""
     swaps = args.swaps if args.swaps is not None else ("data/gait-swaps" if cfg.aligned_pair_share > 0 else "")
     if swaps and not Path(swaps).is_dir():
         raise CliError(f"no clothes-swap walks at {swaps}: make them with python -m core synth gait-swaps "
@@ -45,7 +45,7 @@ def _gaitnet_sources(args: argparse.Namespace, cfg) -> dict:
         raise CliError(f"preset {args.preset} pairs clothes-swap walks: pass --swaps data/gait-swaps")
     warm = args.warm_start
     if warm is None:
-        warm = "gaitnet-base" if cfg.aligned_pair_share > 0 and not args.resume else ""
+        warm = "gaitnet-base" if args.preset == "small-swap" and not args.resume else ""  # small-cs: from scratch
     return {"swaps": swaps or None, "warm_start": warm or None}
 
 
@@ -153,10 +153,11 @@ def _train_arguments(model: str):
         if model == "gaitnet":
             parser.add_argument("--preset", default="small",
                                 help="small (2-core CPU, the default, shipped), small-swap (small fine-tuned with "
-                                     "clothes-swap walks: the measured experiment), paper or tiny")  # fmt: skip
+                                     "clothes-swap walks: the measured experiment), small-cs (small's schedule "
+                                     "from scratch with the clothes-swap walks), paper or tiny")  # fmt: skip
             parser.add_argument("--swaps", default=None,
                                 help="clothes-swap walks (python -m core synth gait-swaps; default data/gait-swaps "
-                                     "for small-swap, '' for none)")  # fmt: skip
+                                     "for small-swap and small-cs, '' for none)")  # fmt: skip
             parser.add_argument("--warm-start", default=None,
                                 help="a trained GaitNet to start from (registered name or final.pt; default "
                                      "gaitnet-base for small-swap, '' for none)")  # fmt: skip
