@@ -81,6 +81,13 @@ class TexGenConfig(ConfigMixin):
         L1 pulled the unseen texels towards clothes and background the body's texture does not have."""
         return replace(cls.small_uv(), truth_weight=30.0)
 
+    @preset("small-truth-noreid")
+    @classmethod
+    def small_truth_noreid(cls) -> TexGenConfig:
+        """The ablation of :meth:`small_truth` without the re-ID loss (``reid_weight`` 0): what the re-ID loss
+        adds to the U-Net's unseen views when it trains beside the texture truth and the photos' L1."""
+        return replace(cls.small_truth(), reid_weight=0.0)
+
     @preset("tiny")
     @classmethod
     def tiny(cls) -> TexGenConfig:
