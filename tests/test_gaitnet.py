@@ -367,6 +367,12 @@ def test_training_with_clothes_swaps_scores_them_in_validation(walkers, tmp_path
     with pytest.raises(ValueError, match="colour_weight"):
         replace(cfg, aligned_pair_share=0.0).validate()
     assert final["config"]["aligned_pair_share"] == 0.5
+    assert final["warm_start"] is None  # trained from scratch
+    # what a run started from survives a resume (the resumed session passes no warm start)
+    start = tmp_path / "run" / "final.pt"
+    train_gaitnet(walkers, tmp_path / "warm", cfg, swaps=swaps, warm_start=start, device="cpu", max_steps=2)
+    train_gaitnet(walkers, tmp_path / "warm", cfg, swaps=swaps, device="cpu", resume=True)
+    assert torch.load(tmp_path / "warm" / "final.pt", weights_only=True)["warm_start"] == str(start)
 
 
 def test_resume_continues_the_step_count(walkers, tmp_path):

@@ -90,10 +90,12 @@ def ship_gait(gaitnet_run: Path, dygait_run: Path | None, data: Path, out_dir: P
         if name == "gaitnet":
             metrics["swap_bar"] = {c["check"]: c["passed"] for c in swap["bar"]}
             if state["config"].get("aligned_pair_share") and swaps is not None and Path(swaps).is_dir():
-                # the fine-tuning also read the clothes-swap walks, and started from the earlier model
-                data_info = {**info, "clothes_swaps": data_summary(Path(swaps)), "warm_start": "gaitnet-base"}
+                # the run also read the clothes-swap walks (and may have started from an earlier model)
+                data_info = {**info, "clothes_swaps": data_summary(Path(swaps)), "warm_start": state.get("warm_start")}
         ship_entry(name, title, files[name], state, data_info, metrics, manifest, rows)
-        preset = "small-swap fine-tuning" if state["config"].get("aligned_pair_share") else "small preset"
+        preset = "small preset"
+        if state["config"].get("aligned_pair_share"):
+            preset = "clothes-swap fine-tuning" if state.get("warm_start") else "clothes-swap walks, from scratch"
         curves(rows, curve_keys(rows, limit=12), out_dir / f"curves_{name}.png", f"{title} ({preset})")
     ship_entry("gait-gallery", "gallery", gallery_file, None, info, {}, manifest, steps=0, seconds=0.0,
                config={"split": "test", "condition": "nm-01", "views": ["036", "090", "144"]})  # fmt: skip

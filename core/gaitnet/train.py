@@ -254,7 +254,7 @@ def train_gaitnet(
 
     Writes ``run_dir/last.pt`` (resume), ``log.jsonl``, ``curves.png``, ``images/`` and, once all
     ``cfg.steps`` are done, ``final.pt`` = {"config", "model" (the best weights on validation),
-    "num_classes", "steps", "seconds", "best_step", "validation"}. ``max_steps`` stops early with a
+    "num_classes", "steps", "seconds", "best_step", "warm_start", "validation"}. ``max_steps`` stops early with a
     checkpoint (``resume`` continues). Returns {"steps", "seconds", "path", "best_validation"}.
     """
     task = GaitNetTask(Path(data), Path(run_dir), cfg, Path(swaps) if swaps else None, warm_start)
@@ -275,6 +275,8 @@ class GaitNetTask(Task):
     def __init__(self, data: Path, run_dir: Path, cfg: GaitNetConfig, swaps: Path | None = None,
                  warm_start: str | Path | None = None) -> None:  # fmt: skip
         self.data, self.run_dir, self.cfg, self.swaps, self.warm_start = data, run_dir, cfg, swaps, warm_start
+        # what the weights started from, kept through resumes (a resumed session passes no warm start)
+        self.started_from = None if warm_start is None else str(warm_start)
         self.seed, self.bf16, self.total_steps, self.log_every = cfg.seed, cfg.bf16, cfg.steps, cfg.log_every
         self.eval_every, self.checkpoint_every_s = cfg.eval_every, cfg.checkpoint_every_s
         self.best: dict[str, Any] = {"step": 0, "validation": None, "model": None}
@@ -313,16 +315,17 @@ class GaitNetTask(Task):
             save_samples(self.trainer.model, self.val, self.run_dir / "images" / f"step_{step:06d}.png")
 
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "best": self.best, "history": self.history}
+        return {**super().state_dict(), "best": self.best, "history": self.history, "warm_start": self.started_from}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         super().load_state_dict(state)
         self.best, self.history = dict(state["best"]), list(state["history"])
+        self.started_from = state.get("warm_start", self.started_from)
 
     def final_state(self, step: int, seconds: float) -> dict[str, Any]:
         best = self.best
         weights = best["model"] if best["model"] is not None else self.trainer.model.state_dict()
         return {"config": self.cfg.to_dict(), "model": weights, "num_classes": len(self.train.subjects), "steps": step,
-                "seconds": seconds, "best_step": best["step"],
+                "seconds": seconds, "best_step": best["step"], "warm_start": self.started_from,
                 "validation": {"best": best["validation"], "history": self.history, "subjects": list(self.val.subjects),
                                "metric": "cosine", "protocol": "CASIA-B rank-1, identical views excluded"}}  # fmt: skip
