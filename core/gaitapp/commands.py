@@ -154,7 +154,8 @@ def _train_arguments(model: str):
             parser.add_argument("--preset", default="small",
                                 help="small (2-core CPU, the default, shipped), small-swap (small fine-tuned with "
                                      "clothes-swap walks: the measured experiment), small-cs (small's schedule "
-                                     "from scratch with the clothes-swap walks), paper or tiny")  # fmt: skip
+                                     "from scratch with the clothes-swap walks), small-cs-long (10,000 steps), "
+                                     "paper or tiny")  # fmt: skip
             parser.add_argument("--swaps", default=None,
                                 help="clothes-swap walks (python -m core synth gait-swaps; default data/gait-swaps "
                                      "for small-swap and small-cs, '' for none)")  # fmt: skip
