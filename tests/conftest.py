@@ -59,6 +59,21 @@ class Server:
                 continue
         return oldest
 
+    def cache_files_since(self, since: float) -> list[Path]:
+        """Files in Gradio's cache written after ``since`` (time.time())."""
+        found = []
+        for p in self.gradio_tmp.rglob("*"):
+            try:
+                if p.is_file() and p.stat().st_mtime >= since:
+                    found.append(p)
+            except FileNotFoundError:
+                continue
+        return found
+
+    def output_folder_entries(self) -> dict[str, int]:
+        """Entries in each of the tabs' own output folders (the folders under the server's TMPDIR)."""
+        return {p.name: sum(1 for _ in p.iterdir()) for p in self.tmp.iterdir() if p.is_dir()}
+
     def disk_mb(self) -> float:
         total = 0
         for folder in (self.gradio_tmp, self.tmp):

@@ -1,6 +1,6 @@
 """Soak: repeated requests against the served app (loopback only, bounded in count and time).
 
-Memory (the server's RSS) and disk (Gradio's cache plus the tabs' own folders) must level off:
+Memory (the server's RSS) must level off and disk (Gradio's cache plus the tabs' own folders) must drain:
 uploads and results are deleted on a schedule (the test server keeps them 30 s), and each request's
 memory is bounded by the gate's downscale-on-load.
 """
@@ -14,7 +14,7 @@ import numpy as np
 from conftest import CACHE_EVERY_S, CACHE_MINUTES
 from PIL import Image
 
-ROUNDS = int(__import__("os").environ.get("SOAK_ROUNDS", 5))
+ROUNDS = int(__import__("os").environ.get("SOAK_ROUNDS", 4))
 ROUND_SECONDS = 15.0
 MAX_REQUESTS_PER_ROUND = 60
 CLIENTS = 3
@@ -67,7 +67,17 @@ def test_memory_and_disk_stay_flat(app_server, tmp_path):
     # (30 s slack: under the full suite one pass came 23 s late; the soak lasts 75 s, so a cache that is
     # never cleaned still fails)
     assert oldest < CACHE_MINUTES * 60 + CACHE_EVERY_S + 30, f"a cached file is {oldest:.0f} s old; disk MB {disk}"
-    # and the level stays bounded by what arrives in about three rounds (the 30 s kept + one pass)
-    per_round = max(d2 - d1 for d1, d2 in zip(disk, disk[1:], strict=False))
-    assert disk[-1] < disk[0] + 3 * max(per_round, 5), f"disk keeps growing: {disk}"
+    # and once the users leave, the cache drains: every file the soak wrote is deleted within one age plus
+    # one pass (slack for a busy machine). Judged after the load, not by the level under it: the level
+    # follows the request rate, which rises on a fresh machine as its models warm up (a CI run went
+    # 40 -> 94 MB over five rounds while every file was deleted on time)
+    deadline = time.monotonic() + CACHE_MINUTES * 60 + CACHE_EVERY_S + 30
+    while app_server.cache_files_since(soak_start) and time.monotonic() < deadline:
+        time.sleep(2)
+    left = app_server.cache_files_since(soak_start)
+    assert not left, f"{len(left)} cached files outlive the schedule; disk MB {disk}"
+    # the tabs' own folders keep at most their newest 32 entries, however many requests came
+    entries = app_server.output_folder_entries()
+    assert entries and max(entries.values()) <= 32, f"an output folder keeps growing: {entries}"
+    print(f"after the drain: cache + output folders {app_server.disk_mb():.1f} MB; output folders {entries}")
     assert "Traceback" not in app_server.log_text()
