@@ -348,7 +348,8 @@ def test_cross_decoding_takes_the_pose_from_the_other_clip():
 
 def test_training_with_clothes_swaps_scores_them_in_validation(walkers, tmp_path):
     swaps = write_clothes_swaps(walkers, tmp_path / "swaps")
-    cfg = _tiny(steps=4, eval_every=4, sample_every=0, aligned_pair_share=0.5, colour_weight=2.0)
+    # every clip recoloured at random (small-cs-recolour's augmentation)
+    cfg = _tiny(steps=4, eval_every=4, sample_every=0, aligned_pair_share=0.5, colour_weight=2.0, recolour_share=1.0)
     result = train_gaitnet(walkers, tmp_path / "run", cfg, swaps=swaps, device="cpu")
     assert set(result["best_validation"]) == {"NM", "BG", "CL", "CS", "mean"}
     final = torch.load(tmp_path / "run" / "final.pt", weights_only=True)
@@ -366,7 +367,9 @@ def test_training_with_clothes_swaps_scores_them_in_validation(walkers, tmp_path
         replace(cfg, recon_both_clips=False).validate()
     with pytest.raises(ValueError, match="colour_weight"):
         replace(cfg, aligned_pair_share=0.0).validate()
-    assert final["config"]["aligned_pair_share"] == 0.5
+    with pytest.raises(ValueError, match="recolour_share"):
+        replace(cfg, recolour_share=2.0).validate()
+    assert final["config"]["aligned_pair_share"] == 0.5 and final["config"]["recolour_share"] == 1.0
     assert final["warm_start"] is None  # trained from scratch
     # what a run started from survives a resume (the resumed session passes no warm start)
     start = tmp_path / "run" / "final.pt"
@@ -484,6 +487,9 @@ def test_clothes_swap_presets_choose_their_start(tmp_path):
     assert sources("small-cs", str(tmp_path / "swaps")) == {"swaps": str(tmp_path / "swaps"), "warm_start": None}
     cs = GaitNetConfig.from_preset("small-cs")
     assert cs.aligned_pair_share == 0.25 and cs.steps == GaitNetConfig.from_preset("small").steps
+    recoloured = GaitNetConfig.from_preset("small-cs-recolour")
+    assert recoloured.recolour_share == 1.0 and cs.recolour_share == 0.0 and recoloured.steps == 10000
+    assert sources("small-cs-recolour", str(tmp_path / "swaps"))["warm_start"] is None
     with pytest.raises(CliError, match="pass --swaps"):
         sources("small-cs", "")
     with pytest.raises(CliError, match="synth gait-swaps"):

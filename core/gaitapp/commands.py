@@ -155,6 +155,7 @@ def _train_arguments(model: str):
                                 help="small (2-core CPU, the default, shipped), small-swap (small fine-tuned with "
                                      "clothes-swap walks: the measured experiment), small-cs (small's schedule "
                                      "from scratch with the clothes-swap walks), small-cs-long (10,000 steps), "
+                                     "small-cs-recolour (small-cs-long, every clip randomly recoloured), "
                                      "paper or tiny")  # fmt: skip
             parser.add_argument("--swaps", default=None,
                                 help="clothes-swap walks (python -m core synth gait-swaps; default data/gait-swaps "

@@ -61,6 +61,10 @@ class GaitNetConfig(ConfigMixin):
     # Lab colour loss (core.nn.losses.changed_colour_loss) of those cross-decoded frames where the two
     # clips' clothes differ: the clothes' colour must come from f_a (0: the paper)
     colour_weight: float = 0.0
+    # Share of clips recoloured as a whole (core.nn.augment.recolour: hues turned by a random angle about the
+    # grey axis, brightness x0.7-1.3) before a step: the same walker then appears in random colours, so the
+    # identity and gait-similarity losses on f_g cannot lean on the clothes' colours (0: the paper)
+    recolour_share: float = 0.0
     steps: int = 8000  # the authors' loop never ends; it kept checkpoints up to iteration 8000
     validation_subjects: int = 5  # the last training subjects, held out to select the model
     eval_every: int = 500  # steps between validation scores (the best-scoring weights are kept)
@@ -90,6 +94,8 @@ class GaitNetConfig(ConfigMixin):
             raise ValueError("colour_weight must be >= 0, and needs aligned pairs (aligned_pair_share > 0)")
         if self.aligned_pair_share > 0 and self.xrecon_weight > 0 and not self.recon_both_clips:
             raise ValueError("aligned_pair_share needs recon_both_clips (each clip is rebuilt in the other's pose)")
+        if not 0.0 <= self.recolour_share <= 1.0:
+            raise ValueError(f"recolour_share must be within [0, 1], got {self.recolour_share}")
         if self.validation_subjects < 1 or self.eval_every < 1:
             raise ValueError("validation_subjects and eval_every must be >= 1")
 
@@ -157,6 +163,16 @@ class GaitNetConfig(ConfigMixin):
         training identity accuracy was still rising, and the 5-walker validation mean moved by up to 5 points
         between checks (its pick was 13 CL points worse on the test walkers than the last weights)."""
         return replace(cls.small_cs(), steps=10000, validation_subjects=8)
+
+    @preset("small-cs-recolour")
+    @classmethod
+    def small_cs_recolour(cls) -> GaitNetConfig:
+        """:meth:`small_cs_long` with every clip recoloured at random (``recolour_share`` 1: hues turned
+        about the grey axis, brightness x0.7-1.3, one transform per clip, so clips A and B of a walker differ
+        in colour). The gait feature cannot name the clothes' owner by colour; the swap still learns colour
+        from f_a, as each clip is rebuilt in its own (recoloured) colours. A departure from the paper, which
+        has no colour augmentation."""
+        return replace(cls.small_cs_long(), recolour_share=1.0)
 
     @preset("tiny")
     @classmethod

@@ -40,6 +40,7 @@ from core.gaitnet.config import GaitNetConfig
 from core.gaitnet.losses import accuracy, cross_reconstruction_loss, gait_similarity_loss, incremental_identity_loss
 from core.gaitnet.model import GaitNet
 from core.metrics.gait import CASIA_B_PROBES, casia_b_rank1
+from core.nn.augment import recolour
 from core.nn.losses import changed_colour_loss
 from core.train import Runtime, autocast, wrap_ddp
 
@@ -144,6 +145,8 @@ class GaitNetTrainer(StateParts):
         terms."""
         cfg, dev = self.cfg, self.device
         x = rgb_to_tensor(clips, dev)  # (N, 2, T, 3, 64, 32)
+        if cfg.recolour_share > 0:
+            x = recolour(x, rng, cfg.recolour_share)[0]
         y = torch.from_numpy(labels).to(dev)
         n, pairs, t = x.shape[:3]
         k = cfg.targets_per_clip if cfg.xrecon_weight > 0 else 0
