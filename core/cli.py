@@ -222,8 +222,11 @@ def _cmd_eval_data(args: argparse.Namespace) -> int:
     text = card.format_card(reid_rows, face_rows, gait_rows)
     print(text)
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text)
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.is_file():  # the card's hand-kept opening (the sets table) stays; the measured sections are new
+            text = card.keep_hand_kept_preamble(out.read_text(), text)
+        out.write_text(text)
         print(f"wrote {args.out}")
     missed = card.check_targets(reid_rows, face_rows)
     return 1 if missed and args.strict else 0
@@ -348,7 +351,11 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
     data.add_argument("--gait", default="data/gait", help="gait set root ('' to skip; default data/gait)")
     data.add_argument("--cnn-steps", type=int, default=None, help="training steps of the small CNN baseline")
     data.add_argument("--seed", type=int, default=0)
-    data.add_argument("--out", default="docs/data_card.md", help="write the card here ('' to only print)")
+    data.add_argument(
+        "--out",
+        default="docs/data_card.md",
+        help="write the card here ('' to only print); an existing card keeps its opening, the sets table",
+    )
     data.add_argument("--strict", action="store_true", help="exit 1 when a difficulty target is missed")
     data.set_defaults(func=_cmd_eval_data)
 

@@ -280,6 +280,18 @@ def test_format_card_has_three_tables():
     assert card.format_card(None, [], None).count("Not run.") == 3
 
 
+def test_a_rewritten_card_keeps_its_hand_kept_sets_table():
+    """eval data --out onto an existing card: the new measurements replace the old sections, the opening
+    (comment, sets table, notes) the maintainers keep by hand stays."""
+    previous = "<!-- kept -->\n# Data card\n\n| set | size |\n|---|---|\n| face | 400 people |\n\n## Re-ID\n\nold\n"
+    new = card.format_card(REID_ROWS, FACE_ROWS, GAIT_ROWS)
+    merged = card.keep_hand_kept_preamble(previous, new)
+    assert merged.startswith("<!-- kept -->\n# Data card\n\n| set | size |") and "| face | 400 people |" in merged
+    assert "\nold\n" not in merged and f"| {card.METHOD_HSV} | 32.1 | 50.0 | 15.0 | 2.0 |" in merged
+    assert merged.endswith(new[new.index("\n## ") :])
+    assert card.keep_hand_kept_preamble("no sections at all", new) == new
+
+
 def test_check_targets_flags_a_saturated_cnn_and_easy_colour():
     assert card.check_targets(REID_ROWS, FACE_ROWS) == []
     rows = [dict(r) for r in REID_ROWS]

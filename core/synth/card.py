@@ -53,6 +53,7 @@ __all__ = [
     "face_features",
     "face_test_ids",
     "format_card",
+    "keep_hand_kept_preamble",
     "gait_card",
     "gei_features",
     "hsv_stripe_features",
@@ -397,6 +398,16 @@ def check_targets(reid_rows: Sequence[dict] | None, face_rows: Sequence[dict] | 
             messages.append(f"face {row['method']}: Rank-1 {_pct(row['rank1'])}% is above {_pct(limit)}% "
                             f"(chance {_pct(row['chance'])}%): the background leaks the identity")  # fmt: skip
     return messages
+
+
+def keep_hand_kept_preamble(previous: str, card: str) -> str:
+    """``card`` (from :func:`format_card`) with its opening -- everything before the first "## " section --
+    replaced by ``previous``'s: the existing card's hand-kept comment, sets table and notes survive a
+    re-measurement. A ``previous`` without sections changes nothing."""
+    marker = "\n## "
+    if marker not in previous or marker not in card:
+        return card
+    return previous[: previous.index(marker)] + card[card.index(marker) :]
 
 
 def format_card(
