@@ -97,7 +97,9 @@ class TexGenTrainer(StateParts):
         own = shade(texture, raster)
         renders = torch.cat([composite(own, raster.mask, back_own),
                              composite(shade(texture, other_raster), other_raster.mask, back_other)])  # fmt: skip
-        with autocast(dev, cfg.bf16):  # one PCB pass over both views: the same work in larger matrices
+        # one PCB pass over both views: the same work in larger matrices. At weight 0 (the ablation) the
+        # distance is still logged, but nothing is back-propagated through PCB
+        with autocast(dev, cfg.bf16), torch.set_grad_enabled(cfg.reid_weight != 0):
             reid = self.reid(renders, [torch.cat([t, t[other]]) for t in targets]).float()
         reid_own, reid_other = reid[:b], reid[b:]
         prior = self.priors[torch.from_numpy(rng.integers(len(self.priors), size=b)).to(dev)]
