@@ -14,6 +14,7 @@ from typing import Any
 
 from core.config import ConfigMixin, build_dataclass, preset
 from core.nn.blocks import ACTIVATIONS, PAD_TYPES
+from core.nn.discriminator import DiscriminatorConfig  # shared with GaitNet
 from core.reid.backbone import RESNET_CHANNELS
 
 __all__ = [
@@ -58,22 +59,6 @@ class GeneratorConfig(ConfigMixin):
     # (a 1x1 conv beside its last layer) and paints over the picture whose structure it decoded, so the
     # pixels a swap must keep can be kept; the clothes still come from the appearance code alone.
     composite: bool = False
-
-
-@dataclass
-class DiscriminatorConfig(ConfigMixin):
-    """Multi-scale patch discriminator (official ``dis:`` block)."""
-
-    dim: int = 32
-    n_layer: int = 2  # stride-2 stages after the first one
-    n_res: int = 4
-    num_scales: int = 3
-    norm: str = "none"
-    activ: str = "lrelu"
-    pad_type: str = "reflect"
-    gan_type: str = "lsgan"
-    gp_weight: float = 0.01  # official ``LAMBDA``: weight of the gradient penalty on real images
-    init: str = "gaussian"  # official N(0, 0.02) conv weights; "kaiming": Kaiming-normal for leaky ReLU
 
 
 @dataclass

@@ -32,13 +32,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-from torchmetrics.functional.classification import binary_auroc
 
 from core.data.market import load_images, load_market
 from core.dgnet.config import DGNetConfig
 from core.dgnet.losses import loss_weights, recon_l1, soft_label_kl, teacher_soft_labels
 from core.dgnet.model import DGNet, denormalise, paint_over
 from core.engine import LossTerms, Task, fit
+from core.nn.discriminator import discriminator_auc
 from core.nn.losses import changed_colour_loss
 from core.reid.data import ReidTrainSet, random_erasing
 from core.reid.retrieval import evaluate_market, imagenet_normalise
@@ -187,7 +187,7 @@ class DGNetTrainer:
 
             # ---- discriminator step (on the detached swaps; two official calls = 2 x the batched mean)
             generated, real_ab = torch.cat([x_ba, x_ab]).detach(), torch.cat([x_a, x_b])
-            dis_auc = _dis_auc(m.dis, generated, real_ab) if measure_dis else None
+            dis_auc = discriminator_auc(m.dis, generated, real_ab) if measure_dis else None
             d_loss, d_penalty = m.dis.dis_loss(generated, real_ab)
             d_loss = 2 * cfg.loss.gan_w * d_loss
         self.opt_dis.zero_grad(set_to_none=True)
@@ -279,13 +279,6 @@ class DGNetTrainer:
         self.opt_gen.load_state_dict(state["opt_gen"])
         self.opt_dis.load_state_dict(state["opt_dis"])
         self.opt_id.load_state_dict(state["opt_id"])
-
-
-def _dis_auc(dis: nn.Module, generated: Tensor, real: Tensor) -> float:
-    """ROC AUC of D's scores, real (positive) against generated pictures (0.5: D cannot tell them apart)."""
-    scores = torch.cat([dis.scores(real), dis.scores(generated)])
-    labels = torch.cat([torch.ones(len(real)), torch.zeros(len(generated))]).long()
-    return float(binary_auroc(scores.cpu(), labels))
 
 
 @dataclass(frozen=True)
