@@ -24,6 +24,7 @@ from typing import Any, Unpack
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from core.engine import LossTerms, RunOptions, StateParts, Task, fit
 from core.gait.data import (
@@ -41,13 +42,14 @@ from core.gaitnet.losses import accuracy, cross_reconstruction_loss, gait_simila
 from core.gaitnet.model import GaitNet
 from core.metrics.gait import CASIA_B_PROBES, casia_b_rank1
 from core.nn.augment import recolour
+from core.nn.discriminator import MsImageDis, discriminator_auc
 from core.nn.losses import changed_colour_loss
-from core.train import Runtime, autocast, wrap_ddp
+from core.train import Runtime, autocast, broadcast_module, sync_gradients, wrap_ddp
 
 __all__ = ["GaitNetTask", "GaitNetTrainer", "PairSampler", "train_gaitnet", "validate"]
 
-CURVES = ("loss", "xrecon", "colour", "gait_sim", "inc_id", "id_acc", "val_mean", "val_NM", "val_BG", "val_CL",
-          "val_CS", "lr")  # fmt: skip
+CURVES = ("loss", "xrecon", "colour", "gait_sim", "inc_id", "id_acc", "adv", "dis", "dis_auc", "val_mean", "val_NM",
+          "val_BG", "val_CL", "val_CS", "lr")  # fmt: skip
 
 
 class PairSampler:
@@ -130,6 +132,13 @@ class GaitNetTrainer(StateParts):
         # lr_step 0: a constant rate (a StepLR with gamma 1 keeps the state format the same)
         step, gamma = (cfg.lr_step, cfg.lr_gamma) if cfg.lr_step > 0 else (1, 1.0)
         self.schedule = torch.optim.lr_scheduler.StepLR(self.opt, step, gamma)
+        self.runtime = runtime
+        self.dis: MsImageDis | None = None
+        if cfg.adv_weight > 0:  # not DDP-wrapped: its gradients are averaged by hand (two backward passes a step)
+            self.dis = MsImageDis(cfg.dis).to(device)
+            if runtime is not None:
+                broadcast_module(self.dis, runtime)
+            self.opt_dis = torch.optim.Adam(self.dis.parameters(), lr=cfg.dis_lr, betas=(0.5, 0.999))
 
     def warm_start(self, path: str | Path) -> None:
         """Start from a trained GaitNet (a registered name or final.pt) of the same sizes and classes."""
@@ -139,9 +148,10 @@ class GaitNetTrainer(StateParts):
         self.model.load_state_dict(model.state_dict())
 
     def step(self, clips: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
-             aligned: np.ndarray | None = None) -> dict[str, float]:  # fmt: skip
+             aligned: np.ndarray | None = None, step: int = 0) -> dict[str, float]:  # fmt: skip
         """One optimiser step on uint8 clips (N, 2, T, 64, 32, 3), labels (N,) and, optionally, which items are
-        aligned clothes-swap pairs (N,) bool (their clips are rebuilt in each other's pose); returns the loss
+        aligned clothes-swap pairs (N,) bool (their clips are rebuilt in each other's pose); ``step`` (0-based)
+        says whether the adversarial term is on yet. Then, with a discriminator, D's step. Returns the loss
         terms."""
         cfg, dev = self.cfg, self.device
         x = rgb_to_tensor(clips, dev)  # (N, 2, T, 3, 64, 32)
@@ -168,6 +178,12 @@ class GaitNetTrainer(StateParts):
                 twin = x[:, [1, 0]][:, :, targets][cross].flatten(0, 2)
                 colour = changed_colour_loss(out["recon"][cross].flatten(0, 2), truth[cross].flatten(0, 2), twin)
                 terms.add("colour", colour, cfg.colour_weight)
+        adversarial = self.dis is not None and k > 0
+        if adversarial:  # D sees frames in [-1, 1]
+            fake, real = out["recon"].flatten(0, 2) * 2 - 1, truth.flatten(0, 2) * 2 - 1
+            if step >= cfg.adv_start:
+                with autocast(dev, cfg.bf16):
+                    terms.add("adv", self.dis.gen_loss(fake.contiguous()).float(), cfg.adv_weight)
         terms.add("gait_sim", gait_similarity_loss(pose[:, 0], pose[:, 1]), cfg.gait_sim_weight)
         terms.add("inc_id", incremental_identity_loss(logits.flatten(0, 1), y.repeat_interleave(pairs)), cfg.id_weight)
         loss = terms.total()
@@ -177,13 +193,31 @@ class GaitNetTrainer(StateParts):
         self.opt.step()
         self.schedule.step()  # per iteration, as the authors' StepLR(500, 0.9)
         values.update(terms.values())
+        if adversarial:
+            values.update(self.dis_step(fake.detach().contiguous(), real.contiguous()))
         values["id_acc"] = float(accuracy(logits[:, :, -1].flatten(0, 1), y.repeat_interleave(pairs)))
         if cross is not None:
             values["aligned"] = float(cross.float().mean())
         return values
 
+    def dis_step(self, fake: Tensor, real: Tensor) -> dict[str, float]:
+        """D's LSGAN step on decoded (``fake``) and real frames (B, 3, 64, 32) in [-1, 1]; its AUC on them is
+        measured first (frames it has not trained on)."""
+        auc = discriminator_auc(self.dis, fake, real)
+        with autocast(self.device, self.cfg.bf16):
+            loss, _ = self.dis.dis_loss(fake, real)
+        self.opt_dis.zero_grad(set_to_none=True)  # also drops what the decoder's adversarial term left here
+        loss.float().backward()
+        if self.runtime is not None:
+            sync_gradients(self.dis, self.runtime)
+        self.opt_dis.step()
+        return {"dis": float(loss.detach()), "dis_auc": auc}
+
     def parts(self) -> dict[str, Any]:
-        return {"model": self.model, "opt": self.opt, "schedule": self.schedule}
+        parts = {"model": self.model, "opt": self.opt, "schedule": self.schedule}
+        if self.dis is not None:
+            parts.update(dis=self.dis, opt_dis=self.opt_dis)
+        return parts
 
 
 def validate(model: GaitNet, data: GaitSet, batch: int = 32) -> dict[str, float]:
@@ -304,7 +338,7 @@ class GaitNetTask(Task):
     def step(self, batch: tuple[np.ndarray, np.ndarray, np.ndarray], step: int, rng: np.random.Generator
              ) -> dict[str, float]:  # fmt: skip
         clips, labels, aligned = batch
-        return self.trainer.step(clips, labels, rng, aligned)
+        return self.trainer.step(clips, labels, rng, aligned, step)
 
     def validate(self, step: int) -> dict[str, float]:
         scores = validate(self.trainer.model, self.val)
