@@ -442,7 +442,8 @@ def test_recognition_of_a_walk_is_fast():
 def test_discriminator_trains_beside_and_then_on_the_decoder(walkers, tmp_path):
     """adv_weight > 0: D learns from step 0 (its AUC logged), the decoder gets the adversarial term from
     adv_start; D and its optimiser resume with the run; final.pt holds the GaitNet alone."""
-    cfg = replace(GaitNetConfig.tiny_gan(), steps=4, eval_every=4, sample_every=0, log_every=1)
+    # bf16 autocast as the small presets (the decoder's frames come out in bf16)
+    cfg = replace(GaitNetConfig.tiny_gan(), steps=4, eval_every=4, sample_every=0, log_every=1, bf16=True)
     train_gaitnet(walkers, tmp_path / "run", cfg, device="cpu", max_steps=2)
     train_gaitnet(walkers, tmp_path / "run", cfg, device="cpu", resume=True)
     rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]

@@ -156,6 +156,7 @@ def _train_arguments(model: str):
                                      "clothes-swap walks: the measured experiment), small-cs (small's schedule "
                                      "from scratch with the clothes-swap walks), small-cs-long (10,000 steps), "
                                      "small-cs-recolour (small-cs-long, every clip randomly recoloured), "
+                                     "small-cs-gan (a small-cs model, --warm-start, fine-tuned with a discriminator), "
                                      "paper or tiny")  # fmt: skip
             parser.add_argument("--swaps", default=None,
                                 help="clothes-swap walks (python -m core synth gait-swaps; default data/gait-swaps "

@@ -25,9 +25,9 @@ __all__ = ["GaitNetConfig", "PRESETS"]
 
 
 def gait_discriminator() -> DiscriminatorConfig:
-    """The patch discriminator for 64x32 frames: DG-Net's D at two scales, 32 wide, no residual blocks, without
+    """The patch discriminator for 64x32 frames: DG-Net's D at two scales, 16 wide, no residual blocks, without
     the gradient penalty and with Kaiming init (with the official penalty DG-Net's D stayed at chance)."""
-    return DiscriminatorConfig(dim=32, n_layer=2, n_res=0, num_scales=2, gp_weight=0.0, init="kaiming")
+    return DiscriminatorConfig(dim=16, n_layer=2, n_res=0, num_scales=2, gp_weight=0.0, init="kaiming")
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,7 @@ class GaitNetConfig(ConfigMixin):
     # D's AUC on each batch before its update is logged (dis_auc): 0.5 means it does not take part.
     adv_weight: float = 0.0
     adv_start: int = 0
+    adv_frames: int = 32  # decoded frames a step that D and the adversarial term see (drawn at random; 0 = all)
     dis_lr: float = 1e-4  # Adam, betas (0.5, 0.999), no weight decay (coupled decay shrinks an unnormalised D)
     dis: DiscriminatorConfig = field(default_factory=gait_discriminator)
     steps: int = 8000  # the authors' loop never ends; it kept checkpoints up to iteration 8000
@@ -111,8 +112,8 @@ class GaitNetConfig(ConfigMixin):
             raise ValueError("aligned_pair_share needs recon_both_clips (each clip is rebuilt in the other's pose)")
         if not 0.0 <= self.recolour_share <= 1.0:
             raise ValueError(f"recolour_share must be within [0, 1], got {self.recolour_share}")
-        if self.adv_weight < 0 or self.adv_start < 0 or self.dis_lr <= 0:
-            raise ValueError("adv_weight and adv_start must be >= 0 and dis_lr > 0")
+        if self.adv_weight < 0 or self.adv_start < 0 or self.adv_frames < 0 or self.dis_lr <= 0:
+            raise ValueError("adv_weight, adv_start and adv_frames must be >= 0 and dis_lr > 0")
         if self.adv_weight > 0 and self.xrecon_weight == 0:
             raise ValueError("adv_weight needs decoded frames (xrecon_weight > 0)")
         if self.validation_subjects < 1 or self.eval_every < 1:
@@ -193,14 +194,15 @@ class GaitNetConfig(ConfigMixin):
         has no colour augmentation."""
         return replace(cls.small_cs_long(), recolour_share=1.0)
 
-    @preset("small-cs-recolour-gan")
+    @preset("small-cs-gan")
     @classmethod
-    def small_cs_recolour_gan(cls) -> GaitNetConfig:
-        """Fine-tune a trained ``small-cs-recolour`` model (``--warm-start``) with the patch discriminator:
-        3,000 steps at half its learning rate, D alone for the first 200 (reconstruction first, then the
-        adversarial term at weight 0.05, about a tenth of the cross-reconstruction loss at the start). For
-        sharper decoded frames, the swap's outline above all. A departure: the paper has no discriminator."""
-        return replace(cls.small_cs_recolour(), steps=3000, lr=2.5e-4, adv_weight=0.05, adv_start=200)
+    def small_cs_gan(cls) -> GaitNetConfig:
+        """Fine-tune a trained ``small-cs`` model (``--warm-start``; the same 5 validation walkers) with the
+        patch discriminator: 3,000 steps at half its learning rate, D alone for the first 200 (reconstruction
+        first, then the adversarial term at weight 0.05, about a tenth of the cross-reconstruction loss at the
+        start). For sharper decoded frames, the swap's outline above all. A departure: the paper has no
+        discriminator."""
+        return replace(cls.small_cs(), steps=3000, lr=2.5e-4, adv_weight=0.05, adv_start=200)
 
     @preset("tiny")
     @classmethod
@@ -216,9 +218,10 @@ class GaitNetConfig(ConfigMixin):
     @preset("tiny-gan")
     @classmethod
     def tiny_gan(cls) -> GaitNetConfig:
-        """:meth:`tiny` with a one-scale, 8-wide discriminator whose adversarial term starts at step 2 (tests)."""
+        """:meth:`tiny` with a one-scale, 8-wide discriminator that sees 8 of the decoded frames a step and whose
+        adversarial term starts at step 2 (tests)."""
         dis = replace(gait_discriminator(), dim=8, num_scales=1)
-        return replace(cls.tiny(), adv_weight=0.1, adv_start=2, dis=dis)
+        return replace(cls.tiny(), adv_weight=0.1, adv_start=2, adv_frames=8, dis=dis)
 
 
 PRESETS = GaitNetConfig.preset_names()

@@ -180,7 +180,11 @@ class GaitNetTrainer(StateParts):
                 terms.add("colour", colour, cfg.colour_weight)
         adversarial = self.dis is not None and k > 0
         if adversarial:  # D sees frames in [-1, 1]
-            fake, real = out["recon"].flatten(0, 2) * 2 - 1, truth.flatten(0, 2) * 2 - 1
+            # (float32: under bf16 autocast the decoder's frames are bf16, and the AUC runs outside autocast)
+            fake, real = out["recon"].float().flatten(0, 2) * 2 - 1, truth.flatten(0, 2) * 2 - 1
+            if 0 < cfg.adv_frames < len(fake):  # D costs more than GaitNet's encoder: a random subset of frames
+                pick = torch.from_numpy(rng.choice(len(fake), cfg.adv_frames, replace=False)).to(dev)
+                fake, real = fake[pick], real[pick]
             if step >= cfg.adv_start:
                 with autocast(dev, cfg.bf16):
                     terms.add("adv", self.dis.gen_loss(fake.contiguous()).float(), cfg.adv_weight)
