@@ -204,6 +204,13 @@ class GaitNetConfig(ConfigMixin):
         discriminator."""
         return replace(cls.small_cs(), steps=3000, lr=2.5e-4, adv_weight=0.05, adv_start=200)
 
+    @preset("small-cs-finetune")
+    @classmethod
+    def small_cs_finetune(cls) -> GaitNetConfig:
+        """:meth:`small_cs_gan`'s fine-tuning without the discriminator: its ablation (what the longer training
+        at half the learning rate does alone)."""
+        return replace(cls.small_cs_gan(), adv_weight=0.0, adv_start=0)
+
     @preset("tiny")
     @classmethod
     def tiny(cls) -> GaitNetConfig:
