@@ -511,6 +511,16 @@ def test_clothes_swap_presets_choose_their_start(tmp_path):
     assert sources("small-cs", str(tmp_path / "swaps")) == {"swaps": str(tmp_path / "swaps"), "warm_start": None}
     cs = GaitNetConfig.from_preset("small-cs")
     assert cs.aligned_pair_share == 0.25 and cs.steps == GaitNetConfig.from_preset("small").steps
+    # the fine-tunes of a small-cs model need it named; resuming does not
+    with pytest.raises(CliError, match="--warm-start"):
+        sources("small-cs-gan", str(tmp_path / "swaps"))
+    assert sources("small-cs-gan", str(tmp_path / "swaps"), resume=True)["warm_start"] is None
+    start = str(tmp_path / "start.pt")
+    args = argparse.Namespace(preset="small-cs-finetune", swaps=str(tmp_path / "swaps"), warm_start=start,
+                              resume=False, data="data/gait")  # fmt: skip
+    assert _gaitnet_sources(args, GaitNetConfig.from_preset("small-cs-finetune"))["warm_start"] == start
+    gan, finetune = GaitNetConfig.from_preset("small-cs-gan"), GaitNetConfig.from_preset("small-cs-finetune")
+    assert gan.adv_weight > 0 and finetune.adv_weight == 0 and gan.steps == finetune.steps == 3000
     recoloured = GaitNetConfig.from_preset("small-cs-recolour")
     assert recoloured.recolour_share == 1.0 and cs.recolour_share == 0.0 and recoloured.steps == 10000
     assert sources("small-cs-recolour", str(tmp_path / "swaps"))["warm_start"] is None

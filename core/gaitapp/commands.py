@@ -34,9 +34,14 @@ def _gait_config(model: str, preset: str, steps: int | None):
     return cfg if steps is None else replace(cfg, steps=helpers.positive("steps", steps))
 
 
+# GaitNet presets that fine-tune a trained model -> the default start (None: the user must name one)
+FINE_TUNES: dict[str, str | None] = {"small-swap": "gaitnet-base", "small-cs-gan": None, "small-cs-finetune": None}
+
+
 def _gaitnet_sources(args: argparse.Namespace, cfg) -> dict:
     """GaitNet's clothes-swap walks and warm start: the presets with aligned pairs need the swaps; small-swap
-    starts from the earlier model (``gaitnet-base``) unless told otherwise; '' switches either off."""
+    starts from the earlier model (``gaitnet-base``) unless told otherwise, small-cs-gan and small-cs-finetune
+    need a small-cs model named (``FINE_TUNES``); '' switches either off."""
     swaps = args.swaps if args.swaps is not None else ("data/gait-swaps" if cfg.aligned_pair_share > 0 else "")
     if swaps and not Path(swaps).is_dir():
         raise CliError(f"no clothes-swap walks at {swaps}: make them with python -m core synth gait-swaps "
@@ -44,8 +49,11 @@ def _gaitnet_sources(args: argparse.Namespace, cfg) -> dict:
     if cfg.aligned_pair_share > 0 and not swaps:
         raise CliError(f"preset {args.preset} pairs clothes-swap walks: pass --swaps data/gait-swaps")
     warm = args.warm_start
-    if warm is None:
-        warm = "gaitnet-base" if args.preset == "small-swap" and not args.resume else ""  # small-cs: from scratch
+    if warm is None and args.preset in FINE_TUNES and not args.resume:  # the others train from scratch
+        warm = FINE_TUNES[args.preset]
+        if warm is None:
+            raise CliError(f"preset {args.preset} fine-tunes a trained small-cs model: pass --warm-start "
+                           "runs/gaitnet-cs/final.pt (train it with --preset small-cs first)")  # fmt: skip
     return {"swaps": swaps or None, "warm_start": warm or None}
 
 
