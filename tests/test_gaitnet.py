@@ -157,6 +157,22 @@ def test_decoder_output_is_in_unit_range():
     assert float(frames.min()) >= 0.0 and float(frames.max()) <= 1.0  # Sigmoid, even for huge codes
 
 
+@torch.no_grad()
+def test_nearest_upsampling_decoder_has_no_checkerboard_source():
+    """decoder_upsample "nearest": no transposed convolution (whose uneven overlap of taps draws a 2-pixel
+    checkerboard), frames of the same shape in [0, 1]; the paper's decoder stays the default."""
+    torch.manual_seed(0)
+    model = GaitNet(_tiny(decoder_upsample="nearest"), num_classes=3).eval()
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in model.modules())
+    cfg = model.cfg
+    frames = model.decode(torch.randn(1, 2, cfg.appearance_dim), torch.randn(1, 2, cfg.pose_dim))
+    assert frames.shape == (1, 2, 3, 64, 32) and 0.0 <= float(frames.min()) <= float(frames.max()) <= 1.0
+    with pytest.raises(ValueError, match="decoder_upsample"):
+        _tiny(decoder_upsample="bilinear")
+    assert GaitNetConfig.from_preset("small-cs-upsample").decoder_upsample == "nearest"
+    assert GaitNetConfig().decoder_upsample == "transpose"  # the paper's
+
+
 def test_incremental_logits_classify_running_means():
     """Row t of incremental_logits is the classifier on the gait feature of the first t frames."""
     model = GaitNet(GaitNetConfig.tiny(), num_classes=4).eval()

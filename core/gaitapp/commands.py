@@ -165,6 +165,8 @@ def _train_arguments(model: str):
                                      "from scratch with the clothes-swap walks), small-cs-long (10,000 steps), "
                                      "small-cs-recolour (small-cs-long, every clip randomly recoloured), "
                                      "small-cs-gan (a small-cs model, --warm-start, fine-tuned with a discriminator), "
+                                     "small-cs-finetune (the same without it), small-cs-upsample (nearest-upsampling "
+                                     "decoder), "
                                      "paper or tiny")  # fmt: skip
             parser.add_argument("--swaps", default=None,
                                 help="clothes-swap walks (python -m core synth gait-swaps; default data/gait-swaps "

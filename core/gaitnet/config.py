@@ -40,6 +40,9 @@ class GaitNetConfig(ConfigMixin):
     refine_layers: bool = True  # a 3x3 "vgg" conv after every stride-2 (de)conv (version A)
     appearance_dim: int = 256  # length of f_a
     pose_dim: int = 64  # length of f_g
+    # how the decoder doubles H and W: "transpose" (the authors' 4x4 stride-2 transposed convs) or "nearest"
+    # (nearest-neighbour upsampling + 3x3 conv: no checkerboard, which a discriminator otherwise brings out)
+    decoder_upsample: str = "transpose"
     lstm_hidden: int = 256
     lstm_layers: int = 3
     init_std: float = 0.01  # conv / linear weights ~ N(0, 0.01), BN weights ~ N(1, 0.01); the LSTM keeps torch's
@@ -96,6 +99,8 @@ class GaitNetConfig(ConfigMixin):
             raise ValueError(f"GaitNet takes 64x32 masked RGB frames, got {self.height}x{self.width}")
         if self.base_channels < 1 or self.appearance_dim < 1 or self.pose_dim < 1:
             raise ValueError("base_channels, appearance_dim and pose_dim must be >= 1")
+        if self.decoder_upsample not in ("transpose", "nearest"):
+            raise ValueError(f"decoder_upsample must be 'transpose' or 'nearest', got {self.decoder_upsample!r}")
         if self.lstm_hidden < 1 or self.lstm_layers < 1:
             raise ValueError("lstm_hidden and lstm_layers must be >= 1")
         if self.clip_len < 2:
@@ -210,6 +215,14 @@ class GaitNetConfig(ConfigMixin):
         """:meth:`small_cs_gan`'s fine-tuning without the discriminator: its ablation (what the longer training
         at half the learning rate does alone)."""
         return replace(cls.small_cs_gan(), adv_weight=0.0, adv_start=0)
+
+    @preset("small-cs-upsample")
+    @classmethod
+    def small_cs_upsample(cls) -> GaitNetConfig:
+        """:meth:`small_cs_long` with the decoder's transposed convolutions replaced by nearest-neighbour
+        upsampling + 3x3 convolutions (``decoder_upsample`` "nearest"): the base for a discriminator without the
+        checkerboard that ``small-cs-gan`` drew. A departure from the paper's decoder."""
+        return replace(cls.small_cs_long(), decoder_upsample="nearest")
 
     @preset("tiny")
     @classmethod

@@ -38,10 +38,18 @@ def _down(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.LeakyReLU(SLOPE))
 
 
-def _up(cin: int, cout: int) -> nn.Sequential:
-    """The authors' ``dcgan_upconv``: 4x4 stride-2 transposed conv + BN + LReLU, doubles H and W."""
-    return nn.Sequential(nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout),
-                         nn.LeakyReLU(SLOPE))  # fmt: skip
+def _upsample(cin: int, cout: int, mode: str, bias: bool) -> list[nn.Module]:
+    """Double H and W: the authors' 4x4 stride-2 transposed conv ("transpose"), or nearest-neighbour
+    upsampling + a 3x3 conv ("nearest"; every output pixel sees the same number of taps, so no checkerboard)."""
+    if mode == "transpose":
+        return [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=bias)]
+    return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cin, cout, 3, 1, 1, bias=bias)]
+
+
+def _up(cin: int, cout: int, mode: str = "transpose") -> nn.Sequential:
+    """The authors' ``dcgan_upconv`` (``mode`` "transpose"): 4x4 stride-2 transposed conv + BN + LReLU,
+    doubles H and W."""
+    return nn.Sequential(*_upsample(cin, cout, mode, bias=False), nn.BatchNorm2d(cout), nn.LeakyReLU(SLOPE))
 
 
 class Encoder(nn.Module):
@@ -83,10 +91,10 @@ class Decoder(nn.Module):
             layers.append(_refine(top))
         widths = cfg.channels[::-1]  # 8nf, 4nf, 2nf, nf
         for cin, cout in zip(widths[:-1], widths[1:], strict=True):
-            layers.append(_up(cin, cout))
+            layers.append(_up(cin, cout, cfg.decoder_upsample))
             if cfg.refine_layers:
                 layers.append(_refine(cout))
-        layers += [nn.ConvTranspose2d(widths[-1], 3, 4, 2, 1), nn.Sigmoid()]
+        layers += [*_upsample(widths[-1], 3, cfg.decoder_upsample, bias=True), nn.Sigmoid()]
         self.convs = nn.Sequential(*layers)
 
     def forward(self, appearance: Tensor, pose: Tensor) -> Tensor:
