@@ -182,6 +182,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
             raise CliError(f"--gait {args.gait} is not a folder; make the gait set first: "
                            f"python -m core synth gait --out {args.gait}")  # fmt: skip
         cfg = gait_set.ClothesSwapConfig(gait=gait_config(args.gait), donors=positive("donors", args.donors),
+                                         walker_donors=args.walker_donors, validation_ids=args.validation_ids,
                                          seed=args.seed)  # fmt: skip
         try:
             gait_set.clothes_swap_plan(cfg)
@@ -329,6 +330,12 @@ def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
     swaps = kinds.add_parser("gait-swaps", help="the gait set's walkers in other clothes (cs-NN walks, same layout)")
     swaps.add_argument("--gait", default="data/gait", help="the gait set whose walks are repeated (its config)")
     swaps.add_argument("--donors", type=int, default=6, help="new outfits per training walker (cs-01..)")
+    swaps.add_argument("--walker-donors", type=int, default=0,
+                       help="walks per training walker in other training walkers' clothes (after the new outfits)"
+                       )  # fmt: skip
+    swaps.add_argument("--validation-ids", type=int, default=5,
+                       help="the last training walkers that select GaitNet (its validation_subjects): they swap "
+                            "clothes among themselves only")  # fmt: skip
     pairs = kinds.add_parser("pairs", help="appearance/structure swap pairs with rendered ground truth")
     pairs.add_argument("--pairs", type=int, default=120)
     pairs.add_argument("--split", choices=("test", "train"), default="test",

@@ -26,7 +26,7 @@ from core.gait.swap_eval import (
     swap_pairs,
     swap_report,
 )
-from core.synth.gait_set import ClothesSwapConfig, GaitConfig, write_clothes_swaps, write_gait
+from core.synth.gait_set import ClothesSwapConfig, GaitConfig, clothes_swap_plan, write_clothes_swaps, write_gait
 
 # three test walkers (004-006); near views, so the silhouettes of one walker agree across them
 CFG = GaitConfig(ids=6, train_ids=3, frames=8, views=(85, 90), conditions=("nm-01", "nm-05"), seed=5)
@@ -52,6 +52,23 @@ def test_swap_pairs_put_every_walker_once_on_each_side():
     assert pairs[0] == (31, 38) and sorted(a for a, _ in pairs) == sorted(b for _, b in pairs) == list(range(31, 51))
     assert all(a != b for a, b in pairs)
     assert swap_pairs([1, 2], shift=2) == [(1, 2), (2, 1)]  # a shift of 0 would pair a walker with itself
+
+
+def test_walker_donors_swap_clothes_within_training_and_within_validation():
+    """walker_donors: cs walks after the new outfits' wear other walkers' clothes, trainers' among trainers and
+    validation walkers' among validation walkers; the new outfits' rows stay as they were (the same walks)."""
+    gait = GaitConfig()  # 30 training walkers, the last 8 validating here
+    plain = clothes_swap_plan(ClothesSwapConfig(gait=gait, validation_ids=8))
+    rows = clothes_swap_plan(ClothesSwapConfig(gait=gait, validation_ids=8, walker_donors=3))
+    assert [r for r in rows if r["donor"] > gait.ids] == [r for r in plain if r["donor"] > gait.ids]
+    extra = [r for r in rows if r["donor"] <= gait.ids and r["id"] <= gait.train_ids]
+    assert len(extra) == 3 * 30 and {r["condition"] for r in extra} == {"cs-07", "cs-08", "cs-09"}
+    for r in extra:
+        assert r["donor"] != r["id"] and (r["id"] > 22) == (r["donor"] > 22)  # never across the validation line
+    assert {r["donor"] for r in extra if r["id"] == 1} == {2, 3, 4}
+    assert {r["donor"] for r in extra if r["id"] == 30} == {23, 24, 25}
+    with pytest.raises(ValueError, match="walker_donors"):
+        clothes_swap_plan(ClothesSwapConfig(gait=gait, validation_ids=8, walker_donors=8))
 
 
 def test_the_truth_passes_the_bar_and_copying_the_pose_walker_does_not(walks):

@@ -34,6 +34,7 @@ from core.gaitnet.losses import (
     gait_similarity_loss,
     incremental_identity_loss,
     incremental_weights,
+    matte_loss,
 )
 from core.gaitnet.model import GaitNet
 from core.gaitnet.train import GaitNetTrainer, PairSampler, train_gaitnet
@@ -171,6 +172,37 @@ def test_nearest_upsampling_decoder_has_no_checkerboard_source():
         _tiny(decoder_upsample="bilinear")
     assert GaitNetConfig.from_preset("small-cs-upsample").decoder_upsample == "nearest"
     assert GaitNetConfig().decoder_upsample == "transpose"  # the paper's
+
+
+def test_matte_decoder_cuts_its_outline_in_eval_and_learns_the_silhouette():
+    """decoder_matte: 4 channels drawn; the training frame is colour x the soft matte, the eval frame colour x
+    [matte >= 0.5] (black exactly where the matte is below 0.5); the matte loss is BCE against the target's
+    non-black pixels, near 0 for a matte equal to them and large for its inverse."""
+    torch.manual_seed(0)
+    model = GaitNet(_tiny(decoder_matte=True, decoder_upsample="nearest"), num_classes=3)
+    cfg = model.cfg
+    appearance, pose = torch.randn(1, 3, cfg.appearance_dim), torch.randn(1, 3, cfg.pose_dim)
+    model.train()
+    soft, matte = model.decode_with_matte(appearance, pose)
+    assert soft.shape == (1, 3, 3, 64, 32) and matte.shape == (1, 3, 1, 64, 32)
+    assert soft.requires_grad and 0.0 <= float(soft.min()) <= float(soft.max()) <= 1.0
+    model.eval()
+    with torch.no_grad():
+        hard, matte = model.decode_with_matte(appearance, pose)
+        colour = model.decoder(appearance.flatten(0, 1), pose.flatten(0, 1))[:, :3].view(1, 3, 3, 64, 32)
+    assert torch.equal(hard, colour * (matte >= 0.5))
+    assert 0 < int((matte >= 0.5).sum()) < matte.numel()  # a random decoder cuts somewhere: the test can fail
+    assert torch.equal(model.decode(appearance, pose), hard)
+    target = torch.zeros(2, 4, 3, 64, 32)
+    target[..., 0, 16:48, 8:24] = 0.6  # a red walker on black
+    exact = (target.amax(-3, keepdim=True) > 0).float().clamp(0.001, 0.999)
+    assert float(matte_loss(exact, target)) < 0.01 * 4
+    assert float(matte_loss(1 - exact, target)) > 5 * 4
+    assert math.isclose(float(matte_loss(exact, target, clip_len=20)), float(matte_loss(exact, target)) * 5,
+                        rel_tol=1e-5)  # fmt: skip
+    with pytest.raises(ValueError, match="matte"):
+        matte_loss(exact[..., :16], target)
+    assert GaitNetConfig.from_preset("small-cs-matte").decoder_matte and not GaitNetConfig().decoder_matte
 
 
 def test_incremental_logits_classify_running_means():

@@ -22,6 +22,7 @@ __all__ = [
     "gait_similarity_loss",
     "incremental_identity_loss",
     "incremental_weights",
+    "matte_loss",
 ]
 
 
@@ -41,6 +42,28 @@ def cross_reconstruction_loss(recon: Tensor, target: Tensor, clip_len: int | Non
         raise ValueError(f"reconstruction {tuple(recon.shape)} and target {tuple(target.shape)} differ")
     frames = recon.shape[-4] if clip_len is None else clip_len
     return F.mse_loss(recon.float(), target.float()) * frames
+
+
+def matte_loss(matte: Tensor, target: Tensor, clip_len: int | None = None, threshold: float = 8 / 255) -> Tensor:
+    """Binary cross-entropy of the decoder's matte against the target frames' walker (their non-black
+    pixels: the frames are masked RGB), summed over the frames as :func:`cross_reconstruction_loss`.
+
+    Args:
+        matte: (..., K, 1, H, W) in (0, 1).
+        target: (..., K, 3, H, W) the real frames t2 in [0, 1]; the walker is where a channel exceeds
+            ``threshold`` (the eval's walker mask, 8 of 255).
+        clip_len: T, to scale the mean over K frames to the clip's sum (None: K).
+
+    Returns:
+        scalar: clip_len * mean BCE.
+    """
+    if matte.shape[:-3] != target.shape[:-3] or matte.shape[-2:] != target.shape[-2:] or matte.shape[-3] != 1:
+        raise ValueError(f"matte {tuple(matte.shape)} does not pair with frames {tuple(target.shape)}")
+    walker = (target.float().amax(-3, keepdim=True) > threshold).float()
+    frames = matte.shape[-4] if clip_len is None else clip_len
+    # BCE in float32 outside autocast's bf16: the log of a matte near 0 or 1 needs the precision
+    with torch.autocast(matte.device.type, enabled=False):
+        return F.binary_cross_entropy(matte.float().clamp(1e-6, 1 - 1e-6), walker) * frames
 
 
 def gait_similarity_loss(pose_a: Tensor, pose_b: Tensor) -> Tensor:

@@ -9,6 +9,8 @@ Shapes for the paper's config (nf = 64, f_a 256, f_g 64, LSTM 256; N walks of T 
 * ``Decoder``: [f_a, f_g] (B, 320) -> Linear + BN1d -> (B, 512, 4, 2) -> LReLU -> 3x3 conv -> three stages
   [4x4 stride-2 transposed conv + BN + LReLU, 3x3 conv + BN + LReLU] -> 4x4 stride-2 transposed conv to
   3 channels -> Sigmoid -> (B, 3, 64, 32) in [0, 1].
+* With ``decoder_matte`` the last convolution draws 4 channels: colour (3) and the walker's matte (1), both
+  Sigmoid; the frame is colour x matte (in eval mode colour x [matte >= 0.5]).
 * ``GaitNet.lstm``: f_g (N, T, 64) -> outputs h_1..h_T (N, T, 256); the gait feature is
   LReLU(BN1d(mean_t h_t)) (N, 256), compared by cosine similarity; the classifier (Linear + BN1d) sees the
   same feature of every prefix h_1..h_t in training (the incremental identity loss).
@@ -78,7 +80,8 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """D: appearance (B, Da), pose (B, Dg) -> frames (B, 3, 64, 32) in [0, 1] (Sigmoid)."""
+    """D: appearance (B, Da), pose (B, Dg) -> frames (B, 3, 64, 32) in [0, 1] (Sigmoid); with
+    ``decoder_matte`` (B, 4, 64, 32): colour and matte, not yet multiplied."""
 
     def __init__(self, cfg: GaitNetConfig) -> None:
         super().__init__()
@@ -94,7 +97,8 @@ class Decoder(nn.Module):
             layers.append(_up(cin, cout, cfg.decoder_upsample))
             if cfg.refine_layers:
                 layers.append(_refine(cout))
-        layers += [*_upsample(widths[-1], 3, cfg.decoder_upsample, bias=True), nn.Sigmoid()]
+        out_channels = 4 if cfg.decoder_matte else 3
+        layers += [*_upsample(widths[-1], out_channels, cfg.decoder_upsample, bias=True), nn.Sigmoid()]
         self.convs = nn.Sequential(*layers)
 
     def forward(self, appearance: Tensor, pose: Tensor) -> Tensor:
@@ -152,9 +156,21 @@ class GaitNet(nn.Module):
 
     def decode(self, appearance: Tensor, pose: Tensor) -> Tensor:
         """appearance (N, T, Da), pose (N, T, Dg) -> frames (N, T, 3, 64, 32) in [0, 1]."""
+        return self.decode_with_matte(appearance, pose)[0]
+
+    def decode_with_matte(self, appearance: Tensor, pose: Tensor) -> tuple[Tensor, Tensor | None]:
+        """appearance (N, T, Da), pose (N, T, Dg) -> (frames (N, T, 3, 64, 32) in [0, 1], the matte
+        (N, T, 1, 64, 32) in (0, 1) before the cut, or None without ``decoder_matte``)."""
         n, t = pose.shape[:2]
-        frames = self.decoder(appearance.flatten(0, 1).to(pose.dtype), pose.flatten(0, 1))
-        return frames.reshape(n, t, *frames.shape[1:])
+        drawn = self.decoder(appearance.flatten(0, 1).to(pose.dtype), pose.flatten(0, 1))
+        drawn = drawn.reshape(n, t, *drawn.shape[1:])
+        if not self.cfg.decoder_matte:
+            return drawn, None
+        colour, matte = drawn[:, :, :3], drawn[:, :, 3:]
+        # training multiplies by the soft matte (gradients reach it through the colour loss as well);
+        # inference cuts it, so the walker's outline is a crisp mask and the background exactly black
+        cut = matte if self.training else (matte >= 0.5).to(colour.dtype)
+        return colour * cut, matte
 
     def lstm_outputs(self, pose: Tensor) -> Tensor:
         """pose (N, T, Dg) -> the top LSTM layer's outputs h_1..h_T (N, T, H)."""
@@ -191,7 +207,8 @@ class GaitNet(nn.Module):
 
         Returns:
             "appearance" (N, P, T, Da), "pose" (N, P, T, Dg), "logits" (N, P, T, C) per prefix, and with
-            K > 0 "recon" (N, Q, K, 3, 64, 32): D(f_a[t1], f_g[t2]) for each target t2.
+            K > 0 "recon" (N, Q, K, 3, 64, 32): D(f_a[t1], f_g[t2]) for each target t2, and with
+            ``decoder_matte`` "matte" (N, Q, K, 1, 64, 32), its matte before the cut.
         """
         n, p, t = clips.shape[:3]
         appearance, pose = self.encode(clips.flatten(0, 1))  # (N*P, T, D)
@@ -208,6 +225,8 @@ class GaitNet(nn.Module):
                 if p != 2 or q != 2:
                     raise ValueError(f"cross-clip decoding pairs two rebuilt clips, got P={p}, Q={q}")
                 target_pose = torch.where(cross.view(n, 1, 1, 1), target_pose.flip(1), target_pose)
-            recon = self.decode(source_appearance, target_pose[:, :q].flatten(0, 1))
+            recon, matte = self.decode_with_matte(source_appearance, target_pose[:, :q].flatten(0, 1))
             out["recon"] = recon.view(n, q, k, *recon.shape[2:])
+            if matte is not None:
+                out["matte"] = matte.view(n, q, k, *matte.shape[2:])
         return out

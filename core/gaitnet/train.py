@@ -38,7 +38,13 @@ from core.gait.data import (
 from core.gait.evaluate import GROUPS
 from core.gaitnet.api import embed_many, load_gaitnet, reconstruct, swap
 from core.gaitnet.config import GaitNetConfig
-from core.gaitnet.losses import accuracy, cross_reconstruction_loss, gait_similarity_loss, incremental_identity_loss
+from core.gaitnet.losses import (
+    accuracy,
+    cross_reconstruction_loss,
+    gait_similarity_loss,
+    incremental_identity_loss,
+    matte_loss,
+)
 from core.gaitnet.model import GaitNet
 from core.metrics.gait import CASIA_B_PROBES, casia_b_rank1
 from core.nn.augment import recolour
@@ -48,8 +54,8 @@ from core.train import Runtime, autocast, broadcast_module, sync_gradients, wrap
 
 __all__ = ["GaitNetTask", "GaitNetTrainer", "PairSampler", "train_gaitnet", "validate"]
 
-CURVES = ("loss", "xrecon", "colour", "gait_sim", "inc_id", "id_acc", "adv", "dis", "dis_auc", "val_mean", "val_NM",
-          "val_BG", "val_CL", "val_CS", "lr")  # fmt: skip
+CURVES = ("loss", "xrecon", "matte", "colour", "gait_sim", "inc_id", "id_acc", "adv", "dis", "dis_auc", "val_mean",
+          "val_NM", "val_BG", "val_CL", "val_CS", "lr")  # fmt: skip
 
 
 class PairSampler:
@@ -174,6 +180,8 @@ class GaitNetTrainer(StateParts):
         if k:
             truth = x[:, :rebuilt, targets]  # (N, Q, K, 3, H, W)
             terms.add("xrecon", cross_reconstruction_loss(out["recon"], truth, t), cfg.xrecon_weight)
+            if "matte" in out:
+                terms.add("matte", matte_loss(out["matte"], truth, t), cfg.matte_weight)
             if cross is not None and cfg.colour_weight > 0:  # aligned items: the twin clip shows the other clothes
                 twin = x[:, [1, 0]][:, :, targets][cross].flatten(0, 2)
                 colour = changed_colour_loss(out["recon"][cross].flatten(0, 2), truth[cross].flatten(0, 2), twin)

@@ -179,6 +179,12 @@ class ClothesSwapConfig:
     (``walk_conditions``) at ``views_per_walk`` views that rotate so that every view is covered. The 25
     training walkers' own outfits alone are too few for f_a to learn clothes it has not seen. Each test
     walker walks ``test_condition`` once (cs-01) in the next test walker's clothes, at every view.
+
+    ``walker_donors`` more walks per training walker (conditions after the new outfits') wear the clothes of
+    *other walkers of the set*: the k-th the clothes of the walker k + 1 places on among the training walkers
+    (validation walkers among the validation walkers). These are the test's hard case: a gait feature that
+    names walkers by their clothes is wrong on them in training too, and the validation walkers' swaps are
+    scored as the test's are (their donors are in the gallery).
     """
 
     gait: GaitConfig = GaitConfig()
@@ -188,6 +194,7 @@ class ClothesSwapConfig:
     test_condition: str = "nm-05"
     validation_ids: int = 5
     outfit_base: int = 1000
+    walker_donors: int = 0
     seed: int = 0
 
 
@@ -199,6 +206,11 @@ def clothes_swap_plan(cfg: ClothesSwapConfig) -> list[dict]:
         raise ValueError(f"validation_ids must be within 1..{g.train_ids - 2}, got {cfg.validation_ids}")
     if cfg.donors < 1 or cfg.views_per_walk < 1:
         raise ValueError(f"donors and views_per_walk must be >= 1, got {cfg.donors} and {cfg.views_per_walk}")
+    trainers = list(range(1, g.train_ids - cfg.validation_ids + 1))
+    validators = list(range(g.train_ids - cfg.validation_ids + 1, g.train_ids + 1))
+    if not 0 <= cfg.walker_donors < min(len(trainers), len(validators)):
+        raise ValueError(f"walker_donors must be within 0..{min(len(trainers), len(validators)) - 1} (other walkers "
+                         f"of the {len(validators)} validation walkers), got {cfg.walker_donors}")  # fmt: skip
     if cfg.outfit_base < g.ids:
         raise ValueError(f"outfit_base must be >= the gait set's {g.ids} ids (new people), got {cfg.outfit_base}")
     missing = [c for c in (*cfg.walk_conditions, cfg.test_condition) if c not in g.conditions]
@@ -213,6 +225,14 @@ def clothes_swap_plan(cfg: ClothesSwapConfig) -> list[dict]:
             first = walk_number * per_walk
             chosen = sorted({views[(first + m) % len(views)] for m in range(per_walk)})
             rows.append({"id": person, "condition": f"cs-{k + 1:02d}", "donor": cfg.outfit_base + walk_number + 1,
+                         "walk": str(rng.choice(list(cfg.walk_conditions))), "views": chosen})  # fmt: skip
+        group = trainers if person in trainers else validators
+        for k in range(cfg.walker_donors):
+            walk_number = (g.train_ids + n) * cfg.walker_donors + k  # views rotate on from the new outfits'
+            first = walk_number * per_walk
+            chosen = sorted({views[(first + m) % len(views)] for m in range(per_walk)})
+            donor = group[(group.index(person) + k + 1) % len(group)]
+            rows.append({"id": person, "condition": f"cs-{cfg.donors + k + 1:02d}", "donor": donor,
                          "walk": str(rng.choice(list(cfg.walk_conditions))), "views": chosen})  # fmt: skip
     test = list(range(g.train_ids + 1, g.ids + 1))
     for n, person in enumerate(test):
