@@ -567,6 +567,10 @@ def test_clothes_swap_presets_choose_their_start(tmp_path):
     args = argparse.Namespace(preset="small-cs-finetune", swaps=str(tmp_path / "swaps"), warm_start=start,
                               resume=False, data="data/gait")  # fmt: skip
     assert _gaitnet_sources(args, GaitNetConfig.from_preset("small-cs-finetune"))["warm_start"] == start
+    with pytest.raises(CliError, match="--warm-start"):
+        sources("small-cs-matte-gan", str(tmp_path / "swaps"))
+    matte_gan = GaitNetConfig.from_preset("small-cs-matte-gan")
+    assert matte_gan.decoder_matte and matte_gan.adv_weight > 0 and matte_gan.validation_subjects == 8
     gan, finetune = GaitNetConfig.from_preset("small-cs-gan"), GaitNetConfig.from_preset("small-cs-finetune")
     assert gan.adv_weight > 0 and finetune.adv_weight == 0 and gan.steps == finetune.steps == 3000
     recoloured = GaitNetConfig.from_preset("small-cs-recolour")

@@ -240,6 +240,13 @@ class GaitNetConfig(ConfigMixin):
         paper's decoder."""
         return replace(cls.small_cs_upsample(), decoder_matte=True)
 
+    @preset("small-cs-matte-gan")
+    @classmethod
+    def small_cs_matte_gan(cls) -> GaitNetConfig:
+        """:meth:`small_cs_gan`'s discriminator fine-tune (3,000 steps, half the learning rate, D alone for 200)
+        of a trained ``small-cs-matte`` model (``--warm-start``), picked on its 8 validation walkers."""
+        return replace(cls.small_cs_gan(), decoder_upsample="nearest", decoder_matte=True, validation_subjects=8)
+
     @preset("tiny")
     @classmethod
     def tiny(cls) -> GaitNetConfig:
