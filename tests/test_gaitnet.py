@@ -489,15 +489,18 @@ def test_recognition_of_a_walk_is_fast():
 
 def test_discriminator_trains_beside_and_then_on_the_decoder(walkers, tmp_path):
     """adv_weight > 0: D learns from step 0 (its AUC logged), the decoder gets the adversarial term from
-    adv_start; D and its optimiser resume with the run; final.pt holds the GaitNet alone."""
+    adv_start; D and its optimiser resume with the run; final.pt holds the GaitNet alone. With the matte
+    decoder (as small-cs-matte-gan) the matte's loss is logged every step."""
     # bf16 autocast as the small presets (the decoder's frames come out in bf16)
-    cfg = replace(GaitNetConfig.tiny_gan(), steps=4, eval_every=4, sample_every=0, log_every=1, bf16=True)
+    cfg = replace(GaitNetConfig.tiny_gan(), steps=4, eval_every=4, sample_every=0, log_every=1, bf16=True,
+                  decoder_matte=True, decoder_upsample="nearest")  # fmt: skip
     train_gaitnet(walkers, tmp_path / "run", cfg, device="cpu", max_steps=2)
     train_gaitnet(walkers, tmp_path / "run", cfg, device="cpu", resume=True)
     rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3, 4]
     assert all(0.0 <= r["dis_auc"] <= 1.0 and r["dis"] > 0 for r in rows)
     assert [("adv" in r) for r in rows] == [False, False, True, True]  # steps 0, 1 are D's alone
+    assert all(0.0 < r["matte"] < 100.0 for r in rows)
     last = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
     assert any(k.startswith("cnns.0.") for k in last["trainer"]["dis"])
     final = torch.load(tmp_path / "run" / "final.pt", weights_only=True)
