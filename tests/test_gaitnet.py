@@ -574,6 +574,10 @@ def test_clothes_swap_presets_choose_their_start(tmp_path):
         sources("small-cs-matte-gan", str(tmp_path / "swaps"))
     matte_gan = GaitNetConfig.from_preset("small-cs-matte-gan")
     assert matte_gan.decoder_matte and matte_gan.adv_weight > 0 and matte_gan.validation_subjects == 8
+    matte_finetune = GaitNetConfig.from_preset("small-cs-matte-finetune")
+    assert matte_finetune.decoder_matte and matte_finetune.adv_weight == 0 and matte_finetune.steps == 3000
+    with pytest.raises(CliError, match="--warm-start"):
+        sources("small-cs-matte-finetune", str(tmp_path / "swaps"))
     gan, finetune = GaitNetConfig.from_preset("small-cs-gan"), GaitNetConfig.from_preset("small-cs-finetune")
     assert gan.adv_weight > 0 and finetune.adv_weight == 0 and gan.steps == finetune.steps == 3000
     recoloured = GaitNetConfig.from_preset("small-cs-recolour")

@@ -36,7 +36,7 @@ def _gait_config(model: str, preset: str, steps: int | None):
 
 # GaitNet presets that fine-tune a trained model -> the default start (None: the user must name one)
 FINE_TUNES: dict[str, str | None] = {"small-swap": "gaitnet-base", "small-cs-gan": None, "small-cs-finetune": None,
-                                     "small-cs-matte-gan": None}  # fmt: skip
+                                     "small-cs-matte-gan": None, "small-cs-matte-finetune": None}  # fmt: skip
 
 
 def _gaitnet_sources(args: argparse.Namespace, cfg) -> dict:

@@ -247,6 +247,12 @@ class GaitNetConfig(ConfigMixin):
         of a trained ``small-cs-matte`` model (``--warm-start``), picked on its 8 validation walkers."""
         return replace(cls.small_cs_gan(), decoder_upsample="nearest", decoder_matte=True, validation_subjects=8)
 
+    @preset("small-cs-matte-finetune")
+    @classmethod
+    def small_cs_matte_finetune(cls) -> GaitNetConfig:
+        """:meth:`small_cs_matte_gan` without the discriminator: 3,000 more steps at half the learning rate."""
+        return replace(cls.small_cs_matte_gan(), adv_weight=0.0, adv_start=0)
+
     @preset("tiny")
     @classmethod
     def tiny(cls) -> GaitNetConfig:
