@@ -11,6 +11,7 @@ nodes): :func:`distributed_runtime` reads torchrun's environment, so nothing els
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import random
@@ -27,6 +28,7 @@ from torch import nn
 
 __all__ = [
     "Checkpointer", "MetricLog", "Runtime", "active_seconds", "all_reduce_mean", "autocast", "barrier",
+    "bf16_runs_natively",
     "broadcast_module", "broadcast_object", "distributed_runtime", "finish", "plot_curves", "rng_state",
     "seed_everything", "set_rng_state", "setup_runtime", "sync_gradients", "teardown", "timer", "training_seconds",
     "unwrap", "wrap_ddp",
@@ -130,11 +132,39 @@ def seed_everything(seed: int, rank: int = 0) -> np.random.Generator:
     return np.random.default_rng([seed, rank])
 
 
+@functools.cache
+def _cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags from /proc/cpuinfo (Linux; empty elsewhere)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return frozenset()
+    words: set[str] = set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):  # x86-64, aarch64
+            words.update(value.split())
+    return frozenset(words)
+
+
+def bf16_runs_natively(device: torch.device | str) -> bool:
+    """Whether bf16 matrix work is fast on ``device``: a GPU with bf16, or a CPU with AVX512-BF16 / AMX-BF16
+    (x86-64) or the BF16 extension (aarch64). Measured on a 2-core AVX-512 Xeon without AVX512-BF16: a
+    ResNet-18 training step takes 1.9x *longer* under bf16 autocast (emulated), and a 1024^2 matmul 4.5x."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    return bool(_cpu_flags() & {"avx512_bf16", "amx_bf16", "bf16"})
+
+
 def autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CPU or GPU when asked (1.6-2x faster steps on an AVX512-BF16 CPU)."""
-    if not bf16:
+    """bf16 autocast when asked and the hardware runs bf16 natively (1.6-2x faster steps on an AVX512-BF16
+    CPU); float32 otherwise, where emulated bf16 would be about 2x slower (:func:`bf16_runs_natively`)."""
+    if not bf16 or not bf16_runs_natively(device):
         return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16)
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
 
 
 def wrap_ddp(module: nn.Module, runtime: Runtime, find_unused: bool = False) -> nn.Module:

@@ -27,6 +27,10 @@ The mechanisms a variant combines (keys of VARIANTS' dicts):
 * ``reid``, ``l1``: the weights of the re-ID loss (scaled to 1 at step 0, as optimize_texture) and of
   the masked L1.
 * ``ttt``: optimise the U-Net's weights instead of the texture (test-time training from its own output).
+* ``gallery``: the loss also compares the texture with the person's other photos (the gallery images of the
+  same person, other cameras, each through its own body and camera and against its own features): the
+  re-ID loss as the paper uses it, "the same person seen by another camera", at test time. The unseen views
+  stay those of the query photo.
 """
 
 from __future__ import annotations
@@ -78,6 +82,12 @@ VARIANTS: dict[str, dict | None] = {
     "U-Net weights by re-ID, lr 1e-4, 50 steps": {"ttt": True, "erode": 1},
     "U-Net weights by re-ID, shading field, lr 1e-4": {"ttt": True, "erode": 1, "field": 3.0},
     "U-Net weights by re-ID, shading field, lr 3e-5": {"ttt": True, "erode": 1, "field": 3.0, "lr": 3e-5},
+    "re-ID, + gallery photos, eroded, lr 0.01": {"gallery": True, "erode": 1, "lr": 0.01},
+    "re-ID, + gallery photos, eroded, lr 0.05": {"gallery": True, "erode": 1},
+    "L1, + gallery photos, eroded, lr 0.01": {"gallery": True, "erode": 1, "lr": 0.01, "l1": 1.0, "reid": 0.0},
+    "re-ID + L1, + gallery photos, eroded, lr 0.01": {"gallery": True, "erode": 1, "lr": 0.01, "l1": 1.0},
+    "re-ID, + gallery photos, shading field, eroded, lr 0.01": {"gallery": True, "field": 3.0, "erode": 1, "lr": 0.01},
+    "re-ID, + gallery photos, 16x16 change, eroded": {"gallery": True, "res": 16, "erode": 1},
 }
 # fmt: on
 
@@ -109,10 +119,12 @@ def colour_matched(render: Tensor, image: Tensor, mask: Tensor) -> Tensor:
 class Study:
     """The shipped model, its re-ID loss, the mirror index and the data, shared by every variant."""
 
-    def __init__(self, data_root: str) -> None:
+    def __init__(self, data_root: str, cache: str | None = "runs/texgen/cache") -> None:
         self.model = api.load()
         self.reid = self.model.reid_loss()
-        self.data = load_person_images(data_root, "query", (128, 64))
+        self.data = load_person_images(data_root, "query", (128, 64), cache_dir=cache)
+        self.gallery = load_person_images(data_root, "gallery", (128, 64), cache_dir=cache)
+        self.gallery_of = self.gallery.groups()
         self.size = self.model.texture_size
         self.mirror = mirror_texel_index(shared_renderer().atlas, self.size)
         self.front_back = self.mirror[0][0]
@@ -139,8 +151,12 @@ class Study:
         start = api.texture_unet(self.model, image, annotation)
         if v is None:
             return start
-        mask = erode(data.raster.mask[[index]].float(), v.get("erode", 0))
-        raster = UVRaster(data.raster.grid[[index]].float(), mask)
+        raster = data.raster[[index]].float()
+        if v.get("gallery"):  # the person's other photos join the query photo (one batch)
+            others = self.gallery_of.get(int(data.pids[index]), [])
+            image = torch.cat([image, self.gallery.images[others].float() / 255.0])
+            raster = UVRaster.cat([raster, self.gallery.raster[others].float()])
+        raster = UVRaster(raster.grid, erode(raster.mask, v.get("erode", 0)))
         target = self.reid.features(image)
         field = shading_field(image, shade(start, raster), raster.mask, v["field"]) if v.get("field") else None
         if v.get("ttt"):
@@ -188,14 +204,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="data/reid")
     parser.add_argument("--people", type=int, default=10)
-    parser.add_argument("--variants", default="", help="comma-separated names (default: all)")
+    parser.add_argument("--variants", default="", help="names separated by ';' (default: all)")
     parser.add_argument("--out", default="", help="also write the Markdown table here")
     args = parser.parse_args()
     torch.set_num_threads(1)
     study = Study(args.data)
     held_out = set(pick_people(study.data, 24, 0))  # the evaluation's people: not tuned on
     people = [i for i in pick_people(study.data, 60, 7) if i not in held_out][: args.people]
-    names = args.variants.split(",") if args.variants else list(VARIANTS)
+    names = args.variants.split(";") if args.variants else list(VARIANTS)
     scores: dict[str, list[dict[str, float]]] = {n: [] for n in names}
     t0 = time.monotonic()
     for k, index in enumerate(people):

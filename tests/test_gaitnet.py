@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import torch
 
+import core.train
 from core.data.opengait import normalise_silhouette, save_sequence
 from core.gait.data import (
     load_gait_set,
@@ -487,11 +488,12 @@ def test_recognition_of_a_walk_is_fast():
     assert time.perf_counter() - started < 1.0
 
 
-def test_discriminator_trains_beside_and_then_on_the_decoder(walkers, tmp_path):
+def test_discriminator_trains_beside_and_then_on_the_decoder(walkers, tmp_path, monkeypatch):
     """adv_weight > 0: D learns from step 0 (its AUC logged), the decoder gets the adversarial term from
     adv_start; D and its optimiser resume with the run; final.pt holds the GaitNet alone. With the matte
     decoder (as small-cs-matte-gan) the matte's loss is logged every step."""
-    # bf16 autocast as the small presets (the decoder's frames come out in bf16)
+    # bf16 autocast as the small presets (the decoder's frames come out in bf16), on any CPU
+    monkeypatch.setattr(core.train, "bf16_runs_natively", lambda device: True)
     cfg = replace(GaitNetConfig.tiny_gan(), steps=4, eval_every=4, sample_every=0, log_every=1, bf16=True,
                   decoder_matte=True, decoder_upsample="nearest")  # fmt: skip
     train_gaitnet(walkers, tmp_path / "run", cfg, device="cpu", max_steps=2)

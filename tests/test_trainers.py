@@ -316,3 +316,23 @@ def test_trainers_run_as_two_gloo_processes_under_torchrun(market, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     final = torch.load(tmp_path / "d" / "final.pt", weights_only=True)
     assert final["iterations"] == 4
+
+
+def test_bf16_autocast_only_where_the_hardware_runs_it(monkeypatch):
+    """Emulated bf16 makes a CPU step about 2x slower: autocast is float32 unless the CPU has native bf16."""
+    import core.train
+
+    x = torch.ones(4, 4)
+    monkeypatch.setattr(core.train, "_cpu_flags", lambda: frozenset({"avx512f", "avx512_vnni"}))
+    assert not core.train.bf16_runs_natively("cpu")
+    with core.train.autocast(torch.device("cpu"), True):
+        assert (x @ x).dtype == torch.float32
+    for flags in ({"avx512_bf16"}, {"amx_bf16"}, {"bf16", "asimd"}):
+        monkeypatch.setattr(core.train, "_cpu_flags", lambda flags=flags: frozenset(flags))
+        assert core.train.bf16_runs_natively("cpu")
+        with core.train.autocast(torch.device("cpu"), True):
+            assert (x @ x).dtype == torch.bfloat16
+        with core.train.autocast(torch.device("cpu"), False):
+            assert (x @ x).dtype == torch.float32
+    monkeypatch.undo()
+    assert isinstance(core.train._cpu_flags(), frozenset)  # the real machine's, read without error

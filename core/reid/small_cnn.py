@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.data import PKSampler
+from core.train import autocast
 
 __all__ = ["DEFAULT_CNN_STEPS", "SmallReidNet", "as_float", "available_cpus", "batch_hard_triplet", "chunks",
            "cnn_features", "torch_session", "train_small_cnn"]  # fmt: skip
@@ -202,7 +203,7 @@ def train_small_cnn(
         for _ in wrap(range(steps), steps):
             idx = torch.tensor(next(batches))
             x, y = _augment(images[idx], gen).contiguous(memory_format=fmt), targets[idx]
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            with autocast(torch.device("cpu"), bf16):
                 logits, emb = model(x)
             loss = F.cross_entropy(logits.float(), y, label_smoothing=0.1)
             if triplet:
@@ -235,7 +236,7 @@ def cnn_features(
         for s in chunks(len(images), batch_size):
             x = as_float(images[s])
             x = torch.cat([x, x.flip(-1)]) if flip else x
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            with autocast(torch.device("cpu"), bf16):
                 emb = model.neck(model.features(x.contiguous(memory_format=fmt) if fmt else x)).float()
             if flip:
                 emb = emb[: len(emb) // 2] + emb[len(emb) // 2 :]

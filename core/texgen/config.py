@@ -88,6 +88,14 @@ class TexGenConfig(ConfigMixin):
         adds to the U-Net's unseen views when it trains beside the texture truth and the photos' L1."""
         return replace(cls.small_truth(), reid_weight=0.0)
 
+    @preset("small-uv-noreid")
+    @classmethod
+    def small_uv_noreid(cls) -> TexGenConfig:
+        """The paper's ablation in our setting: :meth:`small_uv` without the re-ID loss (``reid_weight`` 0),
+        so only the photos' L1 (its own view and another image's) and the face prior train the U-Net. With no
+        texture truth, does the re-ID loss teach the texels the input photo does not show?"""
+        return replace(cls.small_uv(), reid_weight=0.0)
+
     @preset("tiny")
     @classmethod
     def tiny(cls) -> TexGenConfig:
