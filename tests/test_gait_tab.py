@@ -126,3 +126,39 @@ def test_gait_tab_in_a_real_browser_with_the_shipped_models(app_server, tmp_path
     runs = [("#gait-run", {"#gait-maps": 90_000, "#gait-matches": 30_000}, "Rank-1:"),
             ("#gait-swap-run", {"#gait-swap": 90_000}, "clothes ΔE")]  # fmt: skip
     runs_in_browser(app_server, tab.TITLE, runs, tmp_path / "gait_tab.png")
+
+
+def test_stored_gallery_features_are_used_only_with_their_model_and_gallery(files, tmp_path):
+    """``gallery_features.npz`` spares a search the gallery's embedding, but only for the model file and the
+    gallery file it was computed from: another model (or a changed gallery) is embedded afresh."""
+    import shutil
+
+    gaitnet_file, dygait_file, gallery_file = (Path(shutil.copy(f, tmp_path)) for f in files)
+    models = api.load(gaitnet_file, dygait_file)
+    fresh = api.load_gallery(gallery_file)
+    assert not fresh.stored  # nothing stored yet
+    computed = {name: api._gallery_features(models, fresh, name) for name in models.names}
+    api.save_gallery_features(models, gallery_file)
+    gallery = api.load_gallery(gallery_file)
+    assert set(gallery.stored) == {"GaitNet", "DyGait"}
+    for name in models.names:
+        np.testing.assert_allclose(gallery.stored[name][1], computed[name], rtol=1e-5, atol=1e-6)
+        assert api._gallery_features(models, gallery, name) is gallery.stored[name][1]  # read, not recomputed
+    walk = api.example_walk(tab.SUBJECTS[0], "nm-02", 90)
+    assert {k: [h.index for h in v] for k, v in api.top_k(models, gallery, walk).items()} == {
+        k: [h.index for h in v] for k, v in api.top_k(models, fresh, walk).items()}  # fmt: skip
+
+    torch.manual_seed(1)  # another DyGait file: its features are computed, the stored ones ignored
+    other = DyGait(DyGaitConfig.tiny(), 5)
+    raw = torch.load(dygait_file, weights_only=True)
+    torch.save({**raw, "model": other.state_dict()}, tmp_path / "other.pt")
+    retrained = api.load(gaitnet_file, tmp_path / "other.pt")
+    again = api.load_gallery(gallery_file)
+    assert api._gallery_features(retrained, again, "GaitNet") is again.stored["GaitNet"][1]
+    dy = api._gallery_features(retrained, again, "DyGait")
+    assert dy is not again.stored["DyGait"][1] and not np.allclose(dy, again.stored["DyGait"][1])
+
+    changed = api.load_gallery(gallery_file)  # a gallery re-saved with other walks drops the stored features
+    changed.sil = changed.sil[::-1].copy()
+    api.save_gallery(changed, gallery_file)
+    assert not api.load_gallery(gallery_file).stored

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.checkpoints import resolve
+from core.checkpoints import resolve, sha256_of
 from core.dygait.api import embed as dygait_embed
 from core.dygait.api import load_dygait
 from core.gait.clip import GaitClip
@@ -60,11 +60,15 @@ __all__ = [
     "load",
     "load_gallery",
     "save_gallery",
+    "save_gallery_features",
     "swap_evaluation",
     "top_k",
 ]
 
 GALLERY_FILE = Path(__file__).resolve().parents[2] / "checkpoints" / "gait" / "gallery.npz"
+# the shipped models' features of the shipped gallery: a search starts at once instead of embedding 60 walks
+# (DyGait: about 30 s on one thread), used only while the model files and the gallery are the ones they came from
+GALLERY_FEATURES_FILE = GALLERY_FILE.with_name("gallery_features.npz")
 MODEL_NAMES = ("GaitNet", "DyGait")
 
 
@@ -81,6 +85,12 @@ class GaitModels:
     gaitnet_cfg: Any = None
     dygait: Any = None
     dygait_cfg: Any = None
+    # sha256 of the file each model was loaded from (None for a model built in memory)
+    gaitnet_sha256: str | None = None
+    dygait_sha256: str | None = None
+
+    def sha256(self, name: str) -> str | None:
+        return self.gaitnet_sha256 if name == "GaitNet" else self.dygait_sha256
 
     @property
     def names(self) -> list[str]:
@@ -91,9 +101,13 @@ def load(gaitnet: str | Path | None = "gaitnet", dygait: str | Path | None = "dy
     """Registered names (checkpoints/manifest.json) or .pt files; None leaves a model out."""
     models = GaitModels()
     if gaitnet:
-        models.gaitnet, models.gaitnet_cfg = load_gaitnet(_path(gaitnet))
+        path = _path(gaitnet)
+        models.gaitnet, models.gaitnet_cfg = load_gaitnet(path)
+        models.gaitnet_sha256 = sha256_of(path)
     if dygait:
-        models.dygait, models.dygait_cfg = load_dygait(_path(dygait))
+        path = _path(dygait)
+        models.dygait, models.dygait_cfg = load_dygait(path)
+        models.dygait_sha256 = sha256_of(path)
     return models
 
 
@@ -124,6 +138,8 @@ class Gallery:
     sil: np.ndarray
     rgb: np.ndarray
     features: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
+    # features read from a file: model name -> (sha256 of the model file they came from, (N, ...) features)
+    stored: dict[str, tuple[str, np.ndarray]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.subjects)
@@ -161,22 +177,51 @@ def save_gallery(gallery: Gallery, path: str | Path | None = None) -> Path:
 
 
 def load_gallery(path: str | Path | None = None) -> Gallery:
-    """The shipped gallery (checkpoints/gait/gallery.npz, :data:`GALLERY_FILE`) or another file."""
+    """The shipped gallery (checkpoints/gait/gallery.npz, :data:`GALLERY_FILE`) or another file, with the
+    features stored beside it (``gallery_features.npz``, :func:`save_gallery_features`) when they were computed
+    on this very file."""
     path = Path(path or GALLERY_FILE)
     if not path.exists():
         raise FileNotFoundError(f"no gait gallery at {path}; it is written by python -m core ship gait")
     with np.load(path, allow_pickle=False) as z:
-        return Gallery([str(s) for s in z["subjects"]], [str(c) for c in z["conditions"]],
-                       [str(v) for v in z["views"]], z["sil"], z["rgb"])  # fmt: skip
+        gallery = Gallery([str(s) for s in z["subjects"]], [str(c) for c in z["conditions"]],
+                          [str(v) for v in z["views"]], z["sil"], z["rgb"])  # fmt: skip
+    features_file = path.with_name(GALLERY_FEATURES_FILE.name)
+    if features_file.exists():
+        with np.load(features_file, allow_pickle=False) as z:
+            if str(z["gallery_sha256"]) == sha256_of(path):
+                gallery.stored = {name: (str(z[f"{name}_sha256"]), z[name]) for name in MODEL_NAMES if name in z}
+    return gallery
+
+
+def save_gallery_features(models: GaitModels, gallery_file: str | Path, path: str | Path | None = None) -> Path:
+    """Each loaded model's features of the gallery in ``gallery_file``, with the sha256 of the model file and of
+    the gallery they belong to, in ``gallery_features.npz`` beside it (or ``path``)."""
+    gallery_file = Path(gallery_file)
+    gallery = load_gallery(gallery_file)
+    gallery.stored = {}  # computed afresh, never copied from an older file
+    arrays: dict[str, np.ndarray] = {"gallery_sha256": np.asarray(sha256_of(gallery_file))}
+    for name in models.names:
+        if models.sha256(name) is None:
+            raise ValueError(f"{name} was not loaded from a file: its features could not be matched to it later")
+        arrays[name] = _gallery_features(models, gallery, name)
+        arrays[f"{name}_sha256"] = np.asarray(models.sha256(name))
+    path = Path(path or gallery_file.with_name(GALLERY_FEATURES_FILE.name))
+    np.savez_compressed(path, **arrays)
+    return path
 
 
 def _gallery_features(models: GaitModels, gallery: Gallery, name: str) -> np.ndarray:
     model = models.gaitnet if name == "GaitNet" else models.dygait
     key = (name, id(model))
     if key not in gallery.features:
-        gallery.features[key] = np.stack(
-            [embed(_only(models, name), gallery.clip(i))[name] for i in range(len(gallery))]
-        )
+        stored = gallery.stored.get(name)
+        if stored is not None and models.sha256(name) == stored[0]:
+            gallery.features[key] = stored[1]
+        else:
+            gallery.features[key] = np.stack(
+                [embed(_only(models, name), gallery.clip(i))[name] for i in range(len(gallery))]
+            )
     return gallery.features[key]
 
 

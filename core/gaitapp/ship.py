@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from core.checkpoints import CHECKPOINT_DIR, MANIFEST, data_summary, resolve
+from core.checkpoints import CHECKPOINT_DIR, MANIFEST, data_summary, resolve, sha256_of
 from core.gait.swap_eval import swap_pairs
 from core.gait.walkers import swap_truth
 from core.gaitapp import api, figures
@@ -99,11 +99,21 @@ def ship_gait(gaitnet_run: Path, dygait_run: Path | None, data: Path, out_dir: P
         curves(rows, curve_keys(rows, limit=12), out_dir / f"curves_{name}.png", f"{title} ({preset})")
     ship_entry("gait-gallery", "gallery", gallery_file, None, info, {}, manifest, steps=0, seconds=0.0,
                config={"split": "test", "condition": "nm-01", "views": ["036", "090", "144"]})  # fmt: skip
+    ship_gallery_features(models, gallery_file, manifest)
     markdown = api.format_evaluation(evaluation, swap)
     write_report(out_dir, {**numbers, "swap": swap}, markdown)
     say("example figure")
     example_figure(models, out_dir / "examples.png")
     return {"evaluation": evaluation, "swap": swap, "markdown": markdown}
+
+
+def ship_gallery_features(models: api.GaitModels, gallery_file: Path, manifest: Path = MANIFEST) -> dict[str, Any]:
+    """``gallery_features.npz`` beside ``gallery_file`` (:func:`api.save_gallery_features`: each model's features
+    of the gallery, tied to the model and gallery files by sha256) and its manifest entry."""
+    path = api.save_gallery_features(models, gallery_file)
+    tied = {"gallery": sha256_of(gallery_file), **{name: models.sha256(name) for name in models.names}}
+    return ship_entry("gait-gallery-features", "gallery features", path, None, None, {}, manifest, steps=0,
+                      seconds=0.0, config={"sha256_of": tied})  # fmt: skip
 
 
 def example_figure(models: api.GaitModels, path: Path, pose_subject: int = 33, look_subject: int = 38,
