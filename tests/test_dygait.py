@@ -25,6 +25,7 @@ from core.dygait.api import (
     config_from_state_dict,
     dynamic_maps,
     embed,
+    embed_many,
     load,
     load_dygait,
     load_opengait_checkpoint,
@@ -154,6 +155,23 @@ def test_small_shapes_and_short_walks(frames):
     norms = out["bnneck"].norm(dim=1)
     assert torch.allclose(norms, torch.ones_like(norms), atol=1e-4)  # the BNNeck feature is unit per part
     assert out["logits"].abs().max() <= 1 + 1e-5  # cosine logits
+
+
+def test_walks_embedded_together_get_the_features_they_get_alone():
+    """embed_many batches walks of equal length (eval-mode batch norm and per-walk pooling keep them apart), in
+    the order given, whatever the lengths; a stored 64x64 OpenGait frame is cut as embed cuts it."""
+    torch.manual_seed(0)
+    model = DyGait(DyGaitConfig.small(), num_classes=5)
+    model.train()  # embed_many switches to eval and back
+    rng = np.random.default_rng(0)
+    walks = [(rng.random((t, 64, 44)) > 0.5).astype(np.uint8) * 255 for t in (12, 9, 12, 12, 9)]
+    walks[3] = np.pad(walks[3], ((0, 0), (0, 0), (10, 10)))  # (T, 64, 64), as OpenGait stores it
+    many = embed_many(model, walks, batch=2, bf16=False)
+    alone = np.stack([embed(model, w, bf16=False) for w in walks])
+    assert model.training
+    assert many.shape == (5, 32, 31)
+    np.testing.assert_allclose(many, alone, rtol=1e-4, atol=1e-5)
+    assert np.abs(many[0] - many[2]).max() > 1e-3  # different walks, different features (not one row repeated)
 
 
 def test_projection_shortcut_where_channels_change():

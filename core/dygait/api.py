@@ -43,6 +43,7 @@ conv3d4 has c_i = c_in = c3. All weights are float32; convolutions have no bias.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ __all__ = [
     "distance",
     "dynamic_maps",
     "embed",
+    "embed_many",
     "load",
     "load_dygait",
     "load_opengait_checkpoint",
@@ -206,6 +208,34 @@ def embed(model: DyGait, sils: np.ndarray, bf16: bool | None = None) -> np.ndarr
         feature = model(x)["embeddings"][0]
     model.train(was_training)
     return feature.float().cpu().numpy()
+
+
+@torch.no_grad()
+def embed_many(model: DyGait, walks: Sequence[np.ndarray], batch: int = 8, bf16: bool | None = None) -> np.ndarray:
+    """Features of many walks, float32 (N, C, P): walks of equal length run ``batch`` at a time.
+
+    The same numbers as :func:`embed` (up to rounding): in eval mode BatchNorm uses its running statistics and
+    TP pools each walk on its own. Much faster on a CPU: with one walk the narrow layers of the ``small``
+    preset (8 channels) take PyTorch's slow conv3d path instead of oneDNN's (its heuristic asks for a batch
+    above 1 or N*C*T*H > 20480): the shipped model embeds the app's 60 gallery walks in 29 s one by one and
+    in 5.9 s eight at a time, on one thread."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    bf16 = model.cfg.bf16 if bf16 is None else bf16
+    walks = [_as_walk(w) for w in walks]
+    out = np.zeros((len(walks), model.cfg.embedding_dim, model.cfg.parts), np.float32)
+    by_length: dict[int, list[int]] = {}
+    for i, walk in enumerate(walks):
+        by_length.setdefault(len(walk), []).append(i)
+    for rows in by_length.values():
+        for start in range(0, len(rows), batch):
+            chunk = rows[start : start + batch]
+            sils = sil_to_tensor(np.stack([walks[i] for i in chunk]), device)
+            with autocast(device, bf16):
+                out[chunk] = model(sils)["embeddings"].float().cpu().numpy()
+    model.train(was_training)
+    return out
 
 
 def distance(a: np.ndarray, b: np.ndarray, metric: str = "euclidean") -> float:

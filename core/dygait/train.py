@@ -28,6 +28,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
+from core.dygait.api import embed_many
 from core.dygait.config import DyGaitConfig
 from core.dygait.losses import cross_entropy_parts, triplet_loss
 from core.dygait.model import DyGait
@@ -95,35 +96,16 @@ class DyGaitTrainer(StateParts):
         return {"model": self.model, "opt": self.opt, "sched": self.sched}
 
 
-@torch.no_grad()
-def embed_set(model: DyGait, data: GaitSet, device: torch.device | str = "cpu", batch: int = 4,
-              bf16: bool | None = None) -> np.ndarray:  # fmt: skip
-    """float32 (N, C, P) features of every walk of ``data``, whole walks, in eval mode.
-
-    Walks of equal length are embedded together: in eval mode BatchNorm uses its running statistics
-    and TP pools each walk on its own, so a batch gives each walk the feature it gets alone (up to
-    rounding). ``bf16`` (default: the config's) runs the blocks under bf16 autocast, as in training.
-    """
-    was_training = model.training
-    model.eval()
-    device = torch.device(device)
-    bf16 = model.cfg.bf16 if bf16 is None else bf16
-    lengths = np.asarray([len(data.silhouettes(i)) for i in range(len(data))])
-    out = np.zeros((len(data), model.cfg.embedding_dim, model.cfg.parts), np.float32)
-    for length in np.unique(lengths):
-        index = np.flatnonzero(lengths == length)
-        for start in range(0, len(index), batch):
-            rows = index[start : start + batch]
-            sils = sil_to_tensor(np.stack([data.silhouettes(int(i)) for i in rows]), device)
-            with autocast(device, bf16):
-                out[rows] = model(sils)["embeddings"].float().cpu().numpy()
-    model.train(was_training)
-    return out
+def embed_set(model: DyGait, data: GaitSet, batch: int = 8, bf16: bool | None = None) -> np.ndarray:
+    """float32 (N, C, P) features of every walk of ``data``, whole walks, in eval mode on the model's device, walks
+    of equal length together (:func:`core.dygait.api.embed_many`). ``bf16`` (default: the config's) runs the
+    blocks under bf16 autocast, as in training."""
+    return embed_many(model, [data.silhouettes(i) for i in range(len(data))], batch, bf16)
 
 
-def score_validation(model: DyGait, data: GaitSet, device: torch.device | str, metric: str) -> dict[str, float]:
+def score_validation(model: DyGait, data: GaitSet, metric: str) -> dict[str, float]:
     """CASIA-B Rank-1 of the validation walks: {"NM", "BG", "CL" (those present), "mean"} as fractions."""
-    result = evaluate_features(embed_set(model, data, device), data, metric)  # type: ignore[arg-type]
+    result = evaluate_features(embed_set(model, data), data, metric)  # type: ignore[arg-type]
     scores = {k: float(v) for k, v in result.mean.items()}
     scores["mean"] = float(np.mean(list(result.mean.values())))
     return scores
@@ -185,7 +167,7 @@ class DyGaitTask(Task):
         return {"val_rank1": scores["mean"], **{f"val_{k}": v for k, v in scores.items() if k != "mean"}}
 
     def _score(self, step: int) -> dict[str, float]:
-        scores = score_validation(self.trainer.model, self.val, self.runtime.device, self.cfg.metric)
+        scores = score_validation(self.trainer.model, self.val, self.cfg.metric)
         if scores["mean"] >= self.best["score"]:  # a tie goes to the later, longer-trained weights
             self.best = {"score": scores["mean"], "step": step, "validation": scores,
                          "model": copy.deepcopy(self.trainer.model.state_dict())}  # fmt: skip

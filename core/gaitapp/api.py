@@ -23,6 +23,7 @@ from PIL import Image
 
 from core.checkpoints import resolve, sha256_of
 from core.dygait.api import embed as dygait_embed
+from core.dygait.api import embed_many as dygait_embed_many
 from core.dygait.api import load_dygait
 from core.gait.clip import GaitClip
 from core.gait.clothes_swap import (
@@ -34,7 +35,7 @@ from core.gait.clothes_swap import (
     swap_set_problem,
 )
 from core.gait.data import GaitSet, load_gait_set, load_with_clothes_swaps, sil_to_tensor
-from core.gait.evaluate import colour_histogram_features, embed_all, evaluate_features, format_table, gei_features
+from core.gait.evaluate import colour_histogram_features, evaluate_features, format_table, gei_features
 from core.gait.swap_eval import format_swap_report, swap_pairs, swap_report
 from core.gait.walkers import gait_config, render_walk, silhouettes_of, test_subjects
 from core.gaitapp import figures
@@ -218,17 +219,11 @@ def _gallery_features(models: GaitModels, gallery: Gallery, name: str) -> np.nda
         stored = gallery.stored.get(name)
         if stored is not None and models.sha256(name) == stored[0]:
             gallery.features[key] = stored[1]
+        elif name == "GaitNet":
+            gallery.features[key] = embed_many(models.gaitnet, list(gallery.rgb))
         else:
-            gallery.features[key] = np.stack(
-                [embed(_only(models, name), gallery.clip(i))[name] for i in range(len(gallery))]
-            )
+            gallery.features[key] = dygait_embed_many(models.dygait, list(gallery.sil))
     return gallery.features[key]
-
-
-def _only(models: GaitModels, name: str) -> GaitModels:
-    if name == "GaitNet":
-        return GaitModels(gaitnet=models.gaitnet, gaitnet_cfg=models.gaitnet_cfg)
-    return GaitModels(dygait=models.dygait, dygait_cfg=models.dygait_cfg)
 
 
 @dataclass(frozen=True)
@@ -391,7 +386,8 @@ def evaluate_gait(
         features["GaitNet"] = (embed_many(models.gaitnet, [data.rgb(i) for i in range(len(data))]), "cosine")
     if models.dygait is not None:
         say(f"DyGait: {len(data)} walks")
-        features["DyGait"] = (embed_all(data, lambda i: dygait_embed(models.dygait, data.silhouettes(i))), "euclidean")
+        features["DyGait"] = (dygait_embed_many(models.dygait, [data.silhouettes(i) for i in range(len(data))]),
+                              "euclidean")  # fmt: skip
     say("GEI baseline")
     features[GEI_BASELINE] = (gei_features(data), "euclidean")
     if data.has_rgb:
