@@ -55,7 +55,7 @@ from core.checkpoints import ModelRecipe, from_pretrained, load_weights
 from core.data.opengait import cut_silhouette
 from core.dygait.config import INPUT_SIZE, DyGaitConfig
 from core.dygait.model import DyGait
-from core.gait.data import sil_to_tensor
+from core.gait.data import equal_length_batches, sil_to_tensor
 from core.metrics.gait import part_distance
 from core.train import autocast
 
@@ -225,15 +225,10 @@ def embed_many(model: DyGait, walks: Sequence[np.ndarray], batch: int = 8, bf16:
     bf16 = model.cfg.bf16 if bf16 is None else bf16
     walks = [_as_walk(w) for w in walks]
     out = np.zeros((len(walks), model.cfg.embedding_dim, model.cfg.parts), np.float32)
-    by_length: dict[int, list[int]] = {}
-    for i, walk in enumerate(walks):
-        by_length.setdefault(len(walk), []).append(i)
-    for rows in by_length.values():
-        for start in range(0, len(rows), batch):
-            chunk = rows[start : start + batch]
-            sils = sil_to_tensor(np.stack([walks[i] for i in chunk]), device)
-            with autocast(device, bf16):
-                out[chunk] = model(sils)["embeddings"].float().cpu().numpy()
+    for chunk in equal_length_batches(walks, batch):
+        sils = sil_to_tensor(np.stack([walks[i] for i in chunk]), device)
+        with autocast(device, bf16):
+            out[chunk] = model(sils)["embeddings"].float().cpu().numpy()
     model.train(was_training)
     return out
 

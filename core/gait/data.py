@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import pickle
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +32,7 @@ __all__ = [
     "GaitSequence",
     "GaitSet",
     "clip_indices",
+    "equal_length_batches",
     "gei",
     "load_gait_set",
     "load_with_clothes_swaps",
@@ -175,6 +176,17 @@ def clip_indices(length: int, clip: int, rng: np.random.Generator | None = None)
         raise ValueError(f"need a walk with frames and a clip length >= 1, got {length} and {clip}")
     start = int(rng.integers(0, max(1, length - clip + 1))) if rng is not None and length > clip else 0
     return (start + np.arange(clip)) % length
+
+
+def equal_length_batches(walks: Sequence[np.ndarray], batch: int) -> Iterator[list[int]]:
+    """Indices of ``walks`` in batches of at most ``batch`` walks of one length (each walk once): whole walks
+    run together in eval mode, where batch norm uses its running statistics and each walk is pooled alone."""
+    by_length: dict[int, list[int]] = {}
+    for i, walk in enumerate(walks):
+        by_length.setdefault(len(walk), []).append(i)
+    for rows in by_length.values():
+        for start in range(0, len(rows), batch):
+            yield rows[start : start + batch]
 
 
 def sil_to_tensor(frames: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:

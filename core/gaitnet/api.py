@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from core.checkpoints import ModelRecipe, from_pretrained
-from core.gait.data import rgb_to_tensor
+from core.gait.data import equal_length_batches, rgb_to_tensor
 from core.gaitnet.config import GaitNetConfig
 from core.gaitnet.model import GaitNet
 
@@ -84,15 +84,10 @@ def embed_many(model: GaitNet, walks: Sequence[np.ndarray], batch: int = 32) -> 
     (the same numbers as :func:`embed`, as eval-mode batch norm does not mix walks)."""
     model.eval()
     out = np.zeros((len(walks), model.feature_dim), np.float32)
-    by_length: dict[int, list[int]] = {}
-    for i, walk in enumerate(walks):
-        by_length.setdefault(len(walk), []).append(i)
-    for rows in by_length.values():
-        for start in range(0, len(rows), batch):
-            chunk = rows[start : start + batch]
-            frames = torch.cat([_frames(model, walks[i]) for i in chunk])
-            _, pose = model.encode(frames)
-            out[chunk] = model.gait_feature(pose).cpu().numpy()
+    for chunk in equal_length_batches(walks, batch):
+        frames = torch.cat([_frames(model, walks[i]) for i in chunk])
+        _, pose = model.encode(frames)
+        out[chunk] = model.gait_feature(pose).cpu().numpy()
     return out
 
 
