@@ -68,7 +68,7 @@ __all__ = [
 
 GALLERY_FILE = Path(__file__).resolve().parents[2] / "checkpoints" / "gait" / "gallery.npz"
 # the shipped models' features of the shipped gallery: a search starts at once instead of embedding 60 walks
-# (DyGait: about 30 s on one thread), used only while the model files and the gallery are the ones they came from
+# (6.5 s on one thread), used only while the model files and the gallery are the ones they came from
 GALLERY_FEATURES_FILE = GALLERY_FILE.with_name("gallery_features.npz")
 MODEL_NAMES = ("GaitNet", "DyGait")
 
