@@ -32,11 +32,12 @@ from core.dygait.api import (
     save_opengait_checkpoint,
 )
 from core.dygait.config import DyGaitConfig
-from core.dygait.losses import cross_entropy_parts, triplet_loss
+from core.dygait.losses import cross_entropy_parts
 from core.dygait.model import DAMBlock, DyGait
 from core.dygait.train import embed_set, train_dygait
 from core.gait.data import load_gait_set
 from core.gait.evaluate import evaluate_features
+from core.nn.losses import triplet_loss
 
 ROOT = Path(__file__).resolve().parents[1]
 CONDITIONS = ("nm-01", "nm-02", "nm-03", "nm-04", "nm-05", "nm-06", "bg-01", "cl-01")

@@ -216,6 +216,52 @@ def test_incremental_logits_classify_running_means():
         assert torch.allclose(logits[:, t - 1], expected, atol=1e-5)
 
 
+def test_clip_feature_is_the_gait_feature_of_the_whole_clip():
+    """forward's "feature" is the last prefix's feature: what gait_feature gives for the clip, with the batch's
+    statistics (train mode) and with the running ones (eval mode)."""
+    model = GaitNet(GaitNetConfig.tiny(), num_classes=4)
+    clips = torch.rand(3, 2, 6, 3, 64, 32)
+    empty = torch.zeros(3, 2, 0, dtype=torch.long), torch.arange(0)
+    for train in (True, False):
+        model.train(train)
+        torch.manual_seed(0)
+        out = model(clips, *empty)
+        pose = out["pose"].flatten(0, 1)
+        expected = model.gait_feature(pose)  # in train mode: the same batch's statistics
+        assert out["feature"].shape == (3, 2, model.cfg.lstm_hidden)
+        assert torch.allclose(out["feature"].flatten(0, 1), expected, atol=1e-5)
+
+
+def test_triplet_term_pulls_a_walkers_clips_together():
+    """With triplet_weight > 0 a step reports the term, and a few steps on one batch make each clip's nearest
+    other clip (by cosine) its walker's own more often than at the start."""
+    torch.manual_seed(0)
+    cfg = _tiny(triplet_weight=1.0, xrecon_weight=0.0, id_weight=0.0, gait_sim_weight=0.0, lr=3e-3, batch_size=6)
+    trainer = GaitNetTrainer(cfg, 6, torch.device("cpu"))
+    rng = np.random.default_rng(0)
+    clips = (rng.random((6, 2, cfg.clip_len, 64, 32, 3)) * 255).astype(np.uint8)
+    labels = np.arange(6)
+
+    def own_nearest() -> float:
+        trainer.model.train()  # batch statistics, as the loss sees them
+        with torch.no_grad():
+            feature = trainer.model(rgb_to_tensor(clips), *empty)["feature"].flatten(0, 1)
+        unit = torch.nn.functional.normalize(feature, dim=-1)
+        similarity = unit @ unit.T - 2 * torch.eye(len(unit))
+        return float((similarity.argmax(1) // 2 == torch.arange(len(unit)) // 2).float().mean())
+
+    empty = torch.zeros(6, 2, 0, dtype=torch.long), torch.arange(0)
+    before = own_nearest()
+    values = [trainer.step(clips, labels, rng) for _ in range(30)]
+    assert "triplet" in values[0] and all(math.isfinite(v["triplet"]) for v in values)
+    assert values[-1]["triplet"] < values[0]["triplet"]
+    assert own_nearest() > before
+    with pytest.raises(ValueError, match="triplet"):
+        GaitNetConfig(triplet_margin=0.0).validate()
+    triplet = GaitNetConfig.from_preset("small-cs-matte-triplet")
+    assert (GaitNetConfig().triplet_weight, triplet.triplet_weight) == (0, 1)
+
+
 # ---------------------------------------------------------------------- losses
 def test_incremental_weights_are_t_squared_and_sum_to_one():
     w = incremental_weights(4)

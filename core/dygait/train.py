@@ -30,11 +30,12 @@ from torch import Tensor
 
 from core.dygait.api import embed_many
 from core.dygait.config import DyGaitConfig
-from core.dygait.losses import cross_entropy_parts, triplet_loss
+from core.dygait.losses import cross_entropy_parts
 from core.dygait.model import DyGait
 from core.engine import RunOptions, StateParts, Task, fit
 from core.gait.data import GaitSet, load_gait_set, sil_to_tensor, split_validation
 from core.gait.evaluate import evaluate_features
+from core.nn.losses import triplet_loss
 from core.train import Runtime, autocast, wrap_ddp
 
 __all__ = ["DyGaitTask", "DyGaitTrainer", "embed_set", "gather_with_grad", "score_validation", "train_dygait"]

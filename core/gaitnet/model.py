@@ -181,9 +181,9 @@ class GaitNet(nn.Module):
         """pose (N, T, Dg) -> gait feature (N, H): LReLU(BN1d(mean_t h_t)), the test embedding."""
         return self.feature_norm(self.lstm_outputs(pose).mean(1))
 
-    def incremental_logits(self, pose: Tensor) -> Tensor:
-        """pose (N, T, Dg) -> identity logits (N, T, C) of every prefix: row t classifies the gait feature
-        of h_1..h_t (their running mean), as the incremental identity loss needs."""
+    def prefix_features(self, pose: Tensor) -> Tensor:
+        """pose (N, T, Dg) -> the gait feature of every prefix (N, T, H): row t is LReLU(BN1d) of the running
+        mean of h_1..h_t, so row T-1 is :meth:`gait_feature` (in eval mode)."""
         h = self.lstm_outputs(pose)
         steps = torch.arange(1, h.shape[1] + 1, device=h.device, dtype=h.dtype).view(1, -1, 1)
         running = h.cumsum(1) / steps
@@ -191,7 +191,16 @@ class GaitNet(nn.Module):
         # each prefix is normalised with its own batch statistics (a 1-frame average varies far more than a
         # 20-frame one), and the running statistics end on the long prefixes the test embedding resembles.
         # Normalising all prefixes together instead left full-walk features nearly constant at test time.
-        return torch.stack([self.classifier(self.feature_norm(running[:, t])) for t in range(h.shape[1])], 1)
+        return torch.stack([self.feature_norm(running[:, t]) for t in range(h.shape[1])], 1)
+
+    def classify_prefixes(self, features: Tensor) -> Tensor:
+        """prefix features (N, T, H) -> identity logits (N, T, C), one classifier (Linear + BN1d) call per prefix."""
+        return torch.stack([self.classifier(features[:, t]) for t in range(features.shape[1])], 1)
+
+    def incremental_logits(self, pose: Tensor) -> Tensor:
+        """pose (N, T, Dg) -> identity logits (N, T, C) of every prefix: row t classifies the gait feature
+        of h_1..h_t (their running mean), as the incremental identity loss needs."""
+        return self.classify_prefixes(self.prefix_features(pose))
 
     def forward(self, clips: Tensor, source: Tensor, targets: Tensor, cross: Tensor | None = None) -> dict[str, Tensor]:
         """One training step's networks.
@@ -206,7 +215,8 @@ class GaitNet(nn.Module):
                 clothes, P = Q = 2) each clip's frame t2 is decoded with the *other* clip's f_g of t2.
 
         Returns:
-            "appearance" (N, P, T, Da), "pose" (N, P, T, Dg), "logits" (N, P, T, C) per prefix, and with
+            "appearance" (N, P, T, Da), "pose" (N, P, T, Dg), "logits" (N, P, T, C) per prefix, "feature"
+            (N, P, H) the gait feature of each whole clip (with this batch's statistics), and with
             K > 0 "recon" (N, Q, K, 3, 64, 32): D(f_a[t1], f_g[t2]) for each target t2, and with
             ``decoder_matte`` "matte" (N, Q, K, 1, 64, 32), its matte before the cut.
         """
@@ -214,7 +224,9 @@ class GaitNet(nn.Module):
         appearance, pose = self.encode(clips.flatten(0, 1))  # (N*P, T, D)
         appearance, pose = appearance.view(n, p, t, -1), pose.view(n, p, t, -1)
         out = {"appearance": appearance, "pose": pose}
-        out["logits"] = self.incremental_logits(pose.flatten(0, 1)).view(n, p, t, -1)
+        features = self.prefix_features(pose.flatten(0, 1))  # (N*P, T, H)
+        out["logits"] = self.classify_prefixes(features).view(n, p, t, -1)
+        out["feature"] = features[:, -1].view(n, p, -1)
         if targets.numel():
             q, k = source.shape[1], targets.numel()
             rebuilt_appearance = appearance[:, :q].flatten(0, 1)  # (N*Q, T, Da)

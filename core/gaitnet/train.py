@@ -6,7 +6,8 @@ default, the same view; every frame is encoded into (f_a, f_g); for K frames t2 
 ``recon_both_clips``), D(f_a[t1], f_g[t2]) with a random other frame t1 of the same clip is regressed onto
 frame t2 (cross-reconstruction); the
 time-averaged f_g of A and B are pulled together (gait similarity); the LSTM's running averages over
-every prefix of both clips are classified (incremental identity). Loss = xrecon + 10 gait_sim + inc_id.
+every prefix of both clips are classified (incremental identity). Loss = xrecon + 10 gait_sim + inc_id
+(+ ``triplet_weight`` x a triplet loss on the clips' gait features, not the paper's).
 
 Model selection uses held-out *training* subjects only: the last ``validation_subjects`` subjects of the
 train split are never trained on; every ``eval_every`` steps they are scored with the CASIA-B protocol
@@ -24,6 +25,7 @@ from typing import Any, Unpack
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from core.engine import LossTerms, RunOptions, StateParts, Task, fit
@@ -49,13 +51,13 @@ from core.gaitnet.model import GaitNet
 from core.metrics.gait import CASIA_B_PROBES, casia_b_rank1
 from core.nn.augment import recolour
 from core.nn.discriminator import MsImageDis, discriminator_auc
-from core.nn.losses import changed_colour_loss
+from core.nn.losses import changed_colour_loss, triplet_loss
 from core.train import Runtime, autocast, broadcast_module, sync_gradients, wrap_ddp
 
 __all__ = ["GaitNetTask", "GaitNetTrainer", "PairSampler", "train_gaitnet", "validate"]
 
-CURVES = ("loss", "xrecon", "matte", "colour", "gait_sim", "inc_id", "id_acc", "adv", "dis", "dis_auc", "val_mean",
-          "val_NM", "val_BG", "val_CL", "val_CS", "lr")  # fmt: skip
+CURVES = ("loss", "xrecon", "matte", "colour", "gait_sim", "inc_id", "triplet", "id_acc", "adv", "dis", "dis_auc",
+          "val_mean", "val_NM", "val_BG", "val_CL", "val_CS", "lr")  # fmt: skip
 
 
 class PairSampler:
@@ -198,6 +200,10 @@ class GaitNetTrainer(StateParts):
                     terms.add("adv", self.dis.gen_loss(fake.contiguous()).float(), cfg.adv_weight)
         terms.add("gait_sim", gait_similarity_loss(pose[:, 0], pose[:, 1]), cfg.gait_sim_weight)
         terms.add("inc_id", incremental_identity_loss(logits.flatten(0, 1), y.repeat_interleave(pairs)), cfg.id_weight)
+        if cfg.triplet_weight > 0:  # cosine geometry, as the test's: Euclidean distances of unit vectors
+            unit = F.normalize(out["feature"].float().flatten(0, 1), dim=-1).unsqueeze(-1)  # (N*P, H, 1)
+            triplet, _ = triplet_loss(unit, y.repeat_interleave(pairs), cfg.triplet_margin)
+            terms.add("triplet", triplet, cfg.triplet_weight)
         loss = terms.total()
         values = {"lr": self.opt.param_groups[0]["lr"]}  # the rate this step uses
         self.opt.zero_grad(set_to_none=True)

@@ -32,8 +32,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torchmetrics.functional.image import structural_similarity_index_measure
-from torchvision.transforms.functional import gaussian_blur
+
+# torchmetrics and torchvision are imported inside the functions that use them: they pull in torch._dynamo and
+# scipy.signal (3-5 s), which every command line start would pay otherwise (core.nn imports this module).
 
 __all__ = [
     "BEATS_SHARE",
@@ -165,6 +166,8 @@ def clothes_delta_e(output: Tensor, truth: Tensor, changed: Tensor) -> Tensor:
 
 def _ssim_map(a: Tensor, b: Tensor) -> Tensor:
     """(N, H, W) SSIM map (torchmetrics, Gaussian 11x11 sigma 1.5), averaged over the channels."""
+    from torchmetrics.functional.image import structural_similarity_index_measure  # lazily: see the note at the imports
+
     _, full = structural_similarity_index_measure(a, b, data_range=1.0, return_full_image=True, reduction="none")
     return full.mean(1)
 
@@ -185,6 +188,8 @@ def kept_ssim(output: Tensor, truth: Tensor, kept: Tensor, sigma: float = 1.0) -
 def blurred(images: Tensor, sigma: float) -> Tensor:
     """Gaussian blur of (N, 3, H, W) with a (2 ceil(2 sigma) + 1)-wide kernel (5x5 at sigma 1, 9x9 at 2)."""
     k = 2 * math.ceil(2 * sigma) + 1
+    from torchvision.transforms.functional import gaussian_blur  # lazily: see the note at the imports
+
     return gaussian_blur(images, [k, k], [sigma, sigma])
 
 
@@ -210,6 +215,8 @@ def person_scores(output: Tensor, truth: Tensor, region: Tensor, changed: Tensor
     region: the person region (:func:`person_region`); changed: its pixels that had to change
     (:func:`changed_region`); kept: j's person pixels that the truth keeps. All (N, H, W) bool.
     """
+    from torchmetrics.functional.image import structural_similarity_index_measure  # lazily: see the note at the imports
+
     out = output.float().clamp(0, 1)
     return {
         "clothes_delta_e": clothes_delta_e(out, truth, changed),

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
-from torchmetrics.functional.classification import binary_auroc
 
 from core.config import ConfigMixin
 from core.nn.blocks import Conv2dBlock, ResBlock
@@ -120,4 +119,7 @@ def discriminator_auc(dis: MsImageDis, generated: Tensor, real: Tensor) -> float
     ``generated`` and ``real`` (B, 3, H, W), in D's input space."""
     scores = torch.cat([dis.scores(real), dis.scores(generated)])
     labels = torch.cat([torch.ones(len(real)), torch.zeros(len(generated))]).long()
+    # imported here: torchmetrics pulls in scipy.signal (2 s), which every command line start would pay otherwise
+    from torchmetrics.functional.classification import binary_auroc
+
     return float(binary_auroc(scores.cpu(), labels))

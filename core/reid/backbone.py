@@ -15,15 +15,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
-import torchvision
 import yaml
 from torch import Tensor, nn
-from torchvision.models import ResNet
 
 from core.nn import ClassBlock
+
+if TYPE_CHECKING:
+    from torchvision.models import ResNet
 
 __all__ = [
     "RESNET_CHANNELS",
@@ -49,6 +50,9 @@ def build_resnet(arch: str = "resnet50", last_stride: int = 2) -> ResNet:
         raise ValueError(f"unknown backbone {arch!r}; choose one of {sorted(RESNET_CHANNELS)}")
     if last_stride not in (1, 2):
         raise ValueError(f"last_stride must be 1 or 2, got {last_stride}")
+    # imported here: torchvision pulls in torch._dynamo (2-3 s), which every command line start would pay
+    import torchvision
+
     net: ResNet = getattr(torchvision.models, arch)(weights=None)
     # The ImageNet classifier ``fc`` is kept only so official state_dicts match key for key; it never
     # sees data here, so it is frozen (an unused trainable parameter stalls DDP's gradient reduction).
