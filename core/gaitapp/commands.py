@@ -160,15 +160,11 @@ def _train_arguments(model: str):
         parser.add_argument("--steps", type=int, default=None, help="override the preset's steps")
         parser.add_argument("--max-steps", type=int, default=None, help="stop early with a checkpoint (resume later)")
         if model == "gaitnet":
+            from core.gaitnet.config import PRESETS
+
             parser.add_argument("--preset", default="small",
-                                help="small (2-core CPU, the default, shipped), small-swap (small fine-tuned with "
-                                     "clothes-swap walks: the measured experiment), small-cs (small's schedule "
-                                     "from scratch with the clothes-swap walks), small-cs-long (10,000 steps), "
-                                     "small-cs-recolour (small-cs-long, every clip randomly recoloured), "
-                                     "small-cs-gan (a small-cs model, --warm-start, fine-tuned with a discriminator), "
-                                     "small-cs-finetune (the same without it), small-cs-upsample (nearest-upsampling "
-                                     "decoder), "
-                                     "paper or tiny")  # fmt: skip
+                                help=f"one of {', '.join(PRESETS)} (default small, the shipped model; each "
+                                     "preset's docstring in core/gaitnet/config.py says what it changes)")  # fmt: skip
             parser.add_argument("--swaps", default=None,
                                 help="clothes-swap walks (python -m core synth gait-swaps; default data/gait-swaps "
                                      "for small-swap and small-cs, '' for none)")  # fmt: skip
