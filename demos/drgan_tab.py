@@ -295,7 +295,7 @@ EXAMPLES = [
 
 def _preview() -> list[tuple[np.ndarray, str]]:
     """(picture, caption) of the example people."""
-    return [(np.asarray(to_picture(api.example_face(k).image, 110)), p) for k, p in enumerate(PEOPLE)]
+    return [(np.asarray(to_picture(face, 110)), p) for face, p in zip(api.example_pictures(), PEOPLE, strict=True)]
 
 
 def build() -> None:

@@ -18,6 +18,7 @@ import dataclasses
 import functools
 import html
 import json
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,16 +44,22 @@ from tests.corpus import (
 class Tally:
     counts: Counter = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
+    seconds: Counter = field(default_factory=Counter)  # "valid" / "refused": server time, to see what the corpus costs
+
+
+@functools.cache
+def _demo():
+    """The app built in this process (not launched), once: building it renders the tabs' example galleries."""
+    from app import build_demo
+
+    return build_demo()
 
 
 @functools.cache
 def _gated_forms() -> dict[str, Any]:
-    """api_name -> the gate's Form behind it, from the app built in this process (not launched; built once)."""
-    from app import build_demo
-
-    demo = build_demo()
+    """api_name -> the gate's Form behind it, from the app built in this process."""
     forms = {}
-    for fn in demo.fns.values():
+    for fn in _demo().fns.values():
         if fn.api_name and getattr(fn, "api_visibility", "public") == "public":
             forms[fn.api_name] = getattr(fn.fn, "gate_form", None)
     return forms
@@ -193,7 +200,9 @@ def test_bad_input_corpus_on_every_endpoint(endpoints, app_server, tmp_path, sha
                 if not case.accept:
                     refused_once.add(check.name)
                     tried_refusals.add(refusal)
+                started = time.perf_counter()
                 ok, message = _call(client, api_name, trial)
+                tally.seconds["valid" if case.accept else "refused"] += time.perf_counter() - started
                 where = f"{api_name} {check.name} <- {case.kind}"
                 tally.counts["cases"] += 1
                 if case.accept and not ok:
@@ -207,7 +216,8 @@ def test_bad_input_corpus_on_every_endpoint(endpoints, app_server, tmp_path, sha
         assert app_server.alive(), f"the server stopped answering during {api_name}"
     report = "\n".join(
         f"{name}: {t.counts['cases']} cases, {t.counts['refused with a message']} refused with a message, "
-        f"{t.counts['accepted']} valid accepted, {len(t.failures)} failures"
+        f"{t.counts['accepted']} valid accepted, {len(t.failures)} failures; "
+        f"{t.seconds['valid']:.1f} s on valid values, {t.seconds['refused']:.1f} s on refusals"
         for name, t in tallies.items()
     )
     print("\nbad-input suite\n" + report)
@@ -266,10 +276,7 @@ def test_raw_requests_get_named_messages(endpoints, app_server):
 
 def test_refusal_keeps_the_last_result_and_logs_one_line(endpoints, app_server):
     """The check step has no outputs (the UI keeps its last good result) and a refusal is one log line."""
-    from app import build_demo
-
-    demo = build_demo()
-    checks = [f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "check_inputs"]
+    checks = [f for f in _demo().fns.values() if getattr(f.fn, "__name__", "") == "check_inputs"]
     assert checks and all(not f.outputs for f in checks)
     client, _, _ = endpoints
     before = app_server.log_text().count("\n")

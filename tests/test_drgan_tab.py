@@ -64,6 +64,18 @@ def test_turn_an_example_face(model_env):
         assert (picture[: tab.LABEL_BAND] == 255).all() and (picture[tab.LABEL_BAND : tab.LABEL_BAND + 60] != 255).any()
 
 
+def test_gallery_shows_each_example_face_at_its_yaw():
+    """The gallery's pictures are rendered alone (6 faces when the app starts, not 6 strips of 13): each is the
+    example's face, the one its strip of truths holds at the example's yaw."""
+    from core.drgan import api
+
+    pictures = api.example_pictures()
+    assert pictures.shape == (api.EXAMPLE_COUNT, 3, 110, 110)
+    assert torch.allclose(pictures[0], api.example_face(0).image, atol=1e-4)
+    assert not torch.allclose(pictures[0], api.example_face(0, api.EXAMPLE_YAWS[0] + 1).image, atol=0.05)
+    assert [caption for _, caption in tab._preview()] == list(P)
+
+
 def test_figure_font_draws_every_character_the_figures_use():
     """ω and Σ drew as the missing-glyph box in Pillow's default face."""
     from core.drgan.figures import how_it_works_diagram

@@ -36,6 +36,7 @@ __all__ = [
     "all_poses",
     "estimate_yaw",
     "example_face",
+    "example_pictures",
     "fuse",
     "load",
     "load_drgan",
@@ -208,11 +209,28 @@ class ExampleFace:
 EXAMPLE_YAWS = (6, 3, 9, 1, 11, 4)  # the bins the examples are shown at (0, -45, 45, -75, 75, -30 degrees)
 
 
+def _example_views(person: int, yaw_bins: list[int]) -> list:
+    """The example person's identity and face nuisances at ``yaw_bins``: one light and background for all."""
+    ident = sample_identity(identity_seed(0, person))
+    return [ident] * len(yaw_bins), [face_nuisance(YAW_BINS[b], 1, 3, seed=ident.seed * 31 + 7) for b in yaw_bins]
+
+
 @lru_cache(maxsize=EXAMPLE_COUNT)
 def _example_strip(person: int) -> Tensor:
-    ident = sample_identity(identity_seed(0, person))
-    nuisances = [face_nuisance(yaw, 1, 3, seed=ident.seed * 31 + 7) for yaw in YAW_BINS]
-    return render_faces([ident] * len(YAW_BINS), nuisances, 110).image
+    return render_faces(*_example_views(person, list(range(len(YAW_BINS)))), 110).image
+
+
+@lru_cache(maxsize=1)
+def example_pictures() -> Tensor:
+    """Every example's face at the yaw it is shown at, (EXAMPLE_COUNT, 3, 110, 110) in [0, 1]: the pictures of
+    :func:`example_face` (``.image``), rendered in one batch without the strips of truths (the app's gallery
+    needs only these: 6 faces instead of 78 when the app starts)."""
+    people, nuisances = [], []
+    for k in range(EXAMPLE_COUNT):
+        ident, nuisance = _example_views(FIRST_TEST_PERSON + k, [EXAMPLE_YAWS[k]])
+        people += ident
+        nuisances += nuisance
+    return render_faces(people, nuisances, 110).image
 
 
 def example_face(k: int, yaw_bin: int | None = None) -> ExampleFace:
