@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 
 import gradio as gr
 
 from demos import body_tab, data_studio_tab, dgnet_tab, drgan_tab, gait_tab, texgen_tab
+from demos.files import CacheSweeper
 from demos.gate import StudioBlocks
 
 TABS = [body_tab, data_studio_tab, dgnet_tab, texgen_tab, drgan_tab, gait_tab]
@@ -27,12 +29,11 @@ MAX_FILE_SIZE = "10mb"
 CACHE_SCHEDULE = (300, 900)
 
 
-def build_demo(cache_schedule: tuple[int, int] = CACHE_SCHEDULE) -> gr.Blocks:
-    """The whole app as gr.Blocks, built without launching it.
-
-    cache_schedule: (every, older than) in seconds for deleting Gradio's cached files.
-    """
-    with StudioBlocks(title="Disentangle Studio", analytics_enabled=False, delete_cache=cache_schedule) as demo:
+def build_demo() -> gr.Blocks:
+    """The whole app as gr.Blocks, built without launching it. Its cached files are deleted by a
+    :class:`~demos.files.CacheSweeper` that :func:`main` starts, not by Gradio's ``delete_cache``, whose pass
+    ends for good the first time a request adds a file while it runs (see :func:`demos.files.sweep_cache`)."""
+    with StudioBlocks(title="Disentangle Studio", analytics_enabled=False) as demo:
         gr.Markdown(HEADER)
         with gr.Tabs(overflow_behavior="wrap"):  # every tab stays visible (a menu hides the later ones)
             for tab in TABS:
@@ -74,9 +75,12 @@ def main(argv: list[str] | None = None) -> None:
     age = max(1, round(args.cache_minutes * 60))
     _tune_malloc()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    build_demo((max(1, min(CACHE_SCHEDULE[0], age // 3)), age)).launch(
-        server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_FILE_SIZE
-    )
+    demo = build_demo()
+    CacheSweeper(demo, every_s=max(1, min(CACHE_SCHEDULE[0], age // 3)), age_s=age).start()  # and empties it at exit
+    # SIGTERM (docker stop, a supervisor) as Ctrl+C: Gradio closes the server and the process exits normally, so
+    # the sweeper's exit pass runs (by default SIGTERM ends the process on the spot, leaving the cache behind)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_FILE_SIZE)
 
 
 if __name__ == "__main__":
