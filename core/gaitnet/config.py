@@ -253,7 +253,9 @@ class GaitNetConfig(ConfigMixin):
         """:meth:`small_cs_matte` with OpenGait's batch-all triplet loss (weight 1, margin 0.2, DyGait's) on the
         L2-normalised gait feature of each clip beside the incremental identity loss: 22 training walkers are
         few for a classifier's features to rank unseen walkers well, and the test ranks them by cosine. A
-        departure from the paper, whose only identity loss is the classifier's."""
+        departure from the paper, whose only identity loss is the classifier's. Measured (not shipped, the gait
+        card): with 7 walker-donor swaps the term falls below 0.003 by step 7,000 and the test Rank-1 drops 3-7
+        points against :meth:`small_cs_matte` (82.2 / 82.3 / 73.9 at step 10,000) at the same owner share."""
         return replace(cls.small_cs_matte(), triplet_weight=1.0)
 
     @preset("small-cs-matte-gan")
