@@ -155,6 +155,9 @@ class ModelRecipe:
     weights: the file's dict -> one state dict for ``build``'s model: the place for a layout shim.
     infer_config: for files with no ``"config"`` (another codebase's layout): the config read from the weights.
     hint: (missing keys, unexpected keys) -> a sentence added to the error when the weights do not fit.
+    from_resume: a run's resume checkpoint (``last.pt``: config, trainer state, step) -> the file layout above
+        with the last step's weights, for methods whose final.pt holds a validation pick and whose last
+        weights are worth evaluating too; None refuses ``last.pt`` with a message naming final.pt.
     """
 
     config: type[ConfigMixin]
@@ -165,6 +168,7 @@ class ModelRecipe:
     weights: Callable[[dict[str, Any]], Mapping[str, Tensor]] = _model_entry
     infer_config: Callable[[dict[str, Any]], Any] | None = None
     hint: Callable[[list[str], list[str]], str] = _no_hint
+    from_resume: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
 def checkpoint_path(name: str | Path, manifest: Path = MANIFEST) -> Path:
@@ -205,6 +209,11 @@ def from_pretrained(
     """
     path = checkpoint_path(name, manifest)
     state = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and "trainer" in state and "step" in state and "model" not in state:
+        if recipe.from_resume is None:
+            raise ValueError(f"{path} is a training run's resume checkpoint (last.pt), not {recipe.what}; "
+                             "pass the run's final.pt")  # fmt: skip
+        state = recipe.from_resume(state)
     requires = recipe.requires + ((recipe.count,) if isinstance(recipe.count, str) else ())
     if not isinstance(state, dict) or not set(requires) <= set(state):
         lacking = [k for k in requires if k not in state] if isinstance(state, dict) else list(requires)

@@ -103,6 +103,14 @@ def test_wrong_files_are_clear_value_errors(tmp_path):
     save_pretrained(partial, tmp_path / "partial.pt", cfg, num_classes=3)
     with pytest.raises(ValueError, match="does not fit the network: missing \\['lstm"):
         from_pretrained(gaitnet_api.RECIPE, tmp_path / "partial.pt")
+    # a run's resume checkpoint: read by recipes that map it (GaitNet's last weights), refused by the others
+    resume = {"config": cfg.to_dict(), "trainer": {"model": model.state_dict(), "opt": {}}, "step": 7, "rng": [],
+              "seconds": 1.0}  # fmt: skip
+    torch.save(resume, tmp_path / "last.pt")
+    loaded, _ = from_pretrained(gaitnet_api.RECIPE, tmp_path / "last.pt")
+    assert torch.equal(loaded.classifier[0].weight, model.classifier[0].weight)
+    with pytest.raises(ValueError, match="resume checkpoint \\(last.pt\\).*final.pt"):
+        from_pretrained(dygait_api.RECIPE, tmp_path / "last.pt")
 
 
 def test_dgnet_files_keep_their_gen_id_layout(tmp_path):

@@ -477,7 +477,16 @@ def test_resume_continues_the_step_count(walkers, tmp_path):
     cfg = _tiny(steps=6, eval_every=3, sample_every=0)
     first = train_gaitnet(walkers, tmp_path, cfg, device="cpu", max_steps=3)
     assert first["steps"] == 3 and not (tmp_path / "final.pt").exists()
-    assert torch.load(tmp_path / "last.pt", weights_only=True)["step"] == 3
+    resume = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert resume["step"] == 3
+    # eval can name last.pt: the model is the last step's weights (final.pt holds the validation pick)
+    at_step3, _ = api.load_gaitnet(tmp_path / "last.pt")
+    weights = at_step3.state_dict()
+    assert weights.keys() == resume["trainer"]["model"].keys()
+    assert all(
+        torch.equal(weights[k], v.float() if v.is_floating_point() else v)
+        for k, v in resume["trainer"]["model"].items()
+    )
     second = train_gaitnet(walkers, tmp_path, cfg, resume=True, device="cpu")
     assert second["steps"] == 6
     final = torch.load(tmp_path / "final.pt", weights_only=True)

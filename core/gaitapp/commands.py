@@ -183,7 +183,9 @@ def _train_arguments(model: str):
 
 def _eval_arguments(model: str):
     def add_arguments(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--checkpoint", default=model, help="registered name or a .pt file (default: shipped)")
+        parser.add_argument("--checkpoint", default=model,
+                            help="registered name or a run's final.pt (default: shipped); for GaitNet also a run's "
+                                 "last.pt, its last step's weights")  # fmt: skip
         parser.add_argument("--data", default="data/gait", help="gait set (default data/gait)")
         parser.add_argument("--split", default="test", choices=("test", "train", "all"))
         parser.add_argument("--per-view", action="store_true", help="also the Rank-1 of every probe view")

