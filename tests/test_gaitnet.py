@@ -474,7 +474,8 @@ def test_training_with_clothes_swaps_scores_them_in_validation(walkers, tmp_path
 
 
 def test_resume_continues_the_step_count(walkers, tmp_path):
-    cfg = _tiny(steps=6, eval_every=3, sample_every=0)
+    # with a weight average from step 2 (small-cs-matte-swa's), which the checkpoint carries through the resume
+    cfg = _tiny(steps=6, eval_every=3, sample_every=0, average_from=2)
     first = train_gaitnet(walkers, tmp_path, cfg, device="cpu", max_steps=3)
     assert first["steps"] == 3 and not (tmp_path / "final.pt").exists()
     resume = torch.load(tmp_path / "last.pt", weights_only=True)
@@ -489,12 +490,40 @@ def test_resume_continues_the_step_count(walkers, tmp_path):
     )
     second = train_gaitnet(walkers, tmp_path, cfg, resume=True, device="cpu")
     assert second["steps"] == 6
+    assert int(resume["trainer"]["average"]["n_averaged"]) == 2  # the weights after steps 2 and 3
     final = torch.load(tmp_path / "final.pt", weights_only=True)
     assert final["steps"] == 6 and [h["step"] for h in final["validation"]["history"]] == [3, 6]
+    averaged = torch.load(tmp_path / "last.pt", weights_only=True)["trainer"]["average"]
+    assert int(averaged["n_averaged"]) == 5 and final["best_step"] == 6  # final.pt holds the average, not a pick
+    for key, value in final["model"].items():
+        torch.testing.assert_close(value, averaged[f"module.{key}"], msg=key)
     steps = [json.loads(line)["step"] for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert sorted(set(steps)) == [1, 2, 3, 4, 5, 6]
     with pytest.raises(ValueError, match="another config"):
         train_gaitnet(walkers, tmp_path, replace(cfg, lr=1.0), resume=True, device="cpu")
+
+
+def test_weight_average_is_the_mean_of_the_weights_after_each_step_from_average_from():
+    torch.manual_seed(0)
+    cfg = _tiny(average_from=2, lr=1e-2)
+    trainer = GaitNetTrainer(cfg, 3, torch.device("cpu"))
+    rng = np.random.default_rng(0)
+    clips = rng.integers(0, 256, (4, 2, cfg.clip_len, 64, 32, 3), dtype=np.uint8)
+    labels = np.array([0, 1, 2, 0])
+    after = []
+    for step in range(4):
+        trainer.step(clips, labels, rng, None, step)
+        after.append({k: v.clone() for k, v in trainer.model.state_dict().items()})
+        if step == 0:  # nothing averaged yet: the live weights are scored
+            assert trainer.inference_model() is trainer.model
+    averaged = trainer.inference_model().state_dict()
+    assert trainer.inference_model() is not trainer.model
+    for key, value in averaged.items():
+        if value.is_floating_point():  # steps 2, 3 and 4 (1-based); batch-norm statistics too
+            torch.testing.assert_close(value, torch.stack([a[key] for a in after[1:]]).mean(0), msg=key)
+    assert not torch.equal(averaged["classifier.0.weight"], after[-1]["classifier.0.weight"])
+    with pytest.raises(ValueError, match="average_from"):
+        replace(cfg, average_from=-1).validate()
 
 
 # ---------------------------------------------------------------------- api

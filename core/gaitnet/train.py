@@ -27,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.optim.swa_utils import AveragedModel
 
 from core.engine import LossTerms, RunOptions, StateParts, Task, fit
 from core.gait.data import (
@@ -147,6 +148,14 @@ class GaitNetTrainer(StateParts):
             if runtime is not None:
                 broadcast_module(self.dis, runtime)
             self.opt_dis = torch.optim.Adam(self.dis.parameters(), lr=cfg.dis_lr, betas=(0.5, 0.999))
+        # cfg.average_from: a uniform average of the weights after every step from then on (batch-norm buffers too)
+        self.average = AveragedModel(self.model, use_buffers=True) if cfg.average_from > 0 else None
+
+    def inference_model(self) -> GaitNet:
+        """The GaitNet to score: the weight average once it has begun (``cfg.average_from``), else the live one."""
+        if self.average is not None and int(self.average.n_averaged) > 0:
+            return self.average.module
+        return self.model
 
     def warm_start(self, path: str | Path) -> None:
         """Start from a trained GaitNet (a registered name or final.pt) of the same sizes and classes."""
@@ -210,6 +219,8 @@ class GaitNetTrainer(StateParts):
         loss.backward()
         self.opt.step()
         self.schedule.step()  # per iteration, as the authors' StepLR(500, 0.9)
+        if self.average is not None and step + 1 >= cfg.average_from:  # the weights after (1-based) step + 1
+            self.average.update_parameters(self.model)
         values.update(terms.values())
         if adversarial:
             values.update(self.dis_step(fake.detach().contiguous(), real.contiguous()))
@@ -235,6 +246,8 @@ class GaitNetTrainer(StateParts):
         parts = {"model": self.model, "opt": self.opt, "schedule": self.schedule}
         if self.dis is not None:
             parts.update(dis=self.dis, opt_dis=self.opt_dis)
+        if self.average is not None:
+            parts["average"] = self.average
         return parts
 
 
@@ -308,7 +321,8 @@ def train_gaitnet(
     trained GaitNet (registered name or final.pt) to start from.
 
     Writes ``run_dir/last.pt`` (resume), ``log.jsonl``, ``curves.png``, ``images/`` and, once all
-    ``cfg.steps`` are done, ``final.pt`` = {"config", "model" (the best weights on validation),
+    ``cfg.steps`` are done, ``final.pt`` = {"config", "model" (the best weights on validation, or the weight
+    average with ``cfg.average_from``),
     "num_classes", "steps", "seconds", "best_step", "warm_start", "validation"}. ``max_steps`` stops early with a
     checkpoint (``resume`` continues). Returns {"steps", "seconds", "path", "best_validation"}.
     """
@@ -359,10 +373,11 @@ class GaitNetTask(Task):
         return self.trainer.step(clips, labels, rng, aligned, step)
 
     def validate(self, step: int) -> dict[str, float]:
-        scores = validate(self.trainer.model, self.val)
+        model = self.trainer.inference_model()
+        scores = validate(model, self.val)
         self.history.append({"step": step, **scores})
         if self.best["validation"] is None or scores["mean"] > self.best["validation"]["mean"]:
-            self.best = {"step": step, "validation": scores, "model": copy.deepcopy(self.trainer.model.state_dict())}
+            self.best = {"step": step, "validation": scores, "model": copy.deepcopy(model.state_dict())}
         return {f"val_{key}": value for key, value in scores.items()}
 
     def snapshot(self, step: int) -> None:
@@ -378,9 +393,13 @@ class GaitNetTask(Task):
         self.started_from = state.get("warm_start", self.started_from)
 
     def final_state(self, step: int, seconds: float) -> dict[str, Any]:
-        best = self.best
-        weights = best["model"] if best["model"] is not None else self.trainer.model.state_dict()
+        best, model = self.best, self.trainer.inference_model()
+        if model is not self.trainer.model:  # the weight average (cfg.average_from), not the validation pick
+            weights, chosen = model.state_dict(), step
+        else:
+            weights = best["model"] if best["model"] is not None else model.state_dict()
+            chosen = best["step"]
         return {"config": self.cfg.to_dict(), "model": weights, "num_classes": len(self.train.subjects), "steps": step,
-                "seconds": seconds, "best_step": best["step"], "warm_start": self.started_from,
+                "seconds": seconds, "best_step": chosen, "warm_start": self.started_from,
                 "validation": {"best": best["validation"], "history": self.history, "subjects": list(self.val.subjects),
                                "metric": "cosine", "protocol": "CASIA-B rank-1, identical views excluded"}}  # fmt: skip
