@@ -480,7 +480,8 @@ def test_resume_continues_the_step_count(walkers, tmp_path):
     assert first["steps"] == 3 and not (tmp_path / "final.pt").exists()
     resume = torch.load(tmp_path / "last.pt", weights_only=True)
     assert resume["step"] == 3
-    # eval can name last.pt: the model is the last step's weights (final.pt holds the validation pick)
+    assert int(resume["trainer"]["average"]["n_averaged"]) == 2  # the weights after steps 2 and 3
+    # eval can name last.pt: the model is the last step's live weights (not the average final.pt will hold)
     at_step3, _ = api.load_gaitnet(tmp_path / "last.pt")
     weights = at_step3.state_dict()
     assert weights.keys() == resume["trainer"]["model"].keys()
@@ -490,7 +491,6 @@ def test_resume_continues_the_step_count(walkers, tmp_path):
     )
     second = train_gaitnet(walkers, tmp_path, cfg, resume=True, device="cpu")
     assert second["steps"] == 6
-    assert int(resume["trainer"]["average"]["n_averaged"]) == 2  # the weights after steps 2 and 3
     final = torch.load(tmp_path / "final.pt", weights_only=True)
     assert final["steps"] == 6 and [h["step"] for h in final["validation"]["history"]] == [3, 6]
     averaged = torch.load(tmp_path / "last.pt", weights_only=True)["trainer"]["average"]
